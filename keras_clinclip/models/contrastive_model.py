@@ -1,0 +1,114 @@
+"""A `keras.Model` whose `compile` takes losses over whole dicts."""
+
+import keras
+from keras import ops
+
+
+def _as_loss_list(loss):
+    if loss is None:
+        return []
+    if isinstance(loss, (list, tuple)):
+        return list(loss)
+    if isinstance(loss, dict):
+        raise ValueError(
+            "ContrastiveModel losses take the whole `y_true`/`y_pred` dicts; "
+            "pass a loss or a list of losses, not a dict keyed by output. "
+            f"Got keys {sorted(loss)}."
+        )
+    return [loss]
+
+
+class ContrastiveLossMixin:
+    """Mixin that routes whole `y_true`/`y_pred` dicts to the losses.
+
+    Keras's `compile(loss=...)` maps a single loss onto *each* output of a
+    dict-output model, which is wrong for contrastive losses that need
+    several outputs at once (image and text embeddings, logit scale,
+    negations, graph embeddings). This mixin keeps the losses given to
+    `compile` aside and calls each one as `loss(y_true, y_pred)` with the
+    full dicts; a list of losses is summed, optionally weighted with
+    `loss_weights` (a list of floats). Regularization losses added by
+    layers are added as usual.
+
+    Use it for your own models by listing it before the Keras base class:
+    `class MyModel(ContrastiveLossMixin, keras.Model)`.
+    """
+
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None,
+                **kwargs):
+        losses = _as_loss_list(loss)
+        losses = [keras.losses.get(item) for item in losses]
+        if loss_weights is None:
+            weights = [1.0] * len(losses)
+        else:
+            weights = [float(w) for w in _as_loss_list(loss_weights)]
+            if len(weights) != len(losses):
+                raise ValueError(
+                    f"`loss_weights` has {len(weights)} entries but "
+                    f"{len(losses)} losses were given."
+                )
+        self.contrastive_losses = losses
+        self.contrastive_loss_weights = weights
+        super().compile(optimizer=optimizer, loss=None, **kwargs)
+        # Record the real losses so that `.keras` files recompile on load.
+        self._compile_config.config["loss"] = losses or None
+        self._compile_config.config["loss_weights"] = (
+            weights if loss_weights is not None else None
+        )
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
+                     training=True):
+        del x, training
+        terms = []
+        for loss, weight in zip(
+            getattr(self, "contrastive_losses", []),
+            getattr(self, "contrastive_loss_weights", []),
+        ):
+            value = loss(y, y_pred, sample_weight=sample_weight)
+            if weight != 1.0:
+                value = ops.multiply(value, weight)
+            terms.append(ops.cast(value, "float32"))
+        for extra in self.losses:
+            terms.append(
+                ops.cast(self._aggregate_additional_loss(extra), "float32")
+            )
+        if not terms:
+            if keras.backend.backend() == "jax":
+                return ops.zeros(())
+            raise ValueError(
+                "No loss to compute. Pass `loss=` to `compile()`, e.g. "
+                "`model.compile(loss=keras_clinclip.losses."
+                "SoftLabelContrastive())`."
+            )
+        total = terms[0]
+        for term in terms[1:]:
+            total = ops.add(total, term)
+        return total
+
+
+@keras.saving.register_keras_serializable(package="keras_clinclip")
+class ContrastiveModel(ContrastiveLossMixin, keras.Model):
+    """A `keras.Model` (functional or subclassed) for contrastive losses.
+
+    Build it like any Keras model; `compile(loss=...)` then passes the full
+    `y_true` and `y_pred` dicts to each loss (see `ContrastiveLossMixin`).
+
+    Example:
+    >>> import numpy as np
+    >>> import keras
+    >>> from keras_clinclip.models import ContrastiveModel
+    >>> class Gap(keras.losses.Loss):
+    ...     def call(self, y_true, y_pred):
+    ...         d = y_pred["a"] - y_pred["b"]
+    ...         return keras.ops.mean(d * d, axis=-1)
+    >>> x = keras.Input((3,))
+    >>> model = ContrastiveModel(
+    ...     x, {"a": keras.layers.Dense(2)(x), "b": keras.layers.Dense(2)(x)}
+    ... )
+    >>> model.compile(optimizer="sgd", loss=Gap())
+    >>> data = np.ones((4, 3), "float32")
+    >>> labels = {"labels": np.zeros((4, 1), "float32")}
+    >>> history = model.fit(data, labels, epochs=1, verbose=0)
+    >>> len(history.history["loss"])
+    1
+    """

@@ -1,0 +1,87 @@
+"""Run the whole test suite: once per Keras backend, plus the
+backend-independent tests once, then print one summary.
+
+Used by `make test` (the README's test command) and so by `.ci/run`.
+Exits non-zero when any run fails or collects no test.
+
+    python scripts/run_tests.py [extra pytest args]
+"""
+
+import os
+import pathlib
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+REPORTS = ROOT / ".test-reports"
+
+# (name, KERAS_BACKEND, pytest marker expression)
+RUNS = [
+    ("tensorflow", "tensorflow", "not backend_independent"),
+    ("jax", "jax", "not backend_independent"),
+    ("torch", "torch", "not backend_independent"),
+    ("backend-independent", "tensorflow", "backend_independent"),
+]
+
+
+def _counts(junit_path):
+    counts = {"passed": 0, "failed": 0, "errors": 0, "skipped": 0}
+    if not junit_path.exists():
+        return counts
+    root = ET.parse(junit_path).getroot()
+    suites = [root] if root.tag == "testsuite" else root.iter("testsuite")
+    for suite in suites:
+        total = int(suite.get("tests", 0))
+        failed = int(suite.get("failures", 0))
+        errors = int(suite.get("errors", 0))
+        skipped = int(suite.get("skipped", 0))
+        counts["failed"] += failed
+        counts["errors"] += errors
+        counts["skipped"] += skipped
+        counts["passed"] += total - failed - errors - skipped
+    return counts
+
+
+def main(argv):
+    REPORTS.mkdir(exist_ok=True)
+    only = os.environ.get("CLINCLIP_BACKENDS")
+    runs = [r for r in RUNS if not only or r[0] in only.split(",")]
+    results = []
+    for name, backend, marker in runs:
+        junit = REPORTS / f"{name}.xml"
+        junit.unlink(missing_ok=True)
+        env = dict(os.environ, KERAS_BACKEND=backend)
+        command = [
+            sys.executable, "-m", "pytest", "-m", marker,
+            f"--junitxml={junit}", "-p", "no:cacheprovider", *argv,
+        ]
+        print(f"\n=== {name} (KERAS_BACKEND={backend}) ===", flush=True)
+        start = time.time()
+        code = subprocess.call(command, cwd=ROOT, env=env)
+        results.append((name, code, _counts(junit), time.time() - start))
+
+    print("\n=== summary ===")
+    print(f"{'run':<22}{'passed':>8}{'failed':>8}{'errors':>8}"
+          f"{'skipped':>9}{'seconds':>9}  status")
+    ok = True
+    total_passed = total_failed = total_skipped = 0
+    for name, code, c, seconds in results:
+        good = code == 0 and c["passed"] > 0
+        ok &= good
+        total_passed += c["passed"]
+        total_failed += c["failed"] + c["errors"]
+        total_skipped += c["skipped"]
+        status = "ok" if good else f"FAILED (pytest exit {code})"
+        print(f"{name:<22}{c['passed']:>8}{c['failed']:>8}{c['errors']:>8}"
+              f"{c['skipped']:>9}{seconds:>9.0f}  {status}")
+    line = f"{total_passed} passed, {total_failed} failed"
+    if total_skipped:
+        line += f", {total_skipped} skipped"
+    print(line)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
