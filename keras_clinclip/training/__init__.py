@@ -1,0 +1,1 @@
+"""Training: configuration, the main job (`clinclip demo`), train and export."""
