@@ -1,0 +1,382 @@
+"""One training configuration shared by the CLI, the demo and the recipes.
+
+`TrainingConfig` holds every field a training run needs. The `clinclip`
+CLI (argparse) and the three recipes (absl flags) expose exactly these
+fields, generated from the dataclass, so a run is described the same way
+wherever it starts. `LOSS_PRESETS` maps the paper's ablation rows
+(`--loss=clip|dt|dtc|n|n_dtc|g|g_dtcg|full`) to loss and model options.
+"""
+
+import argparse
+import dataclasses
+import json
+import pathlib
+
+# The paper's component decomposition (Ko & Park, CVPR 2025, Table 4):
+# D = dynamic soft labels from the listed similarity sources, N = negation
+# hard negatives, G = graph alignment.
+LOSS_PRESETS = {
+    "clip": {"sources": (), "negations": False, "graph": False},
+    "dt": {"sources": ("text",), "negations": False, "graph": False},
+    "dtc": {
+        "sources": ("text", "clinical"),
+        "negations": False,
+        "graph": False,
+    },
+    "n": {"sources": (), "negations": True, "graph": False},
+    "n_dtc": {
+        "sources": ("text", "clinical"),
+        "negations": True,
+        "graph": False,
+    },
+    "g": {"sources": (), "negations": False, "graph": True},
+    "g_dtcg": {
+        "sources": ("text", "clinical", "graph"),
+        "negations": False,
+        "graph": True,
+    },
+    "full": {
+        "sources": ("text", "clinical", "graph"),
+        "negations": True,
+        "graph": True,
+    },
+}
+
+
+def loss_options(name):
+    """The loss/model options of one ablation preset.
+
+    Args:
+        name: one of `LOSS_PRESETS` (`clip`, `dt`, `dtc`, `n`, `n_dtc`,
+            `g`, `g_dtcg`, `full`).
+
+    Returns:
+        A dict with `sources` (tuple of similarity sources for the soft
+        labels), `negations` (bool: negated reports as hard negatives) and
+        `graph` (bool: graph encoder and graph-alignment loss).
+
+    Example:
+    >>> loss_options("n_dtc")["sources"]
+    ('text', 'clinical')
+    >>> loss_options("clip")["negations"]
+    False
+    """
+    if name not in LOSS_PRESETS:
+        raise ValueError(
+            f"Unknown loss preset {name!r} for field `loss`; choose one of "
+            f"{', '.join(LOSS_PRESETS)}."
+        )
+    return dict(LOSS_PRESETS[name])
+
+
+def _field(default, help_text, choices=None, short=None):
+    return dataclasses.field(
+        default=default,
+        metadata={"help": help_text, "choices": choices, "short": short},
+    )
+
+
+@dataclasses.dataclass
+class TrainingConfig:
+    """Every option of a training run, with defaults for the embedded data.
+
+    The defaults are the `clinclip demo` run on a CPU: 96-pixel images, a
+    small ResNet trained from scratch, the pretrained MiniLM text tower
+    with its top 2 layers trainable, reports truncated to 64 tokens, a
+    global batch of 32 and the full method (`loss="full"`).
+
+    Args:
+        dataset: `iu_xray` (IU reports + SynthCXR images), `synthetic`
+            (template reports + SynthCXR) or a CSV/JSONL file.
+        num_samples: keep at most this many training studies (0: all).
+        image_size: side of the square input images, in pixels.
+        max_length: report token length (longer reports are truncated).
+        num_negations: negated reports per study (K).
+        image_encoder: image tower: `resnet_small`, `tiny` or a KerasHub
+            preset name/path.
+        text_encoder: text tower: `minilm` (pretrained all-MiniLM-L6-v2),
+            `tiny` or a KerasHub preset name/path.
+        trainable_text_layers: transformer layers of the text tower left
+            trainable, counted from the top (-1: all, 0: frozen tower).
+        embed_dim: size of the shared embedding space.
+        loss: ablation preset, see `LOSS_PRESETS`.
+        soft_weight: weight of the soft targets against the identity.
+        target_temperature: temperature of the soft-target softmax.
+        graph_weight: weight of the graph-alignment loss.
+        batch_size: global batch size (split over replicas).
+        epochs: training epochs.
+        steps_per_epoch: steps per epoch (0: one pass over the data).
+        learning_rate: peak learning rate of the cosine schedule.
+        weight_decay: AdamW decoupled weight decay.
+        warmup_ratio: share of the total steps spent in linear warm-up.
+        clipnorm: global gradient-norm clip (0: none).
+        mixed_precision: Keras dtype policy, `float32` or
+            `mixed_bfloat16`/`mixed_float16`.
+        seed: seed of weights, data order and augmentation.
+        output_dir: directory for logs, checkpoints and the preset.
+        save_freq: back up the training state every this many steps
+            (0: at the end of each epoch).
+        tensorboard: write TensorBoard logs.
+        validate: evaluate the loss on the validation split every epoch.
+        steps_per_execution: training steps per compiled call.
+        verbose: Keras progress output (0 silent, 1 bar, 2 one line).
+
+    Example:
+    >>> config = TrainingConfig(loss="n", epochs=1)
+    >>> config.loss_options()["negations"]
+    True
+    >>> TrainingConfig.from_dict(config.to_dict()) == config
+    True
+    """
+
+    # Data.
+    dataset: str = _field("iu_xray", "iu_xray, synthetic, or a CSV/JSONL")
+    num_samples: int = _field(0, "keep at most this many studies (0: all)")
+    image_size: int = _field(96, "image side in pixels")
+    max_length: int = _field(64, "report token length")
+    num_negations: int = _field(1, "negated reports per study (K)")
+    # Model.
+    image_encoder: str = _field(
+        "resnet_small", "image tower: resnet_small, tiny or a preset"
+    )
+    text_encoder: str = _field("minilm", "text tower: minilm, tiny or a preset")
+    trainable_text_layers: int = _field(
+        2, "top text layers left trainable (-1 all, 0 frozen)"
+    )
+    embed_dim: int = _field(128, "shared embedding size")
+    # Loss.
+    loss: str = _field(
+        "full", "ablation preset of the loss", choices=tuple(LOSS_PRESETS)
+    )
+    soft_weight: float = _field(0.5, "weight of the soft targets")
+    target_temperature: float = _field(
+        0.1, "temperature of the soft-target softmax"
+    )
+    graph_weight: float = _field(0.5, "weight of the graph-alignment loss")
+    # Optimisation.
+    batch_size: int = _field(32, "global batch size")
+    epochs: int = _field(3, "training epochs")
+    steps_per_epoch: int = _field(0, "steps per epoch (0: one data pass)")
+    learning_rate: float = _field(5e-4, "peak learning rate")
+    weight_decay: float = _field(0.05, "AdamW weight decay")
+    warmup_ratio: float = _field(0.1, "share of steps in linear warm-up")
+    clipnorm: float = _field(1.0, "global gradient-norm clip (0: none)")
+    mixed_precision: str = _field(
+        "float32",
+        "Keras dtype policy",
+        choices=("float32", "mixed_bfloat16", "mixed_float16"),
+    )
+    seed: int = _field(0, "seed of weights, data order, augmentation")
+    # Outputs.
+    output_dir: str = _field("runs/clinclip", "logs, checkpoints, preset")
+    save_freq: int = _field(50, "back up state every N steps (0: epoch)")
+    tensorboard: bool = _field(True, "write TensorBoard logs")
+    validate: bool = _field(True, "validation loss every epoch")
+    steps_per_execution: int = _field(1, "steps per compiled call")
+    verbose: int = _field(1, "0 silent, 1 progress bar, 2 one line")
+
+    def __post_init__(self):
+        self.validate_fields()
+
+    def validate_fields(self):
+        """Raise a `ValueError` naming the first invalid field."""
+        loss_options(self.loss)
+        positive = (
+            "image_size",
+            "max_length",
+            "batch_size",
+            "epochs",
+            "embed_dim",
+            "steps_per_execution",
+        )
+        for name in positive:
+            if int(getattr(self, name)) <= 0:
+                raise ValueError(
+                    f"Field `{name}` must be positive, got "
+                    f"{getattr(self, name)!r}."
+                )
+        for name in (
+            "num_samples",
+            "steps_per_epoch",
+            "save_freq",
+            "num_negations",
+            "clipnorm",
+            "weight_decay",
+        ):
+            if getattr(self, name) < 0:
+                raise ValueError(
+                    f"Field `{name}` must be >= 0, got {getattr(self, name)!r}."
+                )
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ValueError(
+                f"Field `warmup_ratio` must be in [0, 1), got "
+                f"{self.warmup_ratio!r}."
+            )
+        if self.learning_rate <= 0:
+            raise ValueError(
+                f"Field `learning_rate` must be positive, got "
+                f"{self.learning_rate!r}."
+            )
+        choices = _choices()
+        if self.mixed_precision not in choices["mixed_precision"]:
+            raise ValueError(
+                f"Field `mixed_precision` must be one of "
+                f"{choices['mixed_precision']}, got "
+                f"{self.mixed_precision!r}."
+            )
+
+    def loss_options(self):
+        """The options of `self.loss`, see `loss_options`."""
+        return loss_options(self.loss)
+
+    def to_dict(self):
+        """A JSON-friendly dict of every field."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        """Build a config from a dict; unknown keys raise a `ValueError`."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(
+                f"Unknown training config fields {unknown}; known fields: "
+                f"{sorted(names)}."
+            )
+        return cls(**values)
+
+    def save(self, path):
+        """Write the config as JSON to `path`."""
+        path = pathlib.Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path):
+        """Read a config written by `save`."""
+        return cls.from_dict(json.loads(pathlib.Path(path).read_text()))
+
+    def replace(self, **changes):
+        """A copy with some fields changed (validated)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _choices():
+    return {
+        f.name: f.metadata.get("choices")
+        for f in dataclasses.fields(TrainingConfig)
+    }
+
+
+def _parse_bool(text):
+    value = str(text).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def add_config_arguments(parser, defaults=None):
+    """Add one `--field` option per `TrainingConfig` field to `parser`.
+
+    Args:
+        parser: an `argparse.ArgumentParser` (or argument group).
+        defaults: optional dict of field -> default overriding the
+            dataclass defaults (e.g. the demo's own defaults).
+
+    Example:
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> add_config_arguments(parser)
+    >>> args = parser.parse_args(["--loss", "dtc", "--epochs", "2"])
+    >>> config_from_args(args).epochs
+    2
+    """
+    defaults = dict(defaults or {})
+    base = TrainingConfig()
+    for field in dataclasses.fields(TrainingConfig):
+        default = defaults.get(field.name, getattr(base, field.name))
+        kind = _parse_bool if field.type in (bool, "bool") else type(default)
+        parser.add_argument(
+            f"--{field.name}",
+            type=kind,
+            default=default,
+            choices=field.metadata.get("choices"),
+            metavar=None
+            if field.metadata.get("choices")
+            else field.name.upper(),
+            help=f"{field.metadata['help']} (default: {default})",
+        )
+
+
+def config_from_args(args):
+    """The `TrainingConfig` of parsed argparse (or absl) values.
+
+    Args:
+        args: an object with one attribute per config field, such as the
+            `argparse.Namespace` of a parser set up by
+            `add_config_arguments` or absl's `flags.FLAGS`.
+
+    Example:
+    >>> import types
+    >>> values = TrainingConfig().to_dict()
+    >>> values["loss"] = "g"
+    >>> config_from_args(types.SimpleNamespace(**values)).loss
+    'g'
+    """
+    values = {}
+    for field in dataclasses.fields(TrainingConfig):
+        values[field.name] = getattr(args, field.name)
+    return TrainingConfig(**values)
+
+
+def define_absl_flags(flag_values=None, defaults=None):
+    """Define one absl flag per `TrainingConfig` field.
+
+    Args:
+        flag_values: an `absl.flags.FlagValues` (default: the global
+            `absl.flags.FLAGS`).
+        defaults: optional dict of field -> default.
+
+    Example:
+    >>> from absl import flags
+    >>> values = flags.FlagValues()
+    >>> define_absl_flags(values)
+    >>> _ = values(["prog", "--loss=n_dtc", "--batch_size=8"])
+    >>> config_from_args(values).batch_size
+    8
+    """
+    from absl import flags
+
+    flag_values = flag_values if flag_values is not None else flags.FLAGS
+    defaults = dict(defaults or {})
+    base = TrainingConfig()
+    for field in dataclasses.fields(TrainingConfig):
+        default = defaults.get(field.name, getattr(base, field.name))
+        help_text = field.metadata["help"]
+        choices = field.metadata.get("choices")
+        if choices:
+            flags.DEFINE_enum(
+                field.name,
+                default,
+                list(choices),
+                help_text,
+                flag_values=flag_values,
+            )
+        elif isinstance(default, bool):
+            flags.DEFINE_bool(
+                field.name, default, help_text, flag_values=flag_values
+            )
+        elif isinstance(default, int):
+            flags.DEFINE_integer(
+                field.name, default, help_text, flag_values=flag_values
+            )
+        elif isinstance(default, float):
+            flags.DEFINE_float(
+                field.name, default, help_text, flag_values=flag_values
+            )
+        else:
+            flags.DEFINE_string(
+                field.name, default, help_text, flag_values=flag_values
+            )

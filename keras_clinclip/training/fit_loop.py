@@ -1,0 +1,97 @@
+"""`model.fit` that resumes mid-epoch from a `TrainingStateBackup`."""
+
+from keras_clinclip.training.training_state_backup import TrainingStateBackup
+
+
+def _stream(data, start_step):
+    """An endless stream of batches starting at global batch `start_step`."""
+    if callable(data):
+        return data(start_step)
+    # A finite `tf.data.Dataset` of one epoch: repeat it. Its shuffling
+    # must be seeded for the replay to see the same batches.
+    return data.repeat().skip(start_step)
+
+
+def fit_with_resume(
+    model,
+    data,
+    epochs,
+    steps_per_epoch,
+    callbacks=(),
+    validation_data=None,
+    verbose=1,
+):
+    """Train `model` for `epochs * steps_per_epoch` steps, resuming if needed.
+
+    When `callbacks` holds a `TrainingStateBackup` whose directory has a
+    saved state, the model and optimizer are restored, the batches already
+    consumed are skipped, the interrupted epoch is finished, then the
+    remaining epochs run: the restarted job ends with the same number of
+    optimizer steps, on the same batches, as an uninterrupted one.
+
+    Args:
+        model: a compiled, built Keras model.
+        data: a `tf.data.Dataset` of one epoch (seeded shuffle), or a
+            callable `start_step -> tf.data.Dataset` yielding an endless,
+            deterministic stream of batches from global batch `start_step`.
+        epochs: total epochs of the run.
+        steps_per_epoch: optimizer steps per epoch.
+        callbacks: Keras callbacks (see `build_callbacks`).
+        validation_data: optional data for `fit`'s validation.
+        verbose: Keras verbosity.
+
+    Returns:
+        `(history, start_step)`: a dict of metric lists over the epochs run
+        by this call, and the step the run resumed from (0 when fresh).
+
+    Example:
+    >>> import tempfile, numpy as np, keras, tensorflow as tf
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> data = tf.data.Dataset.from_tensor_slices(
+    ...     (np.ones((8, 2), "float32"), np.ones((8, 1), "float32"))
+    ... ).batch(2)
+    >>> backup = TrainingStateBackup(tempfile.mkdtemp(), save_freq=1)
+    >>> history, start = fit_with_resume(model, data, epochs=2,
+    ...     steps_per_epoch=4, callbacks=[backup], verbose=0)
+    >>> int(model.optimizer.iterations), start, len(history["loss"])
+    (8, 0, 2)
+    """
+    callbacks = list(callbacks)
+    backups = [c for c in callbacks if isinstance(c, TrainingStateBackup)]
+    start = 0
+    if backups:
+        start = TrainingStateBackup.restore(model, backups[0].backup_dir)
+    total = int(epochs) * int(steps_per_epoch)
+    history = {}
+    if start >= total:
+        if verbose:
+            print(f"Training already complete ({start}/{total} steps).")
+        return history, start
+    epoch, batch = divmod(start, int(steps_per_epoch))
+    if start and verbose:
+        print(
+            f"Resuming from step {start}: epoch {epoch + 1}, batch {batch} "
+            f"(backup {backups[0].backup_dir})."
+        )
+    plan = []
+    if batch:
+        plan.append((epoch, epoch + 1, int(steps_per_epoch) - batch))
+        epoch += 1
+    if epoch < epochs:
+        plan.append((epoch, int(epochs), int(steps_per_epoch)))
+    step = start
+    for initial_epoch, end_epoch, steps in plan:
+        result = model.fit(
+            _stream(data, step),
+            initial_epoch=initial_epoch,
+            epochs=end_epoch,
+            steps_per_epoch=steps,
+            validation_data=validation_data,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+        for key, values in result.history.items():
+            history.setdefault(key, []).extend(values)
+        step += (end_epoch - initial_epoch) * steps
+    return history, start

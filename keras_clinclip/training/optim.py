@@ -1,0 +1,129 @@
+"""AdamW, a warm-up + cosine learning-rate schedule, gradient clipping."""
+
+import math
+
+import keras
+from keras import ops
+
+# Variables without weight decay: biases, normalisation scales/offsets,
+# the learnable logit scale/bias and embeddings of positions/tokens.
+NO_DECAY_NAMES = (
+    "bias",
+    "gamma",
+    "beta",
+    "logit_scale",
+    "logit_bias",
+    "temperature",
+)
+
+
+@keras.saving.register_keras_serializable(package="keras_clinclip")
+class WarmupCosineSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up from 0 to `peak_learning_rate`, then cosine decay.
+
+    lr(t) = peak * t / warmup                                for t < warmup
+    lr(t) = final + (peak - final) * (1 + cos(pi * p)) / 2   after,
+    with p = (t - warmup) / (total - warmup) clipped to [0, 1].
+
+    Args:
+        peak_learning_rate: the rate reached at the end of warm-up.
+        total_steps: the training length in optimizer steps.
+        warmup_steps: steps of linear warm-up (0: none).
+        final_learning_rate: the rate at `total_steps` and after.
+
+    Example:
+    >>> schedule = WarmupCosineSchedule(1.0, total_steps=10, warmup_steps=2)
+    >>> [round(float(schedule(s)), 3) for s in (0, 1, 2, 6, 10)]
+    [0.0, 0.5, 1.0, 0.5, 0.0]
+    """
+
+    def __init__(
+        self,
+        peak_learning_rate,
+        total_steps,
+        warmup_steps=0,
+        final_learning_rate=0.0,
+    ):
+        if total_steps <= 0:
+            raise ValueError(
+                f"`total_steps` must be positive, got {total_steps}."
+            )
+        if not 0 <= warmup_steps <= total_steps:
+            raise ValueError(
+                f"`warmup_steps` must be in [0, total_steps={total_steps}], "
+                f"got {warmup_steps}."
+            )
+        self.peak_learning_rate = float(peak_learning_rate)
+        self.total_steps = int(total_steps)
+        self.warmup_steps = int(warmup_steps)
+        self.final_learning_rate = float(final_learning_rate)
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        peak = self.peak_learning_rate
+        final = self.final_learning_rate
+        warmup = float(self.warmup_steps)
+        warm = peak * step / max(warmup, 1.0)
+        span = max(float(self.total_steps) - warmup, 1.0)
+        progress = ops.clip((step - warmup) / span, 0.0, 1.0)
+        cosine = final + (peak - final) * 0.5 * (
+            1.0 + ops.cos(math.pi * progress)
+        )
+        return ops.where(step < warmup, warm, cosine)
+
+    def get_config(self):
+        return {
+            "peak_learning_rate": self.peak_learning_rate,
+            "total_steps": self.total_steps,
+            "warmup_steps": self.warmup_steps,
+            "final_learning_rate": self.final_learning_rate,
+        }
+
+
+def build_optimizer(
+    learning_rate,
+    total_steps,
+    warmup_ratio=0.1,
+    weight_decay=0.05,
+    clipnorm=1.0,
+    beta_2=0.98,
+    epsilon=1e-6,
+):
+    """AdamW on a warm-up + cosine schedule with global-norm clipping.
+
+    Biases, normalisation parameters and the logit scale/bias are excluded
+    from weight decay (`NO_DECAY_NAMES`), as in CLIP.
+
+    Args:
+        learning_rate: peak learning rate.
+        total_steps: optimizer steps of the whole run.
+        warmup_ratio: share of `total_steps` in linear warm-up.
+        weight_decay: decoupled weight decay.
+        clipnorm: clip the global gradient norm to this (0 or None: none).
+        beta_2: AdamW's second-moment decay (0.98 as in CLIP).
+        epsilon: AdamW's epsilon.
+
+    Returns:
+        A `keras.optimizers.AdamW`.
+
+    Example:
+    >>> optimizer = build_optimizer(1e-3, total_steps=100)
+    >>> optimizer.global_clipnorm
+    1.0
+    >>> round(float(optimizer.learning_rate), 6)  # step 0 of warm-up
+    0.0
+    """
+    schedule = WarmupCosineSchedule(
+        learning_rate,
+        total_steps=max(int(total_steps), 1),
+        warmup_steps=int(round(warmup_ratio * max(int(total_steps), 1))),
+    )
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=schedule,
+        weight_decay=weight_decay,
+        beta_2=beta_2,
+        epsilon=epsilon,
+        global_clipnorm=float(clipnorm) if clipnorm else None,
+    )
+    optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY_NAMES))
+    return optimizer
