@@ -1,0 +1,358 @@
+"""Markdown evaluation reports: tables, figures and a JSON of the numbers.
+
+`write_report(output_dir, ...)` takes the result dicts of
+`zero_shot_evaluate`, `retrieval_metrics`, `cxr_align_scores` and
+`linear_probe` (any subset), draws the figures with
+`keras_clinclip.evaluation.plots`, and writes `report.md`, the PNGs and
+`results.json` into `output_dir`. The `format_*_table` functions return
+the Markdown tables alone (the CLI prints them).
+"""
+
+import json
+import math
+import pathlib
+import time
+
+import numpy as np
+
+
+def _number(value, digits=3):
+    if value is None:
+        return "n/a"
+    value = float(value)
+    if math.isnan(value):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def _interval(low, high, digits=3):
+    if low is None or high is None:
+        return "n/a"
+    if math.isnan(float(low)) or math.isnan(float(high)):
+        return "n/a"
+    return f"[{_number(low, digits)}, {_number(high, digits)}]"
+
+
+def _table(header, rows):
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join("---" for _ in header) + " |",
+    ]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def format_zero_shot_table(result):
+    """Per-finding and macro AUROC with 95% CI, as a Markdown table.
+
+    Args:
+        result: the dict of `zero_shot_evaluate` / `multilabel_auroc`.
+
+    Example:
+    >>> from keras_clinclip.evaluation.metrics import multilabel_auroc
+    >>> r = multilabel_auroc([[1], [0]], [[0.9], [0.1]], ["Edema"],
+    ...                      n_bootstrap=0)
+    >>> print(format_zero_shot_table(r).splitlines()[2])
+    | Edema | 1 | 1 | 1.000 | n/a |
+    """
+    rows = []
+    for name, entry in result["per_class"].items():
+        rows.append(
+            [
+                name,
+                entry["n_positive"],
+                entry["n_negative"],
+                _number(entry["auroc"]),
+                _interval(entry["ci_low"], entry["ci_high"]),
+            ]
+        )
+    macro = result["macro"]
+    rows.append(
+        [
+            f"**Macro** ({macro['n_classes']} findings)",
+            "",
+            "",
+            f"**{_number(macro['auroc'])}**",
+            _interval(macro["ci_low"], macro["ci_high"]),
+        ]
+    )
+    return _table(["Finding", "n+", "n-", "AUROC", "95% CI"], rows)
+
+
+def format_retrieval_table(result):
+    """Recall@K and ranks in both directions, as a Markdown table.
+
+    Args:
+        result: the dict of `retrieval_metrics`.
+
+    Example:
+    >>> from keras_clinclip.evaluation.retrieval import retrieval_metrics
+    >>> r = retrieval_metrics(np.eye(2), np.eye(2), ks=(1,))
+    >>> print(format_retrieval_table(r).splitlines()[2])
+    | image -> report | 1.000 | 1.0 | 1.0 | 2 |
+    """
+    first = result["image_to_text"]
+    ks = [key for key in first if key.startswith("R@")]
+    rows = []
+    for key, label in (
+        ("image_to_text", "image -> report"),
+        ("text_to_image", "report -> image"),
+    ):
+        entry = result[key]
+        rows.append(
+            [label]
+            + [_number(entry[k]) for k in ks]
+            + [
+                _number(entry["mean_rank"], 1),
+                _number(entry["median_rank"], 1),
+                entry["num_queries"],
+            ]
+        )
+    return _table(
+        ["Direction", *ks, "mean rank", "median rank", "queries"], rows
+    )
+
+
+def format_cxr_align_table(result):
+    """CXR-Align task scores with 95% CI, as a Markdown table.
+
+    Args:
+        result: the dict of `cxr_align_scores` / `evaluate_cxr_align`.
+
+    Example:
+    >>> from keras_clinclip.evaluation.cxr_align import cxr_align_scores
+    >>> r = cxr_align_scores(np.eye(2), np.eye(2), np.eye(2)[::-1],
+    ...                      n_bootstrap=0)
+    >>> print(format_cxr_align_table(r).splitlines()[2])
+    | A | report > negation | 1.000 | n/a | 2 |
+    """
+    rows = []
+    for name, entry in result["tasks"].items():
+        rows.append(
+            [
+                name,
+                " > ".join(entry["order"]),
+                _number(entry["score"]),
+                _interval(entry["ci_low"], entry["ci_high"]),
+                entry["num_images"],
+            ]
+        )
+    return _table(["Task", "ordering", "score", "95% CI", "images"], rows)
+
+
+def format_linear_probe_table(results):
+    """Linear-probe AUROC per finding and training fraction.
+
+    Args:
+        results: the dict `{fraction: result}` of `linear_probe`.
+
+    Example:
+    >>> from keras_clinclip.evaluation.linear_probe import linear_probe
+    >>> x = np.array([[0.0], [1.0], [0.1], [0.9]])
+    >>> y = np.array([[0.0], [1.0], [0.0], [1.0]])
+    >>> table = format_linear_probe_table(
+    ...     linear_probe(x, y, x, y, ["a"], fractions=(1.0,)))
+    >>> print(table.splitlines()[2])
+    | a | 1.000 |
+    """
+    fractions = list(results)
+    names = list(results[fractions[0]]["per_class"])
+    header = ["Finding"] + [
+        f"{f:.0%} (n={results[f]['num_train']})" for f in fractions
+    ]
+    rows = [
+        [name]
+        + [_number(results[f]["per_class"][name]["auroc"]) for f in fractions]
+        for name in names
+    ]
+    rows.append(
+        ["**Macro**"]
+        + [f"**{_number(results[f]['macro']['auroc'])}**" for f in fractions]
+    )
+    return _table(header, rows)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        # Per-example arrays (scores, ranks, margins) stay out of the JSON.
+        return {
+            str(k): _jsonable(v)
+            for k, v in value.items()
+            if not isinstance(v, np.ndarray)
+        }
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _summary(result):
+    """A result dict without its per-example arrays (for results.json)."""
+    if result is None:
+        return None
+    return _jsonable(result)
+
+
+def write_report(
+    output_dir,
+    zero_shot=None,
+    retrieval=None,
+    cxr_align=None,
+    linear_probe=None,
+    history=None,
+    similarity_batch=None,
+    title="keras_clinclip evaluation",
+    notes=None,
+    figures=True,
+):
+    """Write `report.md`, its PNG figures and `results.json`.
+
+    Args:
+        output_dir: the directory (created).
+        zero_shot: a `zero_shot_evaluate` result; with `"labels"` and
+            `"scores"` in it, the ROC curves are drawn.
+        retrieval: a `retrieval_metrics` result.
+        cxr_align: a `cxr_align_scores` result (the margin histogram).
+        linear_probe: a `linear_probe` result.
+        history: a Keras History, its dict or a CSVLogger path (curves).
+        similarity_batch: `(image_embeddings, text_embeddings)` of a few
+            pairs for the similarity heat-map.
+        title: the report's title.
+        notes: optional Markdown text placed under the title (model,
+            data, command).
+        figures: draw the PNGs (needs matplotlib).
+
+    Returns:
+        the `pathlib.Path` of `report.md`.
+
+    Example:
+    >>> import tempfile
+    >>> from keras_clinclip.evaluation.retrieval import retrieval_metrics
+    >>> out = tempfile.mkdtemp()
+    >>> path = write_report(
+    ...     out, retrieval=retrieval_metrics(np.eye(3), np.eye(3)),
+    ...     figures=False)
+    >>> path.name, "R@1" in path.read_text()
+    ('report.md', True)
+    """
+    output_dir = pathlib.Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if figures:
+        from keras_clinclip.evaluation import plots
+    lines = [f"# {title}", ""]
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    lines.append(f"Written {stamp}.")
+    lines.append("")
+    if notes:
+        lines += [notes.strip(), ""]
+
+    def figure(name, draw, caption):
+        if not figures:
+            return
+        draw(output_dir / name)
+        lines.extend([f"![{caption}]({name})", ""])
+
+    if zero_shot is not None:
+        settings = zero_shot.get("settings", {})
+        lines += [
+            "## Zero-shot classification",
+            "",
+            "Positive/negative prompt pairs per finding, probability = "
+            "softmax over the pair; AUROC on positive (1) vs negative "
+            f"(uncertain: {settings.get('uncertain', '?')}, blank: "
+            f"{settings.get('blank', '?')}); percentile bootstrap "
+            f"{settings.get('n_bootstrap', 0)} resamples, seed "
+            f"{settings.get('seed', '?')}.",
+            "",
+            format_zero_shot_table(zero_shot),
+            "",
+        ]
+        if "labels" in zero_shot and "scores" in zero_shot:
+            names = list(zero_shot["per_class"])
+            figure(
+                "roc_curves.png",
+                lambda p: plots.plot_roc_curves(
+                    zero_shot["labels"],
+                    zero_shot["scores"],
+                    names,
+                    p,
+                    uncertain=settings.get("uncertain", "exclude"),
+                    blank=settings.get("blank", "negative"),
+                ),
+                "Zero-shot ROC curves per finding",
+            )
+    if retrieval is not None:
+        lines += [
+            "## Retrieval",
+            "",
+            "Relevance by groups: identical reports are interchangeable; "
+            "ties count against the model.",
+            "",
+            format_retrieval_table(retrieval),
+            "",
+        ]
+    if similarity_batch is not None:
+        images, texts = similarity_batch
+        figure(
+            "similarity.png",
+            lambda p: plots.plot_similarity_heatmap(images, texts, p),
+            "Cosine similarity of a batch of image-report pairs",
+        )
+    if cxr_align is not None:
+        lines += [
+            "## CXR-Align",
+            "",
+            "Task A: s(report) > s(negation); Task B: s(report) > "
+            "s(omitted) > s(negation) (strict; see docs/evaluation.md).",
+            "",
+            format_cxr_align_table(cxr_align),
+            "",
+        ]
+        if cxr_align.get("margins"):
+            figure(
+                "cxr_align_margins.png",
+                lambda p: plots.plot_margin_histogram(cxr_align["margins"], p),
+                "CXR-Align similarity margins",
+            )
+    if linear_probe is not None:
+        lines += [
+            "## Linear probe",
+            "",
+            "Logistic regression per finding on frozen image embeddings; "
+            "test AUROC by training fraction.",
+            "",
+            format_linear_probe_table(linear_probe),
+            "",
+        ]
+    if history is not None:
+        lines += ["## Training", ""]
+        figure(
+            "training_curves.png",
+            lambda p: plots.plot_training_curves(history, p),
+            "Training curves",
+        )
+    path = output_dir / "report.md"
+    path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    results = {
+        "zero_shot": _summary(zero_shot),
+        "retrieval": _summary(retrieval),
+        "cxr_align": _summary(cxr_align),
+        "linear_probe": _summary(
+            None
+            if linear_probe is None
+            else {str(k): v for k, v in linear_probe.items()}
+        ),
+    }
+    (output_dir / "results.json").write_text(
+        json.dumps(
+            {k: v for k, v in results.items() if v is not None}, indent=2
+        ),
+        encoding="utf-8",
+    )
+    return path
