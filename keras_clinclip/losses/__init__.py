@@ -1,1 +1,10 @@
-"""keras_clinclip.losses."""
+"""Losses: soft-label contrastive, soft-label sigmoid and graph alignment.
+
+Every loss takes the whole batch dicts, `loss(y_true, y_pred)`; compile them
+on a `keras_clinclip.models.ContrastiveModel` (see `docs/losses.md`).
+"""
+
+from keras_clinclip.losses.soft_label_contrastive import SoftLabelContrastive
+from keras_clinclip.losses.soft_targets import soft_targets
+
+__all__ = ["SoftLabelContrastive", "soft_targets"]

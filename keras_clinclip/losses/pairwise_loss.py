@@ -1,0 +1,420 @@
+"""The shared engine of the pairwise losses (private; see the public losses).
+
+A pairwise loss compares the N local "row" embeddings with the N_g gathered
+"column" embeddings (N_g = N on one device). This module validates the
+batch dicts, normalises, gathers across replicas, builds the soft targets of
+the local rows under stop-gradient and runs the subclass's row maths,
+optionally in row chunks with rematerialisation (so that the extra memory is
+O(N_g * chunk) instead of several N_g x N_g matrices).
+"""
+
+import warnings
+
+import keras
+from keras import ops
+
+from keras_clinclip import distribute
+from keras_clinclip.losses import soft_targets as st
+
+NEGATIVES = ("batch", "own", None)
+
+
+def _static_dim(x, axis):
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        return None
+    dim = shape[axis]
+    return None if dim is None else int(dim)
+
+
+def _is_schedule(value):
+    return callable(value) or isinstance(
+        value, keras.optimizers.schedules.LearningRateSchedule
+    )
+
+
+class PairwiseSoftTargetLoss(keras.losses.Loss):
+    """Base class: validation, gathering, soft targets and chunking.
+
+    Subclasses set `row_key`/`col_key`, `uses_negations`, and implement
+    `row_losses(parts)` returning per-row losses of the local rows.
+    """
+
+    row_key = "image_embeddings"
+    col_key = "text_embeddings"
+    uses_negations = True
+    uses_bias = False
+
+    def __init__(
+        self,
+        sources=st.SOURCES,
+        source_weights=None,
+        target_temperature=0.1,
+        soft_weight=0.5,
+        uncertain_value=1.0,
+        negatives="batch",
+        negation_soft_targets=False,
+        max_logit_scale=100.0,
+        chunk_size=None,
+        name=None,
+        reduction="sum_over_batch_size",
+        dtype=None,
+    ):
+        # The loss always computes in float32, whatever the inputs' dtype.
+        super().__init__(name=name, reduction=reduction, dtype="float32")
+        del dtype
+        self._sources, self._weights = st.check_sources(sources, source_weights)
+        self.sources = (
+            sources if self._sources == "auto" else list(self._sources)
+        )
+        self.source_weights = source_weights
+        if float(target_temperature) <= 0:
+            raise ValueError(
+                f"`target_temperature` must be > 0, got {target_temperature}."
+            )
+        self.target_temperature = float(target_temperature)
+        if isinstance(soft_weight, dict):
+            soft_weight = keras.saving.deserialize_keras_object(soft_weight)
+        if not _is_schedule(soft_weight):
+            soft_weight = float(soft_weight)
+            if not 0.0 <= soft_weight <= 1.0:
+                raise ValueError(
+                    f"`soft_weight` must be in [0, 1], got {soft_weight}."
+                )
+        self.soft_weight = soft_weight
+        self.uncertain_value = float(uncertain_value)
+        if negatives not in NEGATIVES:
+            raise ValueError(
+                f"`negatives` must be one of {NEGATIVES}, got {negatives!r}."
+            )
+        self.negatives = negatives
+        self.negation_soft_targets = bool(negation_soft_targets)
+        if self.negation_soft_targets and (
+            self._sources != "auto" and "clinical" not in self._sources
+        ):
+            raise ValueError(
+                "`negation_soft_targets=True` gives negated reports "
+                "clinical soft-target mass, so `sources` must include "
+                f"'clinical'; got sources={tuple(self._sources)}."
+            )
+        self.max_logit_scale = (
+            None if max_logit_scale is None else float(max_logit_scale)
+        )
+        if chunk_size is not None:
+            chunk_size = int(chunk_size)
+            if chunk_size < 1:
+                raise ValueError(
+                    f"`chunk_size` must be >= 1, got {chunk_size}."
+                )
+        self.chunk_size = chunk_size
+
+    # === Config ===
+    def get_config(self):
+        config = super().get_config()
+        soft_weight = self.soft_weight
+        if not isinstance(soft_weight, float):
+            soft_weight = keras.saving.serialize_keras_object(soft_weight)
+        config.update(
+            {
+                "sources": self.sources,
+                "source_weights": self.source_weights,
+                "target_temperature": self.target_temperature,
+                "soft_weight": soft_weight,
+                "uncertain_value": self.uncertain_value,
+                "negatives": self.negatives,
+                "negation_soft_targets": self.negation_soft_targets,
+                "max_logit_scale": self.max_logit_scale,
+                "chunk_size": self.chunk_size,
+            }
+        )
+        return config
+
+    # === Inputs ===
+    def needed_keys(self, y_true, y_pred):
+        """The (y_true keys, y_pred keys) this call reads."""
+        pred = [self.row_key, self.col_key]
+        true = []
+        if "logit_scale" in y_pred or self.needs_scale_key():
+            pred.append("logit_scale")
+        if self.uses_bias:
+            pred.append("logit_bias")
+        for name in st.resolve_sources(self._sources, y_true, y_pred):
+            where, key = st._SOURCE_KEYS[name]
+            (pred if where == "y_pred" else true).append(key)
+        if self.uses_negations and self.negatives is not None:
+            if "negation_embeddings" in y_pred:
+                pred.append("negation_embeddings")
+                true.append("negation_mask")
+                if self.negation_soft_targets:
+                    true.append("negation_labels")
+        if _is_schedule(self.soft_weight):
+            pred.append("training_step")
+        return true, pred
+
+    def needs_scale_key(self):
+        return True
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        for name, value in (("y_true", y_true), ("y_pred", y_pred)):
+            if not isinstance(value, dict):
+                raise TypeError(
+                    f"{type(self).__name__} takes dicts: `{name}` must be a "
+                    f"dict of tensors, got {type(value).__name__}. Compile "
+                    "a `keras_clinclip.models.ContrastiveModel` (or use "
+                    "`ContrastiveLossMixin`) so whole dicts reach the loss."
+                )
+        true_keys, pred_keys = self.needed_keys(y_true, y_pred)
+        for where, batch, keys in (
+            ("y_pred", y_pred, pred_keys),
+            ("y_true", y_true, true_keys),
+        ):
+            for key in keys:
+                if key not in batch:
+                    raise KeyError(
+                        f"`{where}[{key!r}]` is missing: "
+                        f"{self._why(key)} needs it. `{where}` has keys "
+                        f"{sorted(batch)}."
+                    )
+        y_true = {k: y_true[k] for k in true_keys}
+        y_pred = {k: y_pred[k] for k in pred_keys}
+        return super().__call__(y_true, y_pred, sample_weight=sample_weight)
+
+    def _why(self, key):
+        name = type(self).__name__
+        reasons = {
+            "labels": f"the 'clinical' entry of `sources` of {name}",
+            "graph_embeddings": f"the 'graph' entry of `sources` of {name}",
+            "text_embeddings": f"{name} (and the 'text' source)",
+            "image_embeddings": name,
+            "logit_scale": f"{name} (the positive scale s)",
+            "logit_bias": f"{name} (the sigmoid bias b)",
+            "negation_mask": (
+                f"`negatives={self.negatives!r}` of {name}, with "
+                "`y_pred['negation_embeddings']` given,"
+            ),
+            "negation_labels": f"`negation_soft_targets=True` of {name}",
+            "training_step": (
+                f"the `soft_weight` schedule of {name} (ContrastiveModel "
+                "passes it)"
+            ),
+        }
+        return reasons.get(key, name)
+
+    def _check_rows(self, tensors):
+        """Mismatched batch sizes / widths name both shapes."""
+        first_key, first = tensors[0]
+        n = _static_dim(first, 0)
+        for key, value in tensors[1:]:
+            m = _static_dim(value, 0)
+            if n is not None and m is not None and n != m:
+                raise ValueError(
+                    f"Batch sizes differ: `{first_key}` has shape "
+                    f"{tuple(first.shape)} but `{key}` has shape "
+                    f"{tuple(value.shape)}."
+                )
+
+    def _check_width(self, key_a, a, key_b, b):
+        da, db = _static_dim(a, -1), _static_dim(b, -1)
+        if da is not None and db is not None and da != db:
+            raise ValueError(
+                f"Embedding sizes differ: `{key_a}` has shape "
+                f"{tuple(a.shape)} but `{key_b}` has shape {tuple(b.shape)}."
+            )
+
+    def logit_scale(self, y_pred):
+        scale = ops.reshape(ops.cast(y_pred["logit_scale"], "float32"), (-1,))
+        scale = scale[0]
+        if self.max_logit_scale is not None:
+            scale = ops.minimum(scale, self.max_logit_scale)
+        return scale
+
+    def current_soft_weight(self, y_pred):
+        if not _is_schedule(self.soft_weight):
+            return self.soft_weight
+        step = ops.reshape(y_pred["training_step"], (-1,))[0]
+        weight = self.soft_weight(step)
+        return ops.clip(ops.cast(weight, "float32"), 0.0, 1.0)
+
+    # === The batch ===
+    def prepare(self, y_true, y_pred):
+        """Everything the row maths needs, as a dict of tensors."""
+        rows = y_pred[self.row_key]
+        cols = y_pred[self.col_key]
+        checks = [(self.row_key, rows), (self.col_key, cols)]
+        sources = st.resolve_sources(self._sources, y_true, y_pred)
+        for name in sources:
+            where, key = st._SOURCE_KEYS[name]
+            checks.append((key, (y_pred if where == "y_pred" else y_true)[key]))
+        use_negations = (
+            self.uses_negations
+            and self.negatives is not None
+            and "negation_embeddings" in y_pred
+        )
+        if use_negations:
+            neg = y_pred["negation_embeddings"]
+            mask = y_true["negation_mask"]
+            checks += [("negation_embeddings", neg), ("negation_mask", mask)]
+            self._check_width(self.row_key, rows, "negation_embeddings", neg)
+            kn, km = _static_dim(neg, 1), _static_dim(mask, 1)
+            if kn is not None and km is not None and kn != km:
+                raise ValueError(
+                    "Negation counts differ: `negation_embeddings` has shape "
+                    f"{tuple(neg.shape)} but `negation_mask` has shape "
+                    f"{tuple(mask.shape)}."
+                )
+        self._check_rows(checks)
+        self._check_width(self.row_key, rows, self.col_key, cols)
+
+        parts = {}
+        rows = st.l2_normalize(rows)
+        cols = st.l2_normalize(cols)
+        parts["rows"] = rows
+        parts["cols_local"] = cols
+        parts["rows_all"] = distribute.all_gather(rows)
+        parts["cols_all"] = distribute.all_gather(cols)
+        n_local = ops.shape(rows)[0]
+        parts["offset"] = ops.cast(
+            ops.convert_to_tensor(distribute.replica_offset(n_local)), "int32"
+        )
+        if self.needs_scale_key():
+            parts["scale"] = self.logit_scale(y_pred)
+        if self.uses_bias:
+            parts["bias"] = ops.reshape(
+                ops.cast(y_pred["logit_bias"], "float32"), (-1,)
+            )[0]
+        # Target features: local rows and gathered columns, no gradient.
+        for name in sources:
+            local = ops.stop_gradient(
+                st.source_features(name, y_true, y_pred, self.uncertain_value)
+            )
+            parts[f"src_row_{name}"] = local
+            parts[f"src_col_{name}"] = ops.stop_gradient(
+                distribute.all_gather(local)
+            )
+        if use_negations:
+            neg = st.l2_normalize(y_pred["negation_embeddings"])
+            mask = ops.cast(y_true["negation_mask"], "float32")
+            d = ops.shape(neg)[-1]
+            if self.negatives == "batch":
+                parts["neg_cols"] = ops.reshape(
+                    distribute.all_gather(neg), (-1, d)
+                )
+                parts["neg_valid"] = ops.reshape(
+                    ops.stop_gradient(distribute.all_gather(mask)), (1, -1)
+                )
+            else:
+                parts["neg_rows"] = neg
+                parts["neg_valid_rows"] = ops.stop_gradient(mask)
+            if self.negation_soft_targets and "clinical" in sources:
+                labels = st.clinical_vectors(
+                    y_true["negation_labels"], self.uncertain_value
+                )
+                labels = ops.stop_gradient(labels)
+                c = ops.shape(labels)[-1]
+                if self.negatives == "batch":
+                    parts["neg_clinical"] = ops.reshape(
+                        distribute.all_gather(labels), (-1, c)
+                    )
+                else:
+                    parts["neg_clinical_rows"] = labels
+        weight = self.current_soft_weight(y_pred)
+        static = {"sources": sources, "soft_weight": weight}
+        if not sources or (isinstance(weight, float) and weight == 0.0):
+            static["sources"] = ()
+        elif not isinstance(weight, float):
+            parts["soft_weight"] = weight
+            static["soft_weight"] = None
+        return parts, static
+
+    # === Targets of a block of rows ===
+    def row_similarity(self, parts, static, start, stop):
+        """S of rows [start, stop) against all columns (None: no source)."""
+        sources = static["sources"]
+        if not sources:
+            return None
+        row_features = {
+            name: parts[f"src_row_{name}"][start:stop] for name in sources
+        }
+        col_features = {name: parts[f"src_col_{name}"] for name in sources}
+        return st.mixed_similarity(
+            sources, self._weights, row_features, col_features
+        )
+
+    def negation_similarity(self, parts, static, start, stop):
+        """Clinical S between rows and negated reports (or None)."""
+        if not self.negation_soft_targets:
+            return None
+        if "clinical" not in static["sources"]:
+            return None
+        c_rows = parts["src_row_clinical"][start:stop]
+        if "neg_clinical" in parts:
+            return st.clinical_similarity(c_rows, parts["neg_clinical"])
+        if "neg_clinical_rows" in parts:
+            neg = parts["neg_clinical_rows"][start:stop]
+            # (r, K): each row against its own negations.
+            rows_sq = ops.sum(ops.square(c_rows), -1, keepdims=True)
+            neg_sq = ops.sum(ops.square(neg), -1)
+            dots = ops.sum(c_rows[:, None, :] * neg, -1)
+            cosine = dots * ops.rsqrt(
+                ops.maximum(rows_sq, 1e-12) * ops.maximum(neg_sq, 1e-12)
+            )
+            row_zero = ops.equal(rows_sq, 0.0)
+            neg_zero = ops.equal(neg_sq, 0.0)
+            both = ops.logical_and(row_zero, neg_zero)
+            one = ops.logical_xor(row_zero, neg_zero)
+            return ops.where(both, 1.0, ops.where(one, 0.0, cosine))
+        return None
+
+    def identity_rows(self, parts, start, n_rows, n_cols):
+        """The hard targets of rows [start, start + n_rows): global one-hots."""
+        index = parts["offset"] + start + ops.arange(n_rows, dtype="int32")
+        return ops.one_hot(index, n_cols, dtype="float32")
+
+    def negation_logits(self, parts, rows, scale, start, stop):
+        """(logits, valid) of the negated-report columns, or (None, None)."""
+        if "neg_cols" in parts:
+            logits = scale * ops.matmul(rows, ops.transpose(parts["neg_cols"]))
+            valid = ops.greater(parts["neg_valid"], 0.0)
+        elif "neg_rows" in parts:
+            neg = parts["neg_rows"][start:stop]
+            logits = scale * ops.sum(rows[:, None, :] * neg, axis=-1)
+            valid = ops.greater(parts["neg_valid_rows"][start:stop], 0.0)
+        else:
+            return None, None
+        return logits, valid
+
+    def soft_weight_value(self, parts, static):
+        if "soft_weight" in parts:
+            return parts["soft_weight"]
+        return static["soft_weight"]
+
+    # === Running ===
+    def row_losses(self, parts, static, start, stop):
+        raise NotImplementedError
+
+    def call(self, y_true, y_pred):
+        parts, static = self.prepare(y_true, y_pred)
+        n = _static_dim(parts["rows"], 0)
+        chunk = self.chunk_size
+        if chunk is None or (n is not None and n <= chunk):
+            return self.row_losses(parts, static, 0, None)
+        if n is None:
+            warnings.warn(
+                f"{type(self).__name__}: `chunk_size` needs a static batch "
+                "size (e.g. `drop_remainder=True`); computing unchunked.",
+                stacklevel=2,
+            )
+            return self.row_losses(parts, static, 0, None)
+        names = sorted(parts)
+        values = [parts[k] for k in names]
+        outputs = []
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+
+            def block(*tensors, start=start, stop=stop):
+                return self.row_losses(
+                    dict(zip(names, tensors)), static, start, stop
+                )
+
+            outputs.append(keras.remat(block)(*values))
+        return ops.concatenate(outputs, axis=0)

@@ -1,0 +1,126 @@
+"""SoftLabelContrastive: InfoNCE with dynamic soft targets and negations."""
+
+import keras
+from keras import ops
+
+from keras_clinclip.losses.pairwise_loss import PairwiseSoftTargetLoss
+from keras_clinclip.losses.soft_targets import MASK_VALUE
+
+
+@keras.saving.register_keras_serializable(package="keras_clinclip")
+class SoftLabelContrastive(PairwiseSoftTargetLoss):
+    """Symmetric InfoNCE with soft targets and negation hard negatives.
+
+    With V, U the L2-normalised image and report embeddings, s the logit
+    scale clamped at `max_logit_scale` and L = s V U^T:
+
+    - S = the weighted mean of the similarity `sources` ("text": report
+      embeddings, recomputed each batch; "clinical": cosine of the CheXpert
+      label vectors; "graph": graph embeddings), under stop-gradient;
+    - Y = (1 - soft_weight) I + soft_weight softmax_rows(S / temperature);
+    - image -> text: -(1/N) sum_ij Y_ij log softmax_j(L_i.), each image row
+      also carrying negated reports as extra columns with target 0
+      (`negatives="batch"`: every valid negation of the batch; `"own"`: the
+      image's own);
+    - text -> image: -(1/N) sum_ji Y_ji log softmax_i(L_ij);
+    - the loss is the mean of both directions, in float32.
+
+    With `sources=()` or `soft_weight=0` this is exactly CLIP's InfoNCE. See
+    `docs/losses.md` for the reasons and for distribution.
+
+    Args:
+        sources: similarity sources of the soft targets, any of `"text"`,
+            `"clinical"`, `"graph"`; `()` for plain CLIP; `"auto"` uses
+            those whose inputs are in the batch. Listed sources are required.
+        source_weights: None (equal weights), a list matching `sources`, or a
+            dict `{source: weight}`.
+        target_temperature: temperature of the target softmax over S.
+        soft_weight: mass of the soft part of the targets in [0, 1]; a float,
+            a callable of the training step, or a Keras
+            `LearningRateSchedule` (the step comes from
+            `y_pred["training_step"]`, which `ContrastiveModel` provides).
+        uncertain_value: clinical value of uncertain (-1) labels.
+        negatives: `"batch"`, `"own"` or None (ignore negations). Used when
+            `y_pred["negation_embeddings"]` (N, K, d) is present, with
+            `y_true["negation_mask"]` (N, K).
+        negation_soft_targets: give negated reports clinical soft-target mass
+            from `y_true["negation_labels"]` (N, K, C); needs the clinical
+            source.
+        max_logit_scale: clamp of the logit scale s (None: no clamp).
+        chunk_size: compute the rows in blocks of this many rows with
+            rematerialisation: O(N * chunk) extra memory, same value and
+            gradient. Needs a static batch size.
+        name: name of the loss.
+        reduction: Keras reduction of the per-study losses.
+        dtype: ignored (the loss always computes in float32); kept for
+            Keras compatibility.
+
+    Example:
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y_pred = {
+    ...     "image_embeddings": rng.normal(size=(4, 8)).astype("float32"),
+    ...     "text_embeddings": rng.normal(size=(4, 8)).astype("float32"),
+    ...     "logit_scale": np.float32(10.0),
+    ... }
+    >>> y_true = {"labels": np.array(
+    ...     [[1, 0], [0, 1], [-1, np.nan], [0, 0]], "float32")}
+    >>> loss = SoftLabelContrastive(sources=("text", "clinical"))
+    >>> value = float(loss(y_true, y_pred))
+    >>> value > 0
+    True
+    """
+
+    def row_losses(self, parts, static, start, stop):
+        rows = parts["rows"][start:stop]
+        text_rows = parts["cols_local"][start:stop]
+        scale = parts["scale"]
+        cols_all = parts["cols_all"]
+        n_rows = ops.shape(rows)[0]
+        identity = self.identity_rows(
+            parts, start, n_rows, ops.shape(cols_all)[0]
+        )
+        tau = self.target_temperature
+        weight = self.soft_weight_value(parts, static)
+        similarity = self.row_similarity(parts, static, start, stop)
+        if similarity is None:
+            targets = identity
+        else:
+            soft = ops.softmax(similarity / tau, axis=-1)
+            targets = (1.0 - weight) * identity + weight * soft
+
+        # Image -> text, with negated reports as extra columns.
+        logits = scale * ops.matmul(rows, ops.transpose(cols_all))
+        i2t_targets = targets
+        neg_logits, valid = self.negation_logits(
+            parts, rows, scale, start, stop
+        )
+        if neg_logits is not None:
+            neg_logits = ops.where(valid, neg_logits, MASK_VALUE)
+            logits = ops.concatenate([logits, neg_logits], axis=-1)
+            zeros = ops.zeros_like(neg_logits)
+            neg_similarity = self.negation_similarity(
+                parts, static, start, stop
+            )
+            if neg_similarity is None or similarity is None:
+                i2t_targets = ops.concatenate([targets, zeros], axis=-1)
+            else:
+                joint = ops.concatenate(
+                    [
+                        similarity / tau,
+                        ops.where(valid, neg_similarity / tau, MASK_VALUE),
+                    ],
+                    axis=-1,
+                )
+                hard = ops.concatenate([identity, zeros], axis=-1)
+                i2t_targets = (1.0 - weight) * hard + weight * ops.softmax(
+                    joint, axis=-1
+                )
+        i2t = -ops.sum(i2t_targets * ops.log_softmax(logits, axis=-1), -1)
+
+        # Text -> image: row j of the targets is report j's over the images.
+        t2i_logits = scale * ops.matmul(
+            text_rows, ops.transpose(parts["rows_all"])
+        )
+        t2i = -ops.sum(targets * ops.log_softmax(t2i_logits, axis=-1), -1)
+        return 0.5 * (i2t + t2i)

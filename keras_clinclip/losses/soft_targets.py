@@ -1,0 +1,281 @@
+"""Soft targets: similarity sources, their mix, and the target matrix.
+
+The maths of `docs/losses.md`, written as small `keras.ops` helpers that the
+losses share. Everything here is computed in float32 and, inside the
+losses, under stop-gradient.
+"""
+
+from keras import ops
+
+SOURCES = ("text", "clinical", "graph")
+
+# Which batch entry each source reads, and where it lives.
+_SOURCE_KEYS = {
+    "text": ("y_pred", "text_embeddings"),
+    "clinical": ("y_true", "labels"),
+    "graph": ("y_pred", "graph_embeddings"),
+}
+
+# Large negative logit for masked columns: exp() underflows to exactly 0 in
+# float32 while staying finite (0 * it is 0, not NaN).
+MASK_VALUE = -1e9
+
+
+def l2_normalize(x, epsilon=1e-12):
+    """L2-normalise the last axis in float32 (zero rows stay zero).
+
+    Args:
+        x: a tensor (..., d).
+        epsilon: floor of the squared norm.
+
+    Returns:
+        A float32 tensor of the shape of `x`.
+
+    Example:
+    >>> import keras
+    >>> import numpy as np
+    >>> y = l2_normalize(np.array([[3.0, 4.0]], "float32"))
+    >>> [round(float(v), 3) for v in keras.ops.convert_to_numpy(y)[0]]
+    [0.6, 0.8]
+    """
+    x = ops.cast(x, "float32")
+    squared = ops.sum(ops.square(x), axis=-1, keepdims=True)
+    return x * ops.rsqrt(ops.maximum(squared, epsilon))
+
+
+def clinical_vectors(labels, uncertain_value=1.0):
+    """Map CheXpert labels to clinical vectors c.
+
+    1 -> 1, -1 (uncertain) -> `uncertain_value`, 0 and NaN -> 0.
+
+    Args:
+        labels: (..., C) labels in the CheXpert convention.
+        uncertain_value: the value given to uncertain (-1) labels.
+
+    Returns:
+        A float32 tensor of the shape of `labels`.
+
+    Example:
+    >>> import keras
+    >>> import numpy as np
+    >>> c = clinical_vectors(np.array([[1.0, -1.0, 0.0, np.nan]]), 0.5)
+    >>> keras.ops.convert_to_numpy(c).tolist()
+    [[1.0, 0.5, 0.0, 0.0]]
+    """
+    labels = ops.cast(labels, "float32")
+    values = ops.where(
+        ops.equal(labels, 1.0),
+        1.0,
+        ops.where(ops.equal(labels, -1.0), float(uncertain_value), 0.0),
+    )
+    return ops.where(ops.isnan(labels), 0.0, values)
+
+
+def clinical_similarity(rows, cols):
+    """Clinical similarity between clinical vectors.
+
+    cos(c_i, c_j) when both are non-zero, 1 when both are zero (no positive
+    finding on either side), 0 when exactly one is zero.
+
+    Args:
+        rows: (R, C) clinical vectors.
+        cols: (M, C) clinical vectors.
+
+    Returns:
+        (R, M) float32 similarities.
+
+    Example:
+    >>> import keras
+    >>> import numpy as np
+    >>> c = np.array([[1, 0], [0, 0], [1, 1]], "float32")
+    >>> s = keras.ops.convert_to_numpy(clinical_similarity(c, c))
+    >>> s.astype("float64").round(3).tolist()
+    [[1.0, 0.0, 0.707], [0.0, 1.0, 0.0], [0.707, 0.0, 1.0]]
+    """
+    rows = ops.cast(rows, "float32")
+    cols = ops.cast(cols, "float32")
+    row_sq = ops.sum(ops.square(rows), axis=-1, keepdims=True)
+    col_sq = ops.sum(ops.square(cols), axis=-1, keepdims=True)
+    cosine = ops.matmul(
+        rows * ops.rsqrt(ops.maximum(row_sq, 1e-12)),
+        ops.transpose(cols * ops.rsqrt(ops.maximum(col_sq, 1e-12))),
+    )
+    row_zero = ops.equal(row_sq, 0.0)
+    col_zero = ops.transpose(ops.equal(col_sq, 0.0))
+    both = ops.logical_and(row_zero, col_zero)
+    one = ops.logical_xor(row_zero, col_zero)
+    return ops.where(both, 1.0, ops.where(one, 0.0, cosine))
+
+
+def check_sources(sources, source_weights):
+    """Validate `sources`/`source_weights` and return them as tuples."""
+    if isinstance(sources, str):
+        if sources == "auto":
+            return "auto", source_weights
+        sources = (sources,)
+    sources = tuple(sources or ())
+    for name in sources:
+        if name not in SOURCES:
+            raise ValueError(
+                f"Unknown similarity source {name!r} in `sources`; expected "
+                f"some of {SOURCES} or 'auto'."
+            )
+    if len(set(sources)) != len(sources):
+        raise ValueError(f"`sources` has duplicates: {sources}.")
+    if source_weights is None:
+        return sources, None
+    if isinstance(source_weights, dict):
+        unknown = set(source_weights) - set(SOURCES)
+        if unknown:
+            raise ValueError(
+                f"`source_weights` has unknown sources {sorted(unknown)}."
+            )
+        weights = {k: float(v) for k, v in source_weights.items()}
+    else:
+        weights = [float(w) for w in source_weights]
+        if len(weights) != len(sources):
+            raise ValueError(
+                f"`source_weights` has {len(weights)} entries for "
+                f"{len(sources)} sources {sources}."
+            )
+        weights = dict(zip(sources, weights))
+    for name, weight in weights.items():
+        if weight < 0:
+            raise ValueError(
+                f"`source_weights[{name!r}]` must be >= 0, got {weight}."
+            )
+    return sources, weights
+
+
+def resolve_sources(sources, y_true, y_pred):
+    """The sources to use for this batch (`"auto"`: those with data)."""
+    if sources != "auto":
+        return sources
+    chosen = []
+    for name in SOURCES:
+        where, key = _SOURCE_KEYS[name]
+        batch = y_pred if where == "y_pred" else y_true
+        if key in batch:
+            chosen.append(name)
+    return tuple(chosen)
+
+
+def source_features(name, y_true, y_pred, uncertain_value):
+    """The per-study features of a source (rows are compared by cosine)."""
+    if name == "text":
+        return l2_normalize(y_pred["text_embeddings"])
+    if name == "graph":
+        return l2_normalize(y_pred["graph_embeddings"])
+    return clinical_vectors(y_true["labels"], uncertain_value)
+
+
+def pair_similarity(name, rows, cols):
+    """(R, M) similarity of one source between row and column features."""
+    if name == "clinical":
+        return clinical_similarity(rows, cols)
+    return ops.matmul(rows, ops.transpose(cols))
+
+
+def mixed_similarity(sources, weights, row_features, col_features):
+    """S = sum_k w_k S^k / sum_k w_k over `sources`; None if no source."""
+    if not sources:
+        return None
+    total = None
+    norm = 0.0
+    for name in sources:
+        weight = 1.0 if weights is None else weights.get(name, 1.0)
+        if weight == 0.0:
+            continue
+        term = pair_similarity(name, row_features[name], col_features[name])
+        term = term * weight if weight != 1.0 else term
+        total = term if total is None else total + term
+        norm += weight
+    if total is None:
+        return None
+    return total / norm if norm != 1.0 else total
+
+
+def soft_targets(
+    y_true,
+    y_pred,
+    sources=SOURCES,
+    source_weights=None,
+    target_temperature=0.1,
+    soft_weight=0.5,
+    uncertain_value=1.0,
+    return_similarity=False,
+):
+    """The soft target matrix Y of a batch, for inspection.
+
+    Y = (1 - soft_weight) I + soft_weight softmax_rows(S / temperature),
+    with S the weighted mean of the chosen similarity sources (see
+    `docs/losses.md`). Row i is image i's target over the N reports; since
+    S is symmetric, row j is also report j's target over the N images.
+    Computed in float32 under stop-gradient. This is the matrix that
+    `SoftLabelContrastive` uses (without negation columns).
+
+    Args:
+        y_true: dict with `"labels"` (N, C) when `"clinical"` is a source.
+        y_pred: dict with `"text_embeddings"` (N, d) and, for the graph
+            source, `"graph_embeddings"` (N, dg).
+        sources: any of `"text"`, `"clinical"`, `"graph"`, or `"auto"`
+            (those whose inputs are present).
+        source_weights: None (equal), a list matching `sources`, or a dict.
+        target_temperature: the softmax temperature of the targets.
+        soft_weight: the mass given to the soft part (a float in [0, 1]).
+        uncertain_value: the clinical value of uncertain (-1) labels.
+        return_similarity: also return S (None when there is no source).
+
+    Returns:
+        Y (N, N) float32, or `(Y, S)` with `return_similarity=True`.
+
+    Example:
+    >>> import keras
+    >>> import numpy as np
+    >>> y_true = {"labels": np.array([[1, 0], [1, 0], [0, 1]], "float32")}
+    >>> y_pred = {"text_embeddings": np.eye(3, 4, dtype="float32")}
+    >>> y = soft_targets(y_true, y_pred, sources=("clinical",))
+    >>> y = keras.ops.convert_to_numpy(y)
+    >>> y.shape, bool(abs(y.sum(axis=1) - 1).max() < 1e-6)
+    ((3, 3), True)
+    >>> bool(y[0, 1] > y[0, 2])
+    True
+    """
+    sources, weights = check_sources(sources, source_weights)
+    sources = resolve_sources(sources, y_true, y_pred)
+    check_keys(sources, y_true, y_pred, option="sources")
+    features = {
+        name: ops.stop_gradient(
+            source_features(name, y_true, y_pred, uncertain_value)
+        )
+        for name in sources
+    }
+    similarity = mixed_similarity(sources, weights, features, features)
+    n = ops.shape(y_pred["text_embeddings"])[0]
+    identity = ops.eye(n, dtype="float32")
+    if similarity is None or float(soft_weight) == 0.0:
+        targets = identity
+    else:
+        soft = ops.softmax(similarity / float(target_temperature), axis=-1)
+        w = float(soft_weight)
+        targets = (1.0 - w) * identity + w * soft
+    if return_similarity:
+        return targets, similarity
+    return targets
+
+
+def check_keys(sources, y_true, y_pred, option="sources"):
+    """Raise a clear error when a source's input is missing."""
+    for name in sources:
+        where, key = _SOURCE_KEYS[name]
+        batch = y_pred if where == "y_pred" else y_true
+        if not isinstance(batch, dict):
+            raise TypeError(
+                f"`{where}` must be a dict of tensors, got "
+                f"{type(batch).__name__}."
+            )
+        if key not in batch:
+            raise KeyError(
+                f"`{where}[{key!r}]` is missing: the {name!r} entry of "
+                f"`{option}` needs it. `{where}` has keys {sorted(batch)}."
+            )

@@ -1,0 +1,29 @@
+"""Test helpers: a gradient of a keras.ops function on each backend."""
+
+import keras
+import numpy as np
+
+
+def gradients(fn, *arrays):
+    """d fn(*arrays) / d arrays, as float64 numpy arrays (all backends)."""
+    backend = keras.backend.backend()
+    arrays = [np.asarray(a, "float32") for a in arrays]
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        xs = [tf.Variable(a) for a in arrays]
+        with tf.GradientTape() as tape:
+            value = fn(*xs)
+        grads = tape.gradient(value, xs)
+        return [np.asarray(g, "float64") for g in grads]
+    if backend == "jax":
+        import jax
+
+        grads = jax.grad(fn, argnums=tuple(range(len(arrays))))(*arrays)
+        return [np.asarray(g, "float64") for g in grads]
+    import torch
+
+    xs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    value = fn(*xs)
+    value.backward()
+    return [x.grad.detach().numpy().astype("float64") for x in xs]
