@@ -63,11 +63,11 @@ def _check_binary(y_true, y_score, name="y_true"):
         row = int(np.flatnonzero(bad)[0])
         raise ValueError(
             f"{name} must hold only 0 and 1 (binarise labels first with "
-            f"`binarize_labels`); row {row} is {y_true[row]!r}"
+            f"`binarize_labels`); row {row} is {float(y_true[row])}"
         )
     if not np.all(np.isfinite(y_score)):
         row = int(np.flatnonzero(~np.isfinite(y_score))[0])
-        raise ValueError(f"y_score row {row} is not finite: {y_score[row]}")
+        raise ValueError(f"y_score row {row} is not finite: {float(y_score[row])}")
     return y_true, y_score
 
 
@@ -182,7 +182,7 @@ def binarize_labels(labels, uncertain="exclude", blank="negative"):
         index = tuple(int(i) for i in np.argwhere(~known)[0])
         raise ValueError(
             f"labels must be 1, 0, -1 or NaN (CheXpert convention); entry "
-            f"{index} is {labels[index]!r}"
+            f"{index} is {float(labels[index])}"
         )
     targets = (labels == POSITIVE).astype(np.float64)
     valid = np.ones(labels.shape, dtype=bool)

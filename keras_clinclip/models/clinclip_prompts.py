@@ -98,7 +98,10 @@ def _from_templates(name, phrase, templates, where):
         raise ValueError(
             f"{where}: no explicit prompts and no templates to build them"
         )
-    lower = phrase if phrase[:2].isupper() else phrase[0].lower() + phrase[1:]
+    # Lower-case the words of a title-cased name, keeping acronyms (COPD).
+    lower = " ".join(
+        w if (len(w) > 1 and w.isupper()) else w.lower() for w in phrase.split()
+    )
     values = {"finding": lower, "Finding": phrase[0].upper() + phrase[1:]}
     out = []
     for key in ("positive", "negative"):
