@@ -4,7 +4,14 @@ Every loss takes the whole batch dicts, `loss(y_true, y_pred)`; compile them
 on a `keras_clinclip.models.ContrastiveModel` (see `docs/losses.md`).
 """
 
+from keras_clinclip.losses.graph_alignment import GraphAlignment
 from keras_clinclip.losses.soft_label_contrastive import SoftLabelContrastive
+from keras_clinclip.losses.soft_label_sigmoid import SoftLabelSigmoid
 from keras_clinclip.losses.soft_targets import soft_targets
 
-__all__ = ["SoftLabelContrastive", "soft_targets"]
+__all__ = [
+    "GraphAlignment",
+    "SoftLabelContrastive",
+    "SoftLabelSigmoid",
+    "soft_targets",
+]

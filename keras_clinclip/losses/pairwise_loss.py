@@ -134,7 +134,7 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
         """The (y_true keys, y_pred keys) this call reads."""
         pred = [self.row_key, self.col_key]
         true = []
-        if "logit_scale" in y_pred or self.needs_scale_key():
+        if self.needs_scale_key():
             pred.append("logit_scale")
         if self.uses_bias:
             pred.append("logit_bias")
@@ -153,6 +153,11 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
 
     def needs_scale_key(self):
         return True
+
+    @property
+    def uses_training_step(self):
+        """True when `soft_weight` is a schedule of the training step."""
+        return _is_schedule(self.soft_weight)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         for name, value in (("y_true", y_true), ("y_pred", y_pred)):
@@ -276,8 +281,7 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
         parts["offset"] = ops.cast(
             ops.convert_to_tensor(distribute.replica_offset(n_local)), "int32"
         )
-        if self.needs_scale_key():
-            parts["scale"] = self.logit_scale(y_pred)
+        parts["scale"] = self.logit_scale(y_pred)
         if self.uses_bias:
             parts["bias"] = ops.reshape(
                 ops.cast(y_pred["logit_bias"], "float32"), (-1,)

@@ -171,3 +171,57 @@ def random_batch(
         "negation_labels": neg_labels.astype("float32"),
     }
     return y_true, y_pred
+
+
+def log_sigmoid(z):
+    return -np.logaddexp(0.0, -np.asarray(z, np.float64))
+
+
+def soft_label_sigmoid(
+    y_true,
+    y_pred,
+    sources=("text", "clinical", "graph"),
+    temperature=0.1,
+    soft_weight=0.5,
+    negatives="batch",
+    negation_soft_targets=False,
+    max_scale=100.0,
+):
+    """Pairwise binary cross-entropy with Y = (1-w) I + w exp((S-1)/tau)."""
+    v = normalize(y_pred["image_embeddings"])
+    u = normalize(y_pred["text_embeddings"])
+    n = len(v)
+    scale = min(float(np.ravel(y_pred["logit_scale"])[0]), max_scale)
+    bias = float(np.ravel(y_pred["logit_bias"])[0])
+    sim = similarity(y_true, y_pred, sources)
+    if sim is None or soft_weight == 0:
+        y = np.eye(n)
+    else:
+        q = np.exp((np.minimum(sim, 1.0) - 1.0) / temperature)
+        y = (1 - soft_weight) * np.eye(n) + soft_weight * q
+    has_neg = negatives is not None and "negation_embeddings" in y_pred
+    total = 0.0
+    for i in range(n):
+        for j in range(n):
+            z = scale * v[i] @ u[j] + bias
+            total -= y[i, j] * log_sigmoid(z) + (1 - y[i, j]) * log_sigmoid(-z)
+        if not has_neg:
+            continue
+        neg = normalize(y_pred["negation_embeddings"])
+        mask = np.asarray(y_true["negation_mask"])
+        owners = range(n) if negatives == "batch" else [i]
+        for j in owners:
+            for kk in range(neg.shape[1]):
+                if mask[j, kk] <= 0:
+                    continue
+                z = scale * v[i] @ neg[j, kk] + bias
+                t = 0.0
+                if negation_soft_targets and sim is not None:
+                    c = clinical(y_true["labels"])[i]
+                    cn = clinical(y_true["negation_labels"])[j, kk]
+                    s_neg = clinical_pair(c, cn)
+                    t = soft_weight * np.exp(
+                        (min(s_neg, 1.0) - 1.0) / temperature
+                    )
+                total -= t * log_sigmoid(z) + (1 - t) * log_sigmoid(-z)
+    return total / n

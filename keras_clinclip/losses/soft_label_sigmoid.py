@@ -1,0 +1,113 @@
+"""SoftLabelSigmoid: SigLIP's pairwise sigmoid loss with soft targets."""
+
+import keras
+from keras import ops
+
+from keras_clinclip.losses.pairwise_loss import PairwiseSoftTargetLoss
+
+
+@keras.saving.register_keras_serializable(package="keras_clinclip")
+class SoftLabelSigmoid(PairwiseSoftTargetLoss):
+    """SigLIP's pairwise sigmoid loss with soft targets in [0, 1].
+
+    With L = s V U^T + b (s the clamped logit scale, b the bias), every
+    image-report pair is an independent binary decision with target Y_ij:
+
+        loss = -(1/N) sum_ij [Y_ij log sigmoid(L_ij)
+                              + (1 - Y_ij) log sigmoid(-L_ij)].
+
+    The soft targets come from the same similarity S as in
+    `SoftLabelContrastive`, but per pair instead of per row:
+    Q_ij = exp((min(S_ij, 1) - 1) / target_temperature), i.e. the target
+    softmax's P_ij / P_ii (S_ii = 1 for every source, so a pair as similar
+    as the study to itself gets 1 and dissimilar pairs decay to 0), and
+    Y = (1 - soft_weight) I + soft_weight Q, so Y_ii = 1. Negated reports
+    are extra columns with target 0 (or `Q` of their clinical similarity
+    with `negation_soft_targets=True`). With hard targets (`sources=()` or
+    `soft_weight=0`) this is exactly SigLIP's loss (keras-hub's
+    `SigLIPLoss`, big_vision's `siglip.py`).
+
+    Args:
+        sources: similarity sources of the soft targets, any of `"text"`,
+            `"clinical"`, `"graph"`; `()` for plain SigLIP; `"auto"` uses
+            those whose inputs are in the batch.
+        source_weights: None (equal weights), a list matching `sources`, or a
+            dict `{source: weight}`.
+        target_temperature: temperature of Q.
+        soft_weight: mass of the soft part in [0, 1], a float or a schedule
+            of the training step (see `SoftLabelContrastive`).
+        uncertain_value: clinical value of uncertain (-1) labels.
+        negatives: `"batch"`, `"own"` or None; used when
+            `y_pred["negation_embeddings"]` is present.
+        negation_soft_targets: clinical soft targets for negated reports
+            (needs `y_true["negation_labels"]` and the clinical source).
+        max_logit_scale: clamp of the logit scale (None: no clamp).
+        chunk_size: rows per block (O(N * chunk) extra memory).
+        name: name of the loss.
+        reduction: Keras reduction of the per-study losses.
+        dtype: ignored (the loss always computes in float32).
+
+    Example:
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y_pred = {
+    ...     "image_embeddings": rng.normal(size=(4, 8)).astype("float32"),
+    ...     "text_embeddings": rng.normal(size=(4, 8)).astype("float32"),
+    ...     "logit_scale": np.float32(10.0),
+    ...     "logit_bias": np.float32(-10.0),
+    ... }
+    >>> loss = SoftLabelSigmoid(sources=("text",))
+    >>> float(loss({}, y_pred)) > 0
+    True
+    """
+
+    uses_bias = True
+
+    def pair_targets(self, similarity):
+        """Q_ij = exp((min(S_ij, 1) - 1) / temperature) in (0, 1]."""
+        shifted = ops.minimum(similarity, 1.0) - 1.0
+        return ops.exp(shifted / self.target_temperature)
+
+    def row_losses(self, parts, static, start, stop):
+        rows = parts["rows"][start:stop]
+        cols_all = parts["cols_all"]
+        scale, bias = parts["scale"], parts["bias"]
+        n_rows = ops.shape(rows)[0]
+        identity = self.identity_rows(
+            parts, start, n_rows, ops.shape(cols_all)[0]
+        )
+        weight = self.soft_weight_value(parts, static)
+        similarity = self.row_similarity(parts, static, start, stop)
+        if similarity is None:
+            targets = identity
+        else:
+            soft = self.pair_targets(similarity)
+            targets = (1.0 - weight) * identity + weight * soft
+        logits = scale * ops.matmul(rows, ops.transpose(cols_all)) + bias
+        valid = None
+        neg_logits, neg_valid = self.negation_logits(
+            parts, rows, scale, start, stop
+        )
+        if neg_logits is not None:
+            neg_logits = neg_logits + bias
+            neg_targets = ops.zeros_like(neg_logits)
+            neg_similarity = self.negation_similarity(
+                parts, static, start, stop
+            )
+            if neg_similarity is not None:
+                neg_targets = weight * self.pair_targets(neg_similarity)
+            logits = ops.concatenate([logits, neg_logits], axis=-1)
+            targets = ops.concatenate([targets, neg_targets], axis=-1)
+            valid = ops.concatenate(
+                [
+                    ops.ones_like(identity),
+                    ops.cast(neg_valid, "float32") * ops.ones_like(neg_logits),
+                ],
+                axis=-1,
+            )
+        loglike = targets * ops.log_sigmoid(logits) + (
+            1.0 - targets
+        ) * ops.log_sigmoid(-logits)
+        if valid is not None:
+            loglike = loglike * valid
+        return -ops.sum(loglike, axis=-1)
