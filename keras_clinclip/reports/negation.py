@@ -1,0 +1,312 @@
+"""Negated, omitted and affirmed reports (hard negatives, augmentation).
+
+Only the sentences that state the chosen observation are touched; the rest
+of the report is kept character for character. Inside a sentence that also
+states other findings, the list item ("..., small left effusion, ...") that
+holds the observation is cut out and a separate sentence is added. Every
+rewritten sentence is checked with the labeler: if cutting would change the
+label of another observation, the sentence is rebuilt from templates that
+keep every other observation's status.
+"""
+
+import functools
+import random
+import re
+
+import yaml
+
+from keras_clinclip.reports._lexicon import DATA_DIR
+from keras_clinclip.reports._lexicon import check_observation
+from keras_clinclip.reports._lexicon import lexicon
+from keras_clinclip.reports._lexicon import lower
+from keras_clinclip.reports._text import as_text
+from keras_clinclip.reports.labeler import NEGATIVE
+from keras_clinclip.reports.labeler import POSITIVE
+from keras_clinclip.reports.labeler import UNCERTAIN
+from keras_clinclip.reports.labeler import _aggregate
+from keras_clinclip.reports.labeler import sentence_mentions
+from keras_clinclip.reports.sentences import sentence_spans
+
+# List separators inside a sentence.
+_SEPARATOR = re.compile(
+    r"\s*[,;]\s*(?:and/or\s+|and\s+|or\s+|nor\s+|with\s+)?"
+    r"|\s+(?:and/or|and|or|nor|with|versus|vs\.?|as well as|plus)\s+",
+    re.IGNORECASE,
+)
+_SIDE_WORDS = re.compile(
+    r"(?<![a-z])(left|right|bilateral|bibasilar|bibasal|biapical|"
+    r"left-sided|right-sided)(?![a-z])"
+)
+
+
+@functools.cache
+def _templates():
+    with open(DATA_DIR / "templates.yaml", encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def _capital(text):
+    return text[:1].upper() + text[1:] if text else text
+
+
+def _phrase(finding_name, side):
+    spec = lexicon().findings[finding_name]
+    phrase = spec.get("phrase") or finding_name
+    if side and spec.get("lateral"):
+        phrase = f"{side} {phrase}"
+    return phrase
+
+
+def _sentence_for(finding_name, side, positive, rng):
+    """A fluent sentence stating the finding absent (or present)."""
+    spec = lexicon().findings[finding_name]
+    key = "positive_sentence" if positive else "negative_sentence"
+    own = spec.get(key)
+    if own and not (side and spec.get("lateral")):
+        choices = [own] if isinstance(own, str) else list(own)
+        return rng.choice(choices)
+    choices = _templates()["positive" if positive else "negative"]
+    phrase = _phrase(finding_name, side)
+    return rng.choice(choices).format(phrase=phrase, Phrase=_capital(phrase))
+
+
+def _side(text):
+    match = _SIDE_WORDS.search(lower(text))
+    if not match:
+        return None
+    side = match.group(1)
+    return side.replace("-sided", "")
+
+
+def _segments(sentence):
+    """(start, end) of the list items of a sentence and its separators."""
+    body_end = len(sentence.rstrip(" .!?"))
+    segments = []
+    start = 0
+    for match in _SEPARATOR.finditer(sentence, 0, body_end):
+        segments.append((start, match.start()))
+        start = match.end()
+    segments.append((start, body_end))
+    return segments, body_end
+
+
+def _observation_status(mentions, skip):
+    statuses = {}
+    for mention in mentions:
+        if mention.observation and mention.observation != skip:
+            statuses.setdefault(mention.observation, set()).add(mention.status)
+    return {k: _aggregate(v) for k, v in statuses.items()}
+
+
+def _cut(sentence, mentions, finding):
+    """The sentence without the list items that mention `finding`.
+
+    Returns None when the items cannot be cut cleanly (another observation
+    in the same item, or a change of another observation's status).
+    """
+    segments, body_end = _segments(sentence)
+    targets = [m for m in mentions if m.observation == finding]
+    others = [m for m in mentions if m.observation != finding]
+    cut = []
+    for index, (a, b) in enumerate(segments):
+        inside = [m for m in targets if m.start < b and m.end > a]
+        if not inside:
+            continue
+        if any(m.start < b and m.end > a for m in others):
+            return None
+        if index == 0:
+            # Keep a leading negation ("No effusion or pneumothorax").
+            first = min(m.start for m in inside)
+            lead = lower(sentence[a:first])
+            if re.match(r"\s*(?:there (?:is|are) )?(?:no|without)\b", lead):
+                a = first
+        cut.append((index, a, b))
+    if not cut or len(cut) == len(segments):
+        return None
+    removed = {i: start for i, start, _ in cut}
+    pieces = []
+    last_kept = None
+    for index, (a, b) in enumerate(segments):
+        if index in removed:
+            if removed[index] > a:  # kept lead words ("No ")
+                pieces.append(sentence[a : removed[index]])
+            continue
+        if last_kept is not None:
+            # The separator just before this item.
+            pieces.append(sentence[segments[index - 1][1] : a])
+        pieces.append(sentence[a:b])
+        last_kept = index
+    text = "".join(pieces).strip(" ,;")
+    text = re.sub(r"\s{2,}", " ", text)
+    text = re.sub(r"^(?:and|or|with|nor)\s+", "", text, flags=re.IGNORECASE)
+    text = _capital(text) + (sentence[body_end:].strip() or ".")
+    new_mentions = sentence_mentions(text)
+    if any(m.observation == finding for m in new_mentions):
+        return None
+    if _observation_status(new_mentions, finding) != _observation_status(
+        mentions, finding
+    ):
+        return None
+    return text
+
+
+def _rebuild(mentions, finding, rng):
+    """Template sentences keeping every other observation's status."""
+    out = []
+    status = _observation_status(mentions, finding)
+    seen = set()
+    for mention in mentions:
+        obs = mention.observation
+        if not obs or obs == finding or obs in seen:
+            continue
+        seen.add(obs)
+        value = status[obs]
+        if value == POSITIVE:
+            out.append(_sentence_for(mention.finding, None, True, rng))
+        elif value == UNCERTAIN:
+            phrase = _phrase(mention.finding, None)
+            out.append(f"Possible {phrase}.")
+        else:
+            out.append(_sentence_for(mention.finding, None, False, rng))
+    return out
+
+
+def _edit(report, finding, mode, seed):
+    check_observation(finding)
+    if finding == "No Finding":
+        raise ValueError(
+            f"finding {finding!r} cannot be {mode}d: it is derived from the "
+            "other observations; choose one of them instead"
+        )
+    text = as_text(report)
+    rng = random.Random(f"{seed}|{finding}|{mode}")
+    pieces = []
+    position = 0
+    for a, b in sentence_spans(text):
+        sentence = text[a:b]
+        mentions = sentence_mentions(sentence)
+        mine = [m for m in mentions if m.observation == finding]
+        if mode == "negate":
+            target = [m for m in mine if m.status != NEGATIVE]
+        elif mode == "omit":
+            target = mine
+        else:
+            target = [m for m in mine if m.status == NEGATIVE]
+        if not target:
+            continue
+        new = _rewrite(sentence, mentions, mine, target, finding, mode, rng)
+        pieces.append(text[position:a])
+        if new:
+            pieces.append(new)
+        elif pieces and pieces[-1].endswith(" ") and b < len(text):
+            # Dropped sentence: do not leave a double space behind.
+            b = b + len(text[b:]) - len(text[b:].lstrip(" "))
+        position = b
+    if not pieces:
+        return text
+    pieces.append(text[position:])
+    return (
+        "".join(pieces).strip() if not text[:1].isspace() else "".join(pieces)
+    )
+
+
+def _rewrite(sentence, mentions, mine, target, finding, mode, rng):
+    main = target[0]
+    others = [m for m in mentions if m.observation != finding]
+    if others:
+        side_text = sentence[max(0, main.start - 40) : main.end]
+    else:
+        side_text = sentence
+    side = _side(side_text)
+    if mode == "omit":
+        addition = None
+    else:
+        addition = _sentence_for(main.finding, side, mode == "affirm", rng)
+    if not others:
+        return addition
+    kept = _cut(sentence, mentions, finding)
+    if kept is None:
+        kept = " ".join(_rebuild(mentions, finding, rng)) or None
+    parts = [p for p in (kept, addition) if p]
+    return " ".join(parts)
+
+
+def negate_finding(report, finding, seed=0):
+    """The report with every positive or uncertain statement of `finding`
+    turned into a negative one.
+
+    Args:
+        report: the report text.
+        finding: one of `CHEXPERT_OBSERVATIONS` (not "No Finding").
+        seed: picks among several phrasings; the same seed gives the same
+            text.
+
+    Returns:
+        The new report (`str`); unchanged when `finding` is not stated as
+        positive or uncertain. The side (left / right / bilateral) of the
+        original statement is kept.
+
+    Raises:
+        ValueError: `finding` is not one of the 14 observations.
+
+    Example:
+    >>> negate_finding("Small left pleural effusion. Mild cardiomegaly.",
+    ...                "Pleural Effusion")
+    'There is no left pleural effusion. Mild cardiomegaly.'
+    """
+    return _edit(report, finding, "negate", seed)
+
+
+def omit_finding(report, finding):
+    """The report with every statement of `finding` removed.
+
+    Positive, uncertain and negative statements are all removed, so that
+    the observation is no longer mentioned (label NaN).
+
+    Args:
+        report: the report text.
+        finding: one of `CHEXPERT_OBSERVATIONS` (not "No Finding").
+
+    Returns:
+        The new report (`str`).
+
+    Raises:
+        ValueError: `finding` is not one of the 14 observations.
+
+    Example:
+    >>> omit_finding("Cardiomegaly and small left effusion. No pneumothorax.",
+    ...              "Pleural Effusion")
+    'Cardiomegaly. No pneumothorax.'
+    """
+    return _edit(report, finding, "omit", 0)
+
+
+def affirm_finding(report, finding, seed=0):
+    """The report with a negative statement of `finding` turned positive.
+
+    Args:
+        report: the report text.
+        finding: one of `CHEXPERT_OBSERVATIONS` (not "No Finding").
+        seed: picks among several phrasings.
+
+    Returns:
+        The new report (`str`): every negative statement of `finding` becomes
+        positive; when no statement is left positive (the report did not
+        mention `finding`), a positive sentence is appended.
+
+    Raises:
+        ValueError: `finding` is not one of the 14 observations.
+
+    Example:
+    >>> affirm_finding("No pneumothorax. Heart size is normal.",
+    ...                "Pneumothorax")
+    'Pneumothorax is seen. Heart size is normal.'
+    """
+    text = _edit(report, finding, "affirm", seed)
+    from keras_clinclip.reports.labeler import label_report
+
+    if label_report(text, sections=None)[finding] != POSITIVE:
+        rng = random.Random(f"{seed}|{finding}|append")
+        name = lexicon().by_observation[finding][0]
+        text = f"{text.rstrip()} {_sentence_for(name, None, True, rng)}".strip()
+    return text
