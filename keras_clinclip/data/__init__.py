@@ -1,1 +1,50 @@
-"""keras_clinclip.data."""
+"""keras_clinclip.data: datasets and the tf.data pipeline.
+
+- `SynthCXR`: a deterministic renderer of chest-radiograph-like images.
+- `synthetic_pairs(n, seed)`: template reports + SynthCXR images.
+- `iu_xray(...)`: the real IU X-ray reports + SynthCXR images rendered
+  from their MeSH tags (the embedded default dataset).
+- Loaders of users' data: `mimic_cxr`, `chexpert`, `load_records`
+  (CSV/JSONL).
+- `make_dataset(records, preprocessor, ...)`: the `tf.data` pipeline.
+
+Every loader returns a records dict of columns (see
+`docs/architecture.md`).
+
+Example:
+>>> from keras_clinclip.data import synthetic_pairs
+>>> synthetic_pairs(2, image_size=32)["image"].shape
+(2, 32, 32)
+"""
+
+from keras_clinclip.data.images import ImageDecodeError
+from keras_clinclip.data.images import decode_image
+from keras_clinclip.data.pipeline import DEFAULT_AUGMENTATION
+from keras_clinclip.data.pipeline import ErrorLog
+from keras_clinclip.data.pipeline import make_dataset
+from keras_clinclip.data.records import hash_split
+from keras_clinclip.data.records import select
+from keras_clinclip.data.records import validate_records
+from keras_clinclip.data.synthetic import FINDINGS
+from keras_clinclip.data.synthetic import RENDERER_VERSION
+from keras_clinclip.data.synthetic import SynthCXR
+from keras_clinclip.data.synthetic import sample_chexpert_labels
+from keras_clinclip.data.synthetic import synthetic_pairs
+from keras_clinclip.data.templates import labels_to_report
+
+__all__ = [
+    "DEFAULT_AUGMENTATION",
+    "ErrorLog",
+    "FINDINGS",
+    "ImageDecodeError",
+    "RENDERER_VERSION",
+    "SynthCXR",
+    "decode_image",
+    "hash_split",
+    "labels_to_report",
+    "make_dataset",
+    "sample_chexpert_labels",
+    "select",
+    "synthetic_pairs",
+    "validate_records",
+]

@@ -1,0 +1,495 @@
+"""`make_dataset`: records -> a `tf.data.Dataset` of `(x, y)` batches.
+
+The same dataset feeds `model.fit` on TensorFlow, JAX and PyTorch (Keras
+reads `tf.data` on every backend).
+"""
+
+import logging
+import threading
+
+import numpy as np
+
+from keras_clinclip.data import images as image_io
+from keras_clinclip.data import records as rec
+
+logger = logging.getLogger("keras_clinclip.data")
+
+DEFAULT_AUGMENTATION = {
+    "crop_scale": (0.8, 1.0),
+    "crop_ratio": (3 / 4, 4 / 3),
+    "rotation": 7.0,
+    "brightness": 0.1,
+    "contrast": 0.2,
+    "horizontal_flip": False,
+}
+
+
+class ErrorLog:
+    """Counts the samples skipped with `on_error="skip"`.
+
+    `make_dataset` attaches one to the dataset it returns
+    (`dataset.error_log`); a summary is logged (logger
+    `keras_clinclip.data`, level WARNING) at the end of every epoch in
+    which samples were skipped.
+
+    Attributes:
+        skipped: list of `(row, source, reason)` skipped in the records
+            before the first epoch (bad labels, empty reports, missing
+            files); they are left out of every epoch.
+        epoch_errors: `(row, source, reason)` of the current epoch.
+        epochs: the list of per-epoch summaries logged so far.
+
+    Example:
+    >>> log = ErrorLog()
+    >>> log.add(3, "a.png", "not a readable image")
+    >>> log.end_epoch()["skipped"]
+    1
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.skipped = []
+        self.epoch_errors = []
+        self.epochs = []
+
+    def add(self, row, source, reason):
+        with self._lock:
+            self.epoch_errors.append((int(row), str(source), str(reason)))
+
+    def end_epoch(self):
+        """Log and return the summary of the epoch just ended."""
+        with self._lock:
+            errors, self.epoch_errors = self.epoch_errors, []
+        summary = {
+            "skipped": len(errors) + len(self.skipped),
+            "decode_errors": errors,
+            "record_errors": list(self.skipped),
+        }
+        self.epochs.append(summary)
+        if summary["skipped"]:
+            examples = (errors + self.skipped)[:3]
+            logger.warning(
+                "keras_clinclip.data: skipped %d sample(s) this epoch "
+                "(%d unreadable images, %d bad records); first: %s",
+                summary["skipped"],
+                len(errors),
+                len(self.skipped),
+                "; ".join(f"row {r} ({s}): {m}" for r, s, m in examples),
+            )
+        return summary
+
+    @property
+    def total(self):
+        """Samples skipped over all epochs so far."""
+        return sum(summary["skipped"] for summary in self.epochs)
+
+
+def _image_size(preprocessor, image_size):
+    if image_size is not None:
+        return int(image_size)
+    for owner in (preprocessor, getattr(preprocessor, "image_converter", None)):
+        size = getattr(owner, "image_size", None)
+        if size is not None:
+            return int(size[0] if isinstance(size, (tuple, list)) else size)
+    return 224
+
+
+def _check_rows(records, n, on_error, log):
+    """Empty reports, bad labels, missing files: raise or drop."""
+    keep = np.ones(n, bool)
+    problems = []
+    for row in rec.bad_label_rows(records["labels"]):
+        bad = records["labels"][row]
+        bad = bad[~(np.isnan(bad) | np.isin(bad, [1.0, 0.0, -1.0]))]
+        problems.append(
+            (row, f"label {float(bad[0])!r} is not one of 1, 0, -1 or NaN")
+        )
+    for row, text in enumerate(records["report"]):
+        if rec.is_blank(text):
+            problems.append((row, "empty report"))
+    if "image_path" in records:
+        import os
+
+        for row, path in enumerate(records["image_path"]):
+            if rec.is_blank(path) or not os.path.isfile(str(path)):
+                problems.append((row, f"image file not found: {path}"))
+    problems.sort(key=lambda item: item[0])
+    for row, reason in problems:
+        source = records["id"][row]
+        if "image_path" in records:
+            source = f"{source}, {records['image_path'][row]}"
+        if on_error == "raise":
+            raise ValueError(
+                f"records row {row} (id {source}): {reason}. Fix the row or "
+                "pass on_error='skip' to skip such samples."
+            )
+        keep[row] = False
+        log.skipped.append((int(row), source, reason))
+    return keep
+
+
+def _pad_negations(records, num_negations, n):
+    texts = np.full((n, num_negations), "", dtype=object)
+    mask = np.zeros((n, num_negations), np.float32)
+    labels = np.zeros((n, num_negations, rec.NUM_CLASSES), np.float32)
+    given = records.get("negations")
+    given_labels = records.get("negation_labels")
+    for i in range(n):
+        variants = list(given[i]) if given is not None else []
+        for k, text in enumerate(variants[:num_negations]):
+            if rec.is_blank(text):
+                continue
+            texts[i, k] = str(text)
+            mask[i, k] = 1.0
+            if given_labels is not None and k < np.shape(given_labels)[1]:
+                labels[i, k] = given_labels[i][k]
+    return texts, mask, labels
+
+
+def _load_image_fn(paths, log, on_error):
+    def load(row):
+        row = int(row)
+        path = paths[row]
+        try:
+            image = image_io.decode_image(path)
+        except image_io.ImageDecodeError as error:
+            if on_error == "raise":
+                raise image_io.ImageDecodeError(
+                    f"records row {row}: {error}"
+                ) from error
+            log.add(row, path, error)
+            return np.zeros((1, 1, 1), np.uint8), False
+        return image[..., None], True
+
+    return load
+
+
+def _augment_batch(tf, images, seed, config, size):
+    """Random resized crop, rotation, brightness/contrast on a batch.
+
+    `images` float32 (B, S, S, 1) in [0, 1]; `seed` an int64 scalar.
+    """
+    batch = tf.shape(images)[0]
+    base = tf.stack([seed, tf.constant(0, tf.int64)])
+
+    def uniform(index, shape, lo, hi):
+        s = base + tf.constant([0, 1], tf.int64) * index
+        return tf.random.stateless_uniform(shape, s, lo, hi)
+
+    lo_scale, hi_scale = config["crop_scale"]
+    lo_ratio, hi_ratio = config["crop_ratio"]
+    area = uniform(1, [batch], lo_scale, hi_scale)
+    log_ratio = uniform(
+        2, [batch], float(np.log(lo_ratio)), float(np.log(hi_ratio))
+    )
+    ratio = tf.exp(log_ratio)
+    height = tf.minimum(tf.sqrt(area / ratio), 1.0)
+    width = tf.minimum(tf.sqrt(area * ratio), 1.0)
+    top = uniform(3, [batch], 0.0, 1.0) * (1.0 - height)
+    left = uniform(4, [batch], 0.0, 1.0) * (1.0 - width)
+    boxes = tf.stack([top, left, top + height, left + width], axis=1)
+    images = tf.image.crop_and_resize(
+        images, boxes, tf.range(batch), (size, size)
+    )
+    if config["rotation"]:
+        limit = float(np.deg2rad(config["rotation"]))
+        angle = uniform(5, [batch], -limit, limit)
+        cos, sin = tf.cos(angle), tf.sin(angle)
+        extent = float(size - 1)
+        x_off = (extent - (cos * extent - sin * extent)) / 2.0
+        y_off = (extent - (sin * extent + cos * extent)) / 2.0
+        zeros = tf.zeros_like(cos)
+        transforms = tf.stack(
+            [cos, -sin, x_off, sin, cos, y_off, zeros, zeros], axis=1
+        )
+        images = tf.raw_ops.ImageProjectiveTransformV3(
+            images=images,
+            transforms=transforms,
+            output_shape=[size, size],
+            interpolation="BILINEAR",
+            fill_mode="NEAREST",
+            fill_value=0.0,
+        )
+    if config["brightness"]:
+        delta = uniform(6, [batch, 1, 1, 1], -1.0, 1.0) * config["brightness"]
+        images = images + delta
+    if config["contrast"]:
+        c = config["contrast"]
+        factor = uniform(7, [batch, 1, 1, 1], 1.0 - c, 1.0 + c)
+        mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
+        images = (images - mean) * factor + mean
+    if config["horizontal_flip"]:
+        flip = uniform(8, [batch, 1, 1, 1], 0.0, 1.0) < 0.5
+        images = tf.where(flip, tf.reverse(images, axis=[2]), images)
+    return tf.clip_by_value(images, 0.0, 1.0)
+
+
+def make_dataset(
+    records,
+    preprocessor,
+    batch_size=32,
+    split=None,
+    training=False,
+    shuffle=None,
+    seed=0,
+    num_negations=None,
+    augment=None,
+    augmentation=None,
+    drop_remainder=None,
+    on_error="raise",
+    image_size=None,
+    graphs=True,
+    shard=None,
+    shuffle_buffer=None,
+    prefetch=True,
+    num_parallel_calls=None,
+):
+    """Build the `tf.data` pipeline from a records dict.
+
+    Steps: filter the split; check every row (empty report, label outside
+    {1, 0, -1, NaN}, missing file); shard; shuffle; decode (JPEG, PNG,
+    DICOM) or take the in-memory image; resize to `image_size`; batch;
+    augment (random resized crop, small rotation, brightness and contrast;
+    no horizontal flip unless asked); convert images and tokenise reports
+    and negated reports with `preprocessor`; attach labels, negation masks
+    and labels, graph arrays; prefetch.
+
+    Batches are `(x, y)` with `x["images"]`, `x["token_ids"]`,
+    `x["padding_mask"]`, and when K > 0 `x["negation_token_ids"]` (B, K,
+    L), `x["negation_padding_mask"]`; `x["graph_nodes"]`,
+    `x["graph_adjacency"]`, `x["graph_node_mask"]` when the records have
+    them; `y["labels"]` (B, 14), and when K > 0 `y["negation_mask"]` (B, K)
+    and `y["negation_labels"]` (B, K, 14).
+
+    Args:
+        records: a records dict (see `docs/architecture.md`).
+        preprocessor: any object with `tokenize(texts)` (tf string tensor
+            (B,) or (B, K) -> dict `token_ids`, `padding_mask`) and
+            `convert_images(images)` ((B, H, W, 1) float in [0, 1] ->
+            float32 (B, S, S, 3)), e.g. `ClinCLIPPreprocessor`.
+        batch_size: the (per-worker) batch size.
+        split: `None` (all rows), a split name or a list of names.
+        training: sets the defaults of `shuffle`, `augment` and
+            `drop_remainder` to True.
+        shuffle: shuffle the rows (reshuffled every epoch, seeded).
+        seed: the seed of shuffling and augmentation: the same seed gives
+            the same batches, epoch by epoch.
+        num_negations: K, negated reports per study (padded with masked
+            empty strings). Defaults to the records' K, 0 without
+            negations.
+        augment: apply the augmentation.
+        augmentation: a dict overriding `DEFAULT_AUGMENTATION`.
+        drop_remainder: drop the last partial batch (for distribution).
+        on_error: `"raise"`: a bad row or unreadable image raises an
+            error naming the row and file; `"skip"`: it is skipped,
+            counted in `dataset.error_log` and summarised in the log at
+            the end of each epoch.
+        image_size: the side to which images are resized before the
+            preprocessor (defaults to the preprocessor's image size).
+        graphs: include the graph arrays when the records have them.
+        shard: `None` (tf.data auto-sharding by data under
+            `tf.distribute`), or `(num_workers, worker_index)`.
+        shuffle_buffer: the shuffle buffer (default: all rows).
+        prefetch: prefetch batches (`tf.data.AUTOTUNE`).
+        num_parallel_calls: parallel decoding (default AUTOTUNE).
+
+    Returns:
+        A `tf.data.Dataset` of `(x, y)`, with an `error_log` attribute
+        (`ErrorLog`).
+
+    Example:
+    >>> import tensorflow as tf
+    >>> from keras_clinclip.data import synthetic_pairs
+    >>> class Pre:
+    ...     def tokenize(self, t):
+    ...         ids = tf.strings.to_hash_bucket_fast(
+    ...             tf.strings.split(t).to_tensor(shape=t.shape + [8]), 50)
+    ...         return {"token_ids": tf.cast(ids, "int32"),
+    ...                 "padding_mask": ids > 0}
+    ...     def convert_images(self, x):
+    ...         return tf.image.grayscale_to_rgb(x)
+    >>> records = synthetic_pairs(4, image_size=32, graphs=False)
+    >>> ds = make_dataset(records, Pre(), batch_size=2, image_size=32)
+    >>> x, y = next(iter(ds))
+    >>> tuple(x["images"].shape), tuple(y["labels"].shape)
+    ((2, 32, 32, 3), (2, 14))
+    """
+    import tensorflow as tf
+
+    if on_error not in ("raise", "skip"):
+        raise ValueError(
+            f"on_error must be 'raise' or 'skip', got {on_error!r}."
+        )
+    for method in ("tokenize", "convert_images"):
+        if not callable(getattr(preprocessor, method, None)):
+            raise TypeError(
+                f"preprocessor must have a `{method}` method; got "
+                f"{type(preprocessor).__name__}."
+            )
+    n = rec.validate_records(records)
+    if split is not None:
+        wanted = {split} if isinstance(split, str) else set(split)
+        unknown = wanted - set(rec.SPLITS)
+        if unknown:
+            raise ValueError(
+                f"Unknown split(s) {sorted(unknown)}; use {rec.SPLITS}."
+            )
+        records = rec.select(records, [s in wanted for s in records["split"]])
+        n = len(records["id"])
+    if n == 0:
+        raise ValueError(f"No records in split {split!r}.")
+    shuffle = training if shuffle is None else shuffle
+    augment = training if augment is None else augment
+    drop_remainder = training if drop_remainder is None else drop_remainder
+    config = dict(DEFAULT_AUGMENTATION, **(augmentation or {}))
+    unknown = set(config) - set(DEFAULT_AUGMENTATION)
+    if unknown:
+        raise ValueError(
+            f"Unknown augmentation options {sorted(unknown)}; known: "
+            f"{sorted(DEFAULT_AUGMENTATION)}."
+        )
+    size = _image_size(preprocessor, image_size)
+    log = ErrorLog()
+    records = dict(records)
+    records["labels"] = np.asarray(records["labels"], np.float32)
+    if records["labels"].shape != (n, rec.NUM_CLASSES):
+        raise ValueError(
+            f"records['labels'] must have shape ({n}, {rec.NUM_CLASSES}), "
+            f"got {records['labels'].shape}."
+        )
+    keep = _check_rows(records, n, on_error, log)
+    if num_negations is None:
+        if records.get("negation_labels") is not None:
+            num_negations = int(np.shape(records["negation_labels"])[1])
+        elif records.get("negations") is not None:
+            num_negations = max((len(v) for v in records["negations"]), 1)
+        else:
+            num_negations = 0
+    num_negations = int(num_negations)
+
+    columns = {
+        "row": np.arange(n, dtype=np.int64),
+        "report": np.asarray([str(t) for t in records["report"]], object),
+        "labels": records["labels"],
+    }
+    if num_negations:
+        texts, mask, neg_labels = _pad_negations(records, num_negations, n)
+        columns["negations"] = texts
+        columns["negation_mask"] = mask
+        columns["negation_labels"] = neg_labels
+    graph_keys = ("graph_nodes", "graph_adjacency", "graph_node_mask")
+    if graphs and all(records.get(key) is not None for key in graph_keys):
+        for key in graph_keys:
+            columns[key] = np.asarray(records[key], np.float32)
+    in_memory = "image" in records and records["image"] is not None
+    if in_memory:
+        pixels = np.asarray(records["image"])
+        if pixels.ndim == 4 and pixels.shape[-1] == 1:
+            pixels = pixels[..., 0]
+        if pixels.ndim != 3:
+            raise ValueError(
+                "records['image'] must be (N, H, W) grayscale; got shape "
+                f"{pixels.shape}."
+            )
+        columns["image"] = pixels
+    else:
+        paths = [str(p) for p in records["image_path"]]
+    columns = {key: value[keep] for key, value in columns.items()}
+    if len(columns["row"]) == 0:
+        raise ValueError("Every record was skipped; see dataset.error_log.")
+
+    ds = tf.data.Dataset.from_tensor_slices(columns)
+    if shard is not None:
+        num_workers, index = shard
+        ds = ds.shard(int(num_workers), int(index))
+    if shuffle:
+        buffer = shuffle_buffer or len(columns["row"])
+        ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    parallel = num_parallel_calls or tf.data.AUTOTUNE
+
+    def resize(image):
+        image = tf.cast(image, tf.float32) / 255.0
+        return tf.image.resize(image, (size, size), antialias=True)
+
+    if in_memory:
+
+        def decode(element):
+            element = dict(element)
+            element["image"] = resize(element["image"][..., None])
+            element["ok"] = tf.constant(True)
+            return element
+
+    else:
+        load = _load_image_fn(paths, log, on_error)
+
+        def decode(element):
+            element = dict(element)
+            image, ok = tf.numpy_function(
+                load, [element["row"]], [tf.uint8, tf.bool], stateful=False
+            )
+            image = tf.ensure_shape(image, [None, None, 1])
+            element["image"] = resize(image)
+            element["ok"] = tf.ensure_shape(ok, [])
+            return element
+
+    ds = ds.map(decode, num_parallel_calls=parallel, deterministic=True)
+    if on_error == "skip":
+        # After every element has been decoded, one sentinel element logs
+        # the epoch's summary; it is then filtered out with the failures.
+        spec = ds.element_spec
+
+        def end_epoch(_):
+            log.end_epoch()
+            return np.bool_(False)
+
+        def sentinel(_):
+            dummy = {
+                key: tf.zeros(
+                    [d if d is not None else 1 for d in value.shape],
+                    value.dtype,
+                )
+                for key, value in spec.items()
+            }
+            dummy["ok"] = tf.numpy_function(end_epoch, [0], tf.bool)
+            dummy["ok"] = tf.ensure_shape(dummy["ok"], [])
+            return dummy
+
+        tail = tf.data.Dataset.range(1).map(sentinel)
+        ds = ds.concatenate(tail).filter(lambda element: element["ok"])
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+
+    def to_model_inputs(element, batch_seed):
+        images = element["image"]
+        if augment:
+            images = _augment_batch(tf, images, batch_seed, config, size)
+        x = {"images": preprocessor.convert_images(images)}
+        tokens = preprocessor.tokenize(element["report"])
+        x["token_ids"] = tokens["token_ids"]
+        x["padding_mask"] = tokens["padding_mask"]
+        y = {"labels": element["labels"]}
+        if num_negations:
+            negs = preprocessor.tokenize(element["negations"])
+            x["negation_token_ids"] = negs["token_ids"]
+            x["negation_padding_mask"] = negs["padding_mask"]
+            y["negation_mask"] = element["negation_mask"]
+            y["negation_labels"] = element["negation_labels"]
+        for key in graph_keys:
+            if key in element:
+                x[key] = element[key]
+        return x, y
+
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    ds = tf.data.Dataset.zip((ds, seeds)).map(
+        to_model_inputs, num_parallel_calls=parallel, deterministic=True
+    )
+    if prefetch:
+        ds = ds.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.deterministic = True
+    if shard is None:
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA
+        )
+    ds = ds.with_options(options)
+    ds.error_log = log
+    return ds
