@@ -3,12 +3,26 @@
 from keras_clinclip.training.training_state_backup import TrainingStateBackup
 
 
-def _stream(data, start_step):
-    """An endless stream of batches starting at global batch `start_step`."""
+def stream_from(data, start_step):
+    """An endless stream of batches starting at global batch `start_step`.
+
+    Args:
+        data: a one-epoch `tf.data.Dataset` (repeated here) or a callable
+            `start_step -> dataset`.
+        start_step: the global batch to start from.
+
+    Example:
+    >>> import tensorflow as tf
+    >>> data = tf.data.Dataset.range(3)
+    >>> [int(x) for x in stream_from(data, 2).take(3)]
+    [2, 0, 1]
+    """
     if callable(data):
         return data(start_step)
-    # A finite `tf.data.Dataset` of one epoch: repeat it. Its shuffling
-    # must be seeded for the replay to see the same batches.
+    # A finite `tf.data.Dataset` of one epoch: repeat it. Exact replay needs
+    # a factory instead: the reshuffle seeds of a `shuffle` are shared by all
+    # iterators of one dataset object, so a second `fit` on the same object
+    # continues its seed sequence.
     return data.repeat().skip(start_step)
 
 
@@ -31,9 +45,12 @@ def fit_with_resume(
 
     Args:
         model: a compiled, built Keras model.
-        data: a `tf.data.Dataset` of one epoch (seeded shuffle), or a
-            callable `start_step -> tf.data.Dataset` yielding an endless,
-            deterministic stream of batches from global batch `start_step`.
+        data: a callable `start_step -> tf.data.Dataset` that builds a
+            fresh, endless, deterministic stream of batches from global
+            batch `start_step` (needed for an exact resume: tf.data shares
+            the reshuffle seeds of one dataset object among its iterators),
+            or a one-epoch `tf.data.Dataset` (repeated; fine for runs that
+            never resume).
         epochs: total epochs of the run.
         steps_per_epoch: optimizer steps per epoch.
         callbacks: Keras callbacks (see `build_callbacks`).
@@ -83,7 +100,7 @@ def fit_with_resume(
     step = start
     for initial_epoch, end_epoch, steps in plan:
         result = model.fit(
-            _stream(data, step),
+            stream_from(data, step),
             initial_epoch=initial_epoch,
             epochs=end_epoch,
             steps_per_epoch=steps,

@@ -1,0 +1,510 @@
+"""Device and process set-up of the three engines, for the recipes.
+
+Each function returns a `Setup`: what the trainer needs to know to build
+the model in the right scope, to feed each process its part of the global
+batch and to decide who writes files.
+
+- TensorFlow: `tf_setup` picks `TPUStrategy` (given a TPU address),
+  `MultiWorkerMirroredStrategy` (when `TF_CONFIG` names several workers)
+  or `MirroredStrategy` over the local GPUs (or `num_cpu_devices` logical
+  CPUs). Keras feeds each replica its slice of every global batch.
+- JAX: `jax_setup` calls `jax.distributed.initialize` for multi-host runs,
+  then sets `keras.distribution.DataParallel` over all devices, or
+  `ModelParallel` with a (`batch`, `model`) mesh that shards the large
+  kernels of the towers over the `model` axis.
+- PyTorch: `torch_setup` runs on one device, or joins the process group
+  that `torchrun` describes (gloo on CPU, nccl on GPU); each process then
+  reads its shard of every global batch and `all_reduce_gradients` sums
+  the gradients across processes before each optimizer step (DDP's
+  all-reduce, done on Keras's own `fit` step).
+"""
+
+import contextlib
+import dataclasses
+import json
+import os
+
+
+@dataclasses.dataclass
+class Setup:
+    """What the trainer needs to know about devices and processes.
+
+    Args:
+        engine: `tensorflow`, `jax` or `torch`.
+        scope: a context manager to build and compile the model in.
+        num_replicas: devices that share each global batch.
+        num_processes: processes of the job.
+        process_index: this process's index.
+        is_chief: whether this process writes logs and checkpoints.
+        shard_data: whether this process must read only its shard of each
+            global batch (torch DDP); TF and JAX shard inside `fit`.
+        description: one line for the logs.
+
+    Example:
+    >>> setup = Setup("torch")
+    >>> setup.is_chief, setup.num_replicas
+    (True, 1)
+    """
+
+    engine: str
+    scope: object = None
+    num_replicas: int = 1
+    num_processes: int = 1
+    process_index: int = 0
+    is_chief: bool = True
+    shard_data: bool = False
+    description: str = "one device"
+
+    def __post_init__(self):
+        if self.scope is None:
+            self.scope = contextlib.nullcontext
+
+    def local_batch_size(self, global_batch_size):
+        """The batch each process reads: global / processes when sharded."""
+        if not self.shard_data:
+            return int(global_batch_size)
+        if global_batch_size % self.num_processes:
+            raise ValueError(
+                f"`batch_size` {global_batch_size} is not divisible by the "
+                f"{self.num_processes} processes of the job."
+            )
+        return int(global_batch_size) // self.num_processes
+
+
+def _tf_config():
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"TF_CONFIG is not valid JSON: {error}") from None
+
+
+def tf_setup(tpu=None, num_cpu_devices=0):
+    """The `tf.distribute` strategy for this machine and job.
+
+    Args:
+        tpu: a TPU address (`grpc://...`, a TPU name, or `local`) for
+            `TPUStrategy`; None otherwise.
+        num_cpu_devices: when > 1 and no GPU is present, split the CPU
+            into this many logical devices for `MirroredStrategy` (tests
+            and debugging). Must be called before TensorFlow initialises
+            its devices.
+
+    Returns:
+        A `Setup` whose `scope` is `strategy.scope`, with the strategy in
+        `setup.strategy`.
+
+    Example:
+    >>> setup = tf_setup()
+    >>> setup.engine
+    'tensorflow'
+    """
+    import tensorflow as tf
+
+    config = _tf_config()
+    workers = (config or {}).get("cluster", {}).get("worker", [])
+    if tpu:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+            tpu="" if tpu == "local" else tpu
+        )
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        strategy = tf.distribute.TPUStrategy(resolver)
+        description = f"TPUStrategy on {tpu}"
+        index, count, chief = 0, 1, True
+    elif len(workers) > 1:
+        # Must come before any other TensorFlow op creates a context.
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        task = config.get("task", {})
+        index = int(task.get("index", 0))
+        count = len(workers)
+        chief = task.get("type", "worker") == "chief" or (
+            task.get("type", "worker") == "worker"
+            and index == 0
+            and "chief" not in config.get("cluster", {})
+        )
+        description = f"MultiWorkerMirroredStrategy, worker {index} of {count}"
+    else:
+        gpus = tf.config.list_physical_devices("GPU")
+        if not gpus and num_cpu_devices > 1:
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            tf.config.set_logical_device_configuration(
+                cpu,
+                [tf.config.LogicalDeviceConfiguration()] * num_cpu_devices,
+            )
+            devices = [f"/cpu:{i}" for i in range(num_cpu_devices)]
+            strategy = tf.distribute.MirroredStrategy(devices)
+        else:
+            strategy = tf.distribute.MirroredStrategy()
+        description = (
+            f"MirroredStrategy over {strategy.num_replicas_in_sync} "
+            "local device(s)"
+        )
+        index, count, chief = 0, 1, True
+    setup = Setup(
+        engine="tensorflow",
+        scope=strategy.scope,
+        num_replicas=strategy.num_replicas_in_sync,
+        num_processes=count,
+        process_index=index,
+        is_chief=chief,
+        description=description,
+    )
+    setup.strategy = strategy
+    return setup
+
+
+def model_parallel_layout(mesh, model_axis="model"):
+    """A `keras.distribution.LayoutMap` sharding the big tower kernels.
+
+    Dense/projection kernels and the text tower's embedding table are
+    split over `model_axis` (column-wise); everything else is
+    replicated. The batch is split over the mesh's other axis.
+
+    Args:
+        mesh: a `keras.distribution.DeviceMesh` with axes
+            `("batch", model_axis)`.
+        model_axis: the axis name that shards weights.
+
+    Example:
+    >>> import keras
+    >>> devices = keras.distribution.list_devices()[:1]
+    >>> mesh = keras.distribution.DeviceMesh(
+    ...     (1, 1), ["batch", "model"], devices)
+    >>> layout = model_parallel_layout(mesh)
+    >>> layout[".*dense.*kernel"].axes
+    (None, 'model')
+    """
+    import keras
+
+    layout = keras.distribution.LayoutMap(mesh)
+    layout[".*token_embedding.*embeddings"] = (model_axis, None)
+    layout[".*(dense|projection|ffw|intermediate).*kernel"] = (
+        None,
+        model_axis,
+    )
+    layout[".*(query|key|value).*kernel"] = (None, model_axis, None)
+    layout[".*attention_output.*kernel"] = (model_axis, None, None)
+    return layout
+
+
+def jax_setup(
+    model_parallel=1,
+    coordinator_address=None,
+    num_processes=None,
+    process_id=None,
+):
+    """`keras.distribution` over all JAX devices, multi-host when asked.
+
+    Args:
+        model_parallel: size of the `model` axis: 1 gives `DataParallel`
+            over every device; k > 1 gives `ModelParallel` on a
+            (devices / k, k) mesh with `model_parallel_layout`.
+        coordinator_address: `host:port` of process 0 for multi-host
+            runs (`jax.distributed.initialize`); on Cloud TPU pods it may
+            be left None with `num_processes` unset (auto-detected).
+        num_processes: processes of a multi-host job.
+        process_id: this process's index.
+
+    Returns:
+        A `Setup`; `setup.distribution` is the Keras distribution set.
+
+    Example:
+    >>> import keras
+    >>> if keras.backend.backend() == "jax":
+    ...     setup = jax_setup()
+    ...     assert setup.num_replicas == len(keras.distribution.list_devices())
+    """
+    import jax
+    import keras
+
+    if coordinator_address or (num_processes or 1) > 1:
+        jax.distributed.initialize(
+            coordinator_address=coordinator_address,
+            num_processes=num_processes,
+            process_id=process_id,
+        )
+    devices = keras.distribution.list_devices()
+    if model_parallel > 1:
+        if len(devices) % model_parallel:
+            raise ValueError(
+                f"`model_parallel`={model_parallel} does not divide the "
+                f"{len(devices)} devices."
+            )
+        mesh = keras.distribution.DeviceMesh(
+            (len(devices) // model_parallel, model_parallel),
+            ["batch", "model"],
+            devices,
+        )
+        distribution = keras.distribution.ModelParallel(
+            layout_map=model_parallel_layout(mesh), batch_dim_name="batch"
+        )
+        replicas = len(devices) // model_parallel
+        description = f"ModelParallel on a {replicas}x{model_parallel} mesh"
+    else:
+        distribution = keras.distribution.DataParallel(devices=devices)
+        replicas = len(devices)
+        description = f"DataParallel over {replicas} device(s)"
+    keras.distribution.set_distribution(distribution)
+    setup = Setup(
+        engine="jax",
+        num_replicas=replicas,
+        num_processes=jax.process_count(),
+        process_index=jax.process_index(),
+        is_chief=jax.process_index() == 0,
+        description=description
+        + f", process {jax.process_index()} of {jax.process_count()}",
+    )
+    setup.distribution = distribution
+    return setup
+
+
+def torch_setup():
+    """One device, or the `torchrun` process group when launched by it.
+
+    `torchrun` sets `WORLD_SIZE`, `RANK`, `LOCAL_RANK`, `MASTER_ADDR` and
+    `MASTER_PORT`; with `WORLD_SIZE` > 1 the default process group is
+    initialised (nccl with CUDA, gloo otherwise) and each process uses
+    the GPU of its local rank.
+
+    Returns:
+        A `Setup`; with several processes `shard_data` is True.
+
+    Example:
+    >>> import keras
+    >>> if keras.backend.backend() == "torch":
+    ...     assert torch_setup().num_processes >= 1
+    """
+    import torch
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        return Setup(engine="torch", description=f"one {device} device")
+    import torch.distributed as dist
+
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local_rank)
+        backend = "nccl"
+    else:
+        backend = "gloo"
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend)
+    return Setup(
+        engine="torch",
+        num_replicas=world,
+        num_processes=world,
+        process_index=rank,
+        is_chief=rank == 0,
+        shard_data=True,
+        description=f"torch DDP ({backend}), rank {rank} of {world}",
+    )
+
+
+def broadcast_weights(model):
+    """Copy rank 0's weights to every torch process (no-op when alone).
+
+    Args:
+        model: a built Keras model (torch backend).
+    """
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    for variable in model.variables:
+        dist.broadcast(variable.value.data, src=0)
+
+
+def all_reduce_gradients(optimizer, average=False):
+    """Sum (or average) gradients over torch processes before each step.
+
+    Keras's torch `fit` calls `optimizer.apply(grads, variables)` once per
+    step; this wraps that call on the given optimizer instance so that the
+    gradients are all-reduced first, which is what DDP does. Use
+    `average=False` when each process's loss is already its share of the
+    global-batch loss (our losses' convention under a process group),
+    `average=True` for a per-process mean loss.
+
+    Args:
+        optimizer: a Keras optimizer (torch backend).
+        average: divide the summed gradients by the number of processes.
+
+    Returns:
+        The same optimizer.
+
+    Example:
+    >>> import keras
+    >>> optimizer = all_reduce_gradients(keras.optimizers.SGD())
+    >>> callable(optimizer.apply)
+    True
+    """
+    original = optimizer.apply
+
+    def apply(grads, trainable_variables=None):
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            world = dist.get_world_size()
+            reduced = []
+            for grad in grads:
+                if grad is not None:
+                    grad = grad.contiguous()
+                    dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+                    if average:
+                        grad = grad / world
+                reduced.append(grad)
+            grads = reduced
+        return original(grads, trainable_variables)
+
+    optimizer.apply = apply
+    return optimizer
+
+
+def fix_multi_worker_build(model):
+    """Work around two Keras 3.15 bugs of `fit` under multi-worker TF.
+
+    1. Keras's TensorFlow trainer builds the model symbolically from the
+       first batch, obtained with `strategy.reduce("MEAN", batch)`;
+       `CollectiveAllReduceStrategy.reduce` cannot take a nested structure
+       (our batches are dicts), so `fit` fails before the first step. Only
+       the batch's shapes matter there, so this takes this worker's first
+       local replica value of each tensor instead.
+    2. Each step's logs are reduced with `strategy.reduce("MEAN", v,
+       axis=0)`, which fails on the scalar metric values. The step's logs
+       are reshaped to shape (1,), which that reduction turns back into
+       the cross-replica mean scalar.
+
+    Both are patched on the given model instance only. No-op for other
+    strategies and backends.
+
+    Args:
+        model: a Keras model created in the strategy's scope.
+
+    Returns:
+        The model.
+
+    Example:
+    >>> import keras
+    >>> model = keras.Sequential([keras.layers.Dense(1)])
+    >>> fix_multi_worker_build(model) is model
+    True
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return model
+    import tensorflow as tf
+
+    strategy = getattr(model, "_distribute_strategy", None)
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return model
+
+    def local(value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return strategy.experimental_local_results(value)[0]
+        return value
+
+    def maybe_symbolic_build(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, it in iterator:
+                data_batch = tf.nest.map_structure(local, next(it))
+                break
+        with strategy.scope():
+            model._symbolic_build(data_batch=data_batch)
+
+    def rank_one(step):
+        def wrapped(data):
+            logs = step(data)
+            return tf.nest.map_structure(
+                lambda v: tf.reshape(v, (1,)) if v.shape.rank == 0 else v,
+                logs,
+            )
+
+        return wrapped
+
+    model._maybe_symbolic_build = maybe_symbolic_build
+    model.train_step = rank_one(model.train_step)
+    model.test_step = rank_one(model.test_step)
+    return model
+
+
+def take_rows(dataset, index, count):
+    """Rows `[index * b, (index + 1) * b)` of every batch, b = batch / count.
+
+    Each process of a data-parallel job reads the same global batches and
+    keeps its contiguous slice, so the global batch (the negatives of the
+    contrastive loss) is exactly the single-process one.
+
+    Args:
+        dataset: a `tf.data.Dataset` of (nested) batched tensors.
+        index: this process's index.
+        count: the number of processes; must divide the batch size.
+
+    Example:
+    >>> import numpy as np, tensorflow as tf
+    >>> data = tf.data.Dataset.from_tensor_slices(np.arange(8)).batch(4)
+    >>> [list(b.numpy()) for b in take_rows(data, 1, 2)]
+    [[2, 3], [6, 7]]
+    """
+    import tensorflow as tf
+
+    def cut(tensor):
+        size = tf.shape(tensor)[0] // count
+        return tensor[index * size : (index + 1) * size]
+
+    def take(*batch):
+        return tf.nest.map_structure(cut, batch if len(batch) > 1 else batch[0])
+
+    return dataset.map(take)
+
+
+def local_stream(stream, setup, global_batch_size):
+    """Wrap a `start_step -> dataset` stream for this process of `setup`.
+
+    - torch with several processes: this rank's rows of each batch;
+    - TensorFlow with several workers: a `distribute_datasets_from_function`
+      dataset in which worker w feeds its local replicas the rows of its
+      contiguous slice (TensorFlow's auto-sharding would instead give the
+      workers different global batches);
+    - otherwise the stream unchanged (`fit` splits the batch over local
+      replicas, or JAX sees the global batch).
+
+    Args:
+        stream: a callable `start_step -> tf.data.Dataset` of global
+            batches.
+        setup: a `Setup`.
+        global_batch_size: the global batch size.
+
+    Returns:
+        A callable `start_step -> dataset` for `fit`.
+    """
+    if setup.engine == "torch" and setup.num_processes > 1:
+        return lambda start: take_rows(
+            stream(start), setup.process_index, setup.num_processes
+        )
+    strategy = getattr(setup, "strategy", None)
+    if setup.engine != "tensorflow" or setup.num_processes <= 1:
+        return stream
+    if global_batch_size % strategy.num_replicas_in_sync:
+        raise ValueError(
+            f"`batch_size` {global_batch_size} is not divisible by the "
+            f"{strategy.num_replicas_in_sync} replicas."
+        )
+
+    def distributed(start):
+        def per_worker(context):
+            per_replica = context.get_per_replica_batch_size(global_batch_size)
+            rows = take_rows(
+                stream(start),
+                context.input_pipeline_id,
+                context.num_input_pipelines,
+            )
+            return rows.unbatch().batch(per_replica, drop_remainder=True)
+
+        return strategy.distribute_datasets_from_function(per_worker)
+
+    return distributed
