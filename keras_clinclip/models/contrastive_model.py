@@ -32,10 +32,14 @@ class ContrastiveLossMixin:
 
     Use it for your own models by listing it before the Keras base class:
     `class MyModel(ContrastiveLossMixin, keras.Model)`.
+
+    Losses whose `uses_training_step` is true (a `soft_weight` schedule) get
+    the optimizer's step count as `y_pred["training_step"]`.
     """
 
-    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None,
-                **kwargs):
+    def compile(
+        self, optimizer="rmsprop", loss=None, loss_weights=None, **kwargs
+    ):
         losses = _as_loss_list(loss)
         losses = [keras.losses.get(item) for item in losses]
         if loss_weights is None:
@@ -56,14 +60,52 @@ class ContrastiveLossMixin:
             weights if loss_weights is not None else None
         )
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
-                     training=True):
+    def _training_step(self):
+        """The optimizer's step count (a traced value under JAX's fit)."""
+        step = getattr(self, "_contrastive_step_override", None)
+        if step is not None:
+            return step
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is None:
+            return None
+        return optimizer.iterations
+
+    def compute_loss_and_updates(
+        self, *args, optimizer_variables=None, **kwargs
+    ):
+        # JAX only: read the step from the optimizer state being traced,
+        # not from the variable (whose value would be frozen into the jit).
+        step = None
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer_variables is not None and optimizer is not None:
+            for ref, value in zip(optimizer.variables, optimizer_variables):
+                if ref is optimizer.iterations:
+                    step = value
+        self._contrastive_step_override = step
+        try:
+            return super().compute_loss_and_updates(
+                *args, optimizer_variables=optimizer_variables, **kwargs
+            )
+        finally:
+            self._contrastive_step_override = None
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
         del x, training
         terms = []
         for loss, weight in zip(
             getattr(self, "contrastive_losses", []),
             getattr(self, "contrastive_loss_weights", []),
         ):
+            if getattr(loss, "uses_training_step", False) and isinstance(
+                y_pred, dict
+            ):
+                step = self._training_step()
+                if step is not None:
+                    y_pred = dict(
+                        y_pred, training_step=ops.cast(step, "float32")
+                    )
             value = loss(y, y_pred, sample_weight=sample_weight)
             if weight != 1.0:
                 value = ops.multiply(value, weight)

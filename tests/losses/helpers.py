@@ -19,7 +19,8 @@ def gradients(fn, *arrays):
     if backend == "jax":
         import jax
 
-        grads = jax.grad(fn, argnums=tuple(range(len(arrays))))(*arrays)
+        grad = jax.grad(fn, argnums=tuple(range(len(arrays))))
+        grads = jax.jit(grad)(*arrays)
         return [np.asarray(g, "float64") for g in grads]
     import torch
 
