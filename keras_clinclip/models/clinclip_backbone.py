@@ -135,7 +135,8 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
             average for feature maps, class token for token sequences).
         text_pooling: `"mean"` (mean over valid tokens, the
             sentence-transformers pooling), `"cls"` (first token) or
-            `"pooled"` (the tower's `pooled_output`).
+            `"pooled"` (the tower's `pooled_output`). With `"mean"` and
+            `"cls"`, a BERT tower's unused `pooled_dense` is frozen.
         num_negations: int. K negated reports per study (0 = none).
         graph_feature_dim: int or None. Node feature size F of the report
             graphs; None (with `graph_encoder=None`) = no graph branch.
@@ -271,6 +272,13 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
                 dtype=dtype,
                 name="graph_projection",
             )
+        if text_pooling != "pooled" and hasattr(text_encoder, "get_layer"):
+            # BERT's pooler is unused by mean/cls pooling: freeze it so that
+            # the optimizer does not warn about missing gradients.
+            try:
+                text_encoder.get_layer("pooled_dense").trainable = False
+            except ValueError:
+                pass
         self._text_pooling_mode = text_pooling
         self._text_input_names = _input_names(text_encoder)
         self._image_input_names = _input_names(image_encoder)
@@ -508,6 +516,13 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
         """The names of the model's inputs (a tuple of str)."""
         return tuple(self._inputs_struct)
 
+    def __call__(self, *args, **kwargs):
+        # Check before Keras's input-spec check, for clearer messages.
+        inputs = args[0] if args else kwargs.get("inputs")
+        if isinstance(inputs, dict):
+            self._check_inputs(inputs)
+        return super().__call__(*args, **kwargs)
+
     def call(self, inputs, training=None, mask=None):
         self._check_inputs(inputs)
         inputs = {key: inputs[key] for key in self.model_input_names}
@@ -515,30 +530,65 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
 
     # --- Encoding for evaluation ---
 
-    def _batched(self, function, arrays, batch_size):
+    def _branch_model(self, kind):
+        """A functional model of one branch, sharing this model's layers.
+
+        Built once and kept out of Keras's tracking, so that `encode_*`
+        run compiled (`predict_on_batch`) on every backend.
+        """
+        cache = self.__dict__.setdefault("_clinclip_branches", {})
+        if kind not in cache:
+            if kind == "image":
+                images = keras.Input(shape=self.image_shape, name="images")
+                outputs = self._embed_images(images)
+                cache[kind] = keras.Model(images, outputs)
+            else:
+                token_ids = keras.Input(
+                    shape=(None,), dtype="int32", name="token_ids"
+                )
+                padding_mask = keras.Input(
+                    shape=(None,), dtype="int32", name="padding_mask"
+                )
+                outputs = self._embed_texts(token_ids, padding_mask)
+                cache[kind] = keras.Model([token_ids, padding_mask], outputs)
+        return cache[kind]
+
+    def _encode(self, kind, arrays, batch_size):
         total = int(np.shape(arrays[0])[0])
         if total == 0:
             return np.zeros((0, self.embedding_dim), "float32")
-        batch_size = int(batch_size or total)
+        batch_size = max(1, min(int(batch_size or total), total))
+        model = self._branch_model(kind)
         chunks = []
         for start in range(0, total, batch_size):
-            chunk = [
-                ops.convert_to_tensor(a[start : start + batch_size])
-                for a in arrays
-            ]
-            embeddings = ops.cast(function(*chunk), "float32")
-            embeddings = embeddings / ops.maximum(
-                ops.norm(embeddings, axis=-1, keepdims=True), 1e-12
-            )
-            chunks.append(ops.convert_to_numpy(embeddings))
-        return np.concatenate(chunks, axis=0)
+            chunk = [a[start : start + batch_size] for a in arrays]
+            count = len(chunk[0])
+            if count < batch_size:
+                # Pad the last chunk so that one compiled shape serves all.
+                chunk = [
+                    np.concatenate(
+                        [
+                            c,
+                            np.zeros(
+                                (batch_size - count,) + c.shape[1:], c.dtype
+                            ),
+                        ]
+                    )
+                    for c in chunk
+                ]
+            out = model.predict_on_batch(chunk if len(chunk) > 1 else chunk[0])
+            chunks.append(np.asarray(out, "float32")[:count])
+        embeddings = np.concatenate(chunks, axis=0)
+        norms = np.linalg.norm(embeddings, axis=-1, keepdims=True)
+        return embeddings / np.maximum(norms, 1e-12)
 
     def encode_images(self, images, batch_size=64):
         """L2-normalised projected image embeddings.
 
         Args:
             images: float `(N, H, W, C)` array (the preprocessor's output).
-            batch_size: int. Images encoded per forward pass.
+            batch_size: int. Images per compiled forward pass (the last
+                chunk is padded to it, so one compiled shape serves all).
 
         Returns:
             A float32 numpy array `(N, d)` of unit rows.
@@ -550,13 +600,9 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
         >>> model.encode_images(images, batch_size=2).shape
         (3, 16)
         """
-        images = ops.convert_to_numpy(images)
+        images = np.asarray(ops.convert_to_numpy(images), "float32")
         self._check_images(images)
-        return self._batched(
-            lambda x: self._embed_images(x, training=False),
-            [images],
-            batch_size,
-        )
+        return self._encode("image", [images], batch_size)
 
     def encode_texts(self, token_ids, padding_mask, batch_size=256):
         """L2-normalised projected text embeddings.
@@ -564,7 +610,7 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
         Args:
             token_ids: int `(N, L)` array (the preprocessor's `tokenize`).
             padding_mask: bool/int `(N, L)` array.
-            batch_size: int. Texts encoded per forward pass.
+            batch_size: int. Texts per compiled forward pass.
 
         Returns:
             A float32 numpy array `(N, d)` of unit rows.
@@ -584,10 +630,8 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
                 f"`padding_mask` has shape {padding_mask.shape} but "
                 f"`token_ids` has shape {token_ids.shape}."
             )
-        return self._batched(
-            lambda ids, mask: self._embed_texts(ids, mask, training=False),
-            [token_ids, padding_mask.astype("int32")],
-            batch_size,
+        return self._encode(
+            "text", [token_ids, padding_mask.astype("int32")], batch_size
         )
 
     @property
