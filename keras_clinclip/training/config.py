@@ -92,7 +92,7 @@ class TrainingConfig:
         image_size: side of the square input images, in pixels.
         max_length: report token length (longer reports are truncated).
         num_negations: negated reports per study (K).
-        image_encoder: image tower: `resnet_small`, `tiny` or a KerasHub
+        image_encoder: image tower: `small_resnet`, `tiny` or a KerasHub
             preset name/path.
         text_encoder: text tower: `minilm` (pretrained all-MiniLM-L6-v2),
             `tiny` or a KerasHub preset name/path.
@@ -137,7 +137,7 @@ class TrainingConfig:
     num_negations: int = _field(1, "negated reports per study (K)")
     # Model.
     image_encoder: str = _field(
-        "resnet_small", "image tower: resnet_small, tiny or a preset"
+        "small_resnet", "image tower: small_resnet, tiny or a preset"
     )
     text_encoder: str = _field("minilm", "text tower: minilm, tiny or a preset")
     trainable_text_layers: int = _field(

@@ -364,16 +364,17 @@ def all_reduce_gradients(optimizer, average=False):
     return optimizer
 
 
-def fix_multi_worker_build(model):
-    """Work around two Keras 3.15 bugs of `fit` under multi-worker TF.
+def fix_tf_distributed_fit(model):
+    """Work around two Keras 3.15 bugs of `fit` under `tf.distribute`.
 
     1. Keras's TensorFlow trainer builds the model symbolically from the
-       first batch, obtained with `strategy.reduce("MEAN", batch)`;
-       `CollectiveAllReduceStrategy.reduce` cannot take a nested structure
-       (our batches are dicts), so `fit` fails before the first step. Only
-       the batch's shapes matter there, so this takes this worker's first
-       local replica value of each tensor instead.
-    2. Each step's logs are reduced with `strategy.reduce("MEAN", v,
+       first batch, obtained with `strategy.reduce("MEAN", batch)`: that
+       fails on boolean tensors (our padding masks) under
+       `MirroredStrategy`, and on any nested structure (our dict batches)
+       under `MultiWorkerMirroredStrategy`. Only the batch's shapes matter
+       there, so this takes the first local replica value of each tensor
+       instead.
+    2. Under `MultiWorkerMirroredStrategy` each step's logs are reduced with `strategy.reduce("MEAN", v,
        axis=0)`, which fails on the scalar metric values. The step's logs
        are reshaped to shape (1,), which that reduction turns back into
        the cross-replica mean scalar.
@@ -390,7 +391,7 @@ def fix_multi_worker_build(model):
     Example:
     >>> import keras
     >>> model = keras.Sequential([keras.layers.Dense(1)])
-    >>> fix_multi_worker_build(model) is model
+    >>> fix_tf_distributed_fit(model) is model
     True
     """
     import keras
@@ -400,8 +401,11 @@ def fix_multi_worker_build(model):
     import tensorflow as tf
 
     strategy = getattr(model, "_distribute_strategy", None)
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    if strategy is None or strategy.num_replicas_in_sync <= 1:
         return model
+    multi_worker = isinstance(
+        strategy, tf.distribute.MultiWorkerMirroredStrategy
+    )
 
     def local(value):
         if isinstance(value, tf.distribute.DistributedValues):
@@ -427,8 +431,9 @@ def fix_multi_worker_build(model):
         return wrapped
 
     model._maybe_symbolic_build = maybe_symbolic_build
-    model.train_step = rank_one(model.train_step)
-    model.test_step = rank_one(model.test_step)
+    if multi_worker:
+        model.train_step = rank_one(model.train_step)
+        model.test_step = rank_one(model.test_step)
     return model
 
 

@@ -81,7 +81,8 @@ def build_losses(config):
         `(losses, weights)`: lists for `model.compile(loss=...,
         loss_weights=...)`: a `SoftLabelContrastive` (soft targets from the
         preset's sources, negation hard negatives when it has them), plus a
-        `GraphAlignment` weighted by `config.graph_weight` when it has G.
+        `GraphAlignment` (its own `weight` is `config.graph_weight`) when
+        it has G.
 
     Example:
     >>> losses, weights = build_losses(TrainingConfig(loss="clip"))
@@ -101,28 +102,33 @@ def build_losses(config):
     if options["graph"]:
         losses.append(
             losses_lib.GraphAlignment(
+                weight=float(config.graph_weight),
                 sources=tuple(options["sources"]),
                 soft_weight=config.soft_weight if options["sources"] else 0.0,
                 target_temperature=config.target_temperature,
             )
         )
-        weights.append(float(config.graph_weight))
+        weights.append(1.0)
     return losses, weights
 
 
-def build_model(config, preprocessor=None):
+def build_model(config, data=None):
     """The `ClinCLIPBackbone` of `config` (towers, embedding size, graph).
 
     Args:
         config: a `TrainingConfig`.
-        preprocessor: unused by the default towers; kept for custom ones.
+        data: the run's `TrainingData`; its records give the node feature
+            size of the graph branch.
 
     Returns:
         A built `keras_clinclip.models.ClinCLIPBackbone`.
     """
     from keras_clinclip.training import builders
 
-    return builders.build_backbone(config)
+    records = data.records if data is not None else None
+    return builders.build_backbone(
+        config, graph_feature_dim=builders.graph_feature_dim(records)
+    )
 
 
 def build_data(config, setup=None):
@@ -186,7 +192,7 @@ def train(
     total_steps = steps_per_epoch * int(config.epochs)
     with setup.scope():
         if model is None:
-            model = build_model(config, data.preprocessor)
+            model = build_model(config, data)
         elif callable(model) and not isinstance(model, keras.Model):
             model = model()
         loss_list, weights = losses or build_losses(config)
@@ -197,7 +203,7 @@ def train(
             weight_decay=config.weight_decay,
             clipnorm=config.clipnorm,
         )
-        distribution_lib.fix_multi_worker_build(model)
+        distribution_lib.fix_tf_distributed_fit(model)
         if setup.engine == "torch" and setup.num_processes > 1:
             distribution_lib.broadcast_weights(model)
             distribution_lib.all_reduce_gradients(optimizer, average=True)
@@ -239,11 +245,9 @@ def train(
         final = pathlib.Path(config.output_dir) / "final.weights.h5"
         _save_weights_atomic(model, final)
         if write_preset and hasattr(model, "save_to_preset"):
-            model.save_to_preset(str(paths["preset"]))
-            if data.preprocessor is not None and hasattr(
-                data.preprocessor, "save_to_preset"
-            ):
-                data.preprocessor.save_to_preset(str(paths["preset"]))
+            model.save_to_preset(
+                str(paths["preset"]), preprocessor=data.preprocessor
+            )
     steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
     return TrainingResult(
         model=model,

@@ -1,0 +1,274 @@
+"""Build the model, preprocessor and data of a `TrainingConfig`.
+
+Tower names of the config:
+
+- image: `small_resnet` (the default three-stage ResNet of
+  `small_resnet_image_encoder`, trained from scratch), `tiny` (one
+  64-filter stage, for tests) or a KerasHub preset name/path;
+- text: `minilm` (the pretrained all-MiniLM-L6-v2), `tiny` (a 1-layer,
+  16-wide BERT over the MiniLM vocabulary, random weights, for tests) or a
+  KerasHub preset name/path.
+
+The tokenizer is MiniLM's (a WordPiece `BertTokenizer`) for `minilm` and
+`tiny`, and the preset's own for a preset.
+"""
+
+import keras
+
+from keras_clinclip.training.train import TrainingData
+
+
+def build_preprocessor(config):
+    """The `ClinCLIPPreprocessor` of `config` (tokenizer, image size).
+
+    Args:
+        config: a `TrainingConfig`.
+
+    Returns:
+        A `keras_clinclip.models.ClinCLIPPreprocessor`.
+    """
+    from keras_clinclip import models
+
+    converter = models.ClinCLIPImageConverter(image_size=config.image_size)
+    if config.text_encoder in ("minilm", "tiny"):
+        tokenizer = models.minilm_tokenizer()
+    else:
+        import keras_hub
+
+        tokenizer = keras_hub.models.Tokenizer.from_preset(config.text_encoder)
+    return models.ClinCLIPPreprocessor(
+        tokenizer=tokenizer,
+        image_converter=converter,
+        sequence_length=config.max_length,
+    )
+
+
+def _image_encoder(config):
+    from keras_clinclip import models
+
+    if config.image_encoder == "small_resnet":
+        return "small_resnet"
+    if config.image_encoder == "tiny":
+        return models.small_resnet_image_encoder(
+            image_size=config.image_size, filters=(64,), blocks=(1,)
+        )
+    return config.image_encoder
+
+
+def _text_encoder(config):
+    if config.text_encoder == "minilm":
+        return "all-minilm-l6-v2"
+    if config.text_encoder == "tiny":
+        import keras_hub
+
+        from keras_clinclip import models
+
+        vocabulary = models.minilm_tokenizer().vocabulary_size()
+        return keras_hub.models.BertBackbone(
+            vocabulary_size=vocabulary,
+            num_layers=1,
+            num_heads=2,
+            hidden_dim=16,
+            intermediate_dim=32,
+            max_sequence_length=max(config.max_length, 16),
+            dropout=0.0,
+        )
+    return config.text_encoder
+
+
+def freeze_text_layers(text_encoder, trainable_layers):
+    """Leave only the top `trainable_layers` transformer layers trainable.
+
+    Args:
+        text_encoder: a KerasHub text backbone with `transformer_layers`
+            (BERT family); other models are frozen whole or left as is.
+        trainable_layers: -1 leaves everything trainable; 0 freezes the
+            tower; k > 0 freezes the embeddings and all but the top k
+            transformer layers.
+
+    Example:
+    >>> import keras_hub
+    >>> bert = keras_hub.models.BertBackbone(
+    ...     vocabulary_size=10, num_layers=2, num_heads=1, hidden_dim=4,
+    ...     intermediate_dim=8, max_sequence_length=8)
+    >>> freeze_text_layers(bert, 1)
+    >>> [layer.trainable for layer in bert.transformer_layers]
+    [False, True]
+    """
+    if trainable_layers < 0:
+        return
+    if trainable_layers == 0:
+        text_encoder.trainable = False
+        return
+    layers = getattr(text_encoder, "transformer_layers", None)
+    if not layers:
+        return
+    for layer in text_encoder.layers:
+        if layer not in layers:
+            layer.trainable = False
+    for layer in layers[: max(len(layers) - trainable_layers, 0)]:
+        layer.trainable = False
+
+
+def build_backbone(config, graph_feature_dim=None):
+    """The `ClinCLIPBackbone` of `config`.
+
+    Args:
+        config: a `TrainingConfig`.
+        graph_feature_dim: node feature size F of the report graphs; the
+            graph branch is built when the loss preset uses graphs.
+
+    Returns:
+        A `keras_clinclip.models.ClinCLIPBackbone`.
+    """
+    from keras_clinclip.models import ClinCLIPBackbone
+
+    options = config.loss_options()
+    kwargs = {
+        "embedding_dim": config.embed_dim,
+        "num_negations": config.num_negations if options["negations"] else 0,
+    }
+    if options["graph"]:
+        if not graph_feature_dim:
+            raise ValueError(
+                f"The loss preset {config.loss!r} uses report graphs, but "
+                "the data has no `graph_nodes`."
+            )
+        kwargs["graph_feature_dim"] = int(graph_feature_dim)
+    model = ClinCLIPBackbone.from_towers(
+        image_encoder=_image_encoder(config),
+        text_encoder=_text_encoder(config),
+        image_size=config.image_size,
+        **kwargs,
+    )
+    freeze_text_layers(model.text_encoder, config.trainable_text_layers)
+    return model
+
+
+def load_records(config):
+    """The records dict of `config.dataset`.
+
+    `iu_xray`: the IU reports with SynthCXR images (cached);
+    `synthetic`: `synthetic_pairs` (2,000 studies unless `num_samples`);
+    anything else: a CSV/JSONL file for `keras_clinclip.data.load_records`.
+
+    Args:
+        config: a `TrainingConfig`.
+    """
+    from keras_clinclip import data
+
+    if config.dataset == "iu_xray":
+        if not hasattr(data, "iu_xray"):
+            raise ImportError(
+                "keras_clinclip.data.iu_xray is not available in this "
+                "version; use `--dataset synthetic`."
+            )
+        records = data.iu_xray(image_size=max(config.image_size, 64))
+    elif config.dataset == "synthetic":
+        records = data.synthetic_pairs(
+            config.num_samples or 2000,
+            seed=config.seed,
+            image_size=max(config.image_size, 32),
+            num_negations=max(config.num_negations, 1),
+        )
+    else:
+        if not hasattr(data, "load_records"):
+            raise ImportError(
+                "keras_clinclip.data.load_records is not available; "
+                f"cannot read {config.dataset!r}."
+            )
+        records = data.load_records(config.dataset)
+    return records
+
+
+def _split_size(records, split):
+    return sum(1 for value in records["split"] if value == split)
+
+
+def _limit(records, config):
+    if not config.num_samples or config.dataset == "synthetic":
+        return records
+    from keras_clinclip import data
+
+    keep = []
+    count = 0
+    for index, split in enumerate(records["split"]):
+        if split != "train" or count < config.num_samples:
+            keep.append(index)
+            count += split == "train"
+    return data.select(records, keep)
+
+
+def build_training_data(config, setup=None, records=None, preprocessor=None):
+    """The `TrainingData` of `config`: a resumable stream and validation.
+
+    The training stream is a factory `start_step -> dataset` that rebuilds
+    the pipeline (seeded shuffle and augmentation) and skips the batches
+    already consumed, so that a resumed run sees exactly the batches of an
+    uninterrupted one.
+
+    Args:
+        config: a `TrainingConfig`.
+        setup: unused (sharding happens in `train`); kept for symmetry.
+        records: optional records dict (default: `load_records(config)`).
+        preprocessor: optional preprocessor (default:
+            `build_preprocessor(config)`).
+
+    Returns:
+        A `TrainingData` with `records` and `preprocessor` set.
+    """
+    del setup
+    from keras_clinclip import data as data_lib
+
+    records = records if records is not None else load_records(config)
+    records = _limit(records, config)
+    preprocessor = preprocessor or build_preprocessor(config)
+    options = config.loss_options()
+    negations = config.num_negations if options["negations"] else 0
+    common = {
+        "batch_size": config.batch_size,
+        "seed": config.seed,
+        "num_negations": negations,
+        "graphs": options["graph"],
+        "image_size": config.image_size,
+    }
+    n_train = _split_size(records, "train")
+    steps = n_train // config.batch_size
+    if steps == 0:
+        raise ValueError(
+            f"The training split has {n_train} studies, fewer than one "
+            f"batch of `batch_size`={config.batch_size}."
+        )
+
+    def stream(start_step):
+        dataset = data_lib.make_dataset(
+            records, preprocessor, split="train", training=True, **common
+        )
+        return dataset.repeat().skip(start_step)
+
+    validation = None
+    n_val = _split_size(records, "validate")
+    if config.validate and n_val >= config.batch_size:
+        validation = data_lib.make_dataset(
+            records,
+            preprocessor,
+            split="validate",
+            training=False,
+            drop_remainder=True,
+            **common,
+        )
+    return TrainingData(
+        train=stream,
+        steps_per_epoch=steps,
+        validation=validation,
+        records=records,
+        preprocessor=preprocessor,
+    )
+
+
+def graph_feature_dim(records):
+    """F of the records' `graph_nodes` (None when absent)."""
+    nodes = records.get("graph_nodes") if records is not None else None
+    if nodes is None:
+        return None
+    return int(keras.ops.shape(nodes)[-1])
