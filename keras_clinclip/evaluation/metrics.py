@@ -67,7 +67,8 @@ def _check_binary(y_true, y_score, name="y_true"):
         )
     if not np.all(np.isfinite(y_score)):
         row = int(np.flatnonzero(~np.isfinite(y_score))[0])
-        raise ValueError(f"y_score row {row} is not finite: {float(y_score[row])}")
+        value = float(y_score[row])
+        raise ValueError(f"y_score row {row} is not finite: {value}")
     return y_true, y_score
 
 

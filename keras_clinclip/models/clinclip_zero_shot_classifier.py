@@ -37,8 +37,8 @@ class ClinCLIPZeroShotClassifier(keras.Model):
         backbone: a `ClinCLIPBackbone` (any model with `encode_texts` and
             an image branch, see `embed_images`).
         preprocessor: a `ClinCLIPPreprocessor` (for `tokenize` and
-            `convert_images`). Without it, the prompt embeddings stay zero
-            until weights are loaded.
+            `convert_images`); needed to embed the prompts and by
+            `classify`.
         findings: the finding names (default: the 14 CheXpert
             observations, `keras_clinclip.reports.CHEXPERT_OBSERVATIONS`).
         prompts: optional per-finding overrides
@@ -46,6 +46,11 @@ class ClinCLIPZeroShotClassifier(keras.Model):
             phrase) over `keras_clinclip/models/data/prompts.yaml`.
         logit_scale: the multiplier `s` (default: the backbone's learned
             `logit_scale`, else 100). It does not change AUROC.
+        embed_prompts: embed the prompts now (default). `from_config`
+            passes False: when a saved model is loaded, the prompt
+            embeddings come back with the weights (and the tokenizer's
+            vocabulary is only restored after construction). Call
+            `refresh_prompt_embeddings()` to embed them later.
         **kwargs: standard `keras.Model` arguments (`name`, ...).
 
     Example:
@@ -66,6 +71,7 @@ class ClinCLIPZeroShotClassifier(keras.Model):
         findings=None,
         prompts=None,
         logit_scale=None,
+        embed_prompts=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -85,6 +91,7 @@ class ClinCLIPZeroShotClassifier(keras.Model):
             if not isinstance(logit_scale, (int, float)):
                 logit_scale = 100.0
         self.logit_scale = float(logit_scale)
+        self.embed_prompts = bool(embed_prompts)
         dim = getattr(backbone, "embedding_dim", None)
         if dim is None:
             raise ValueError(
@@ -107,7 +114,7 @@ class ClinCLIPZeroShotClassifier(keras.Model):
             name="negative_prompt_embeddings",
             dtype="float32",
         )
-        if preprocessor is not None:
+        if embed_prompts:
             self.refresh_prompt_embeddings()
 
     def refresh_prompt_embeddings(self, batch_size=64):
@@ -204,6 +211,7 @@ class ClinCLIPZeroShotClassifier(keras.Model):
                 for name, entry in self.prompts.items()
             },
             "logit_scale": self.logit_scale,
+            "embed_prompts": self.embed_prompts,
         }
 
     @classmethod
@@ -214,4 +222,6 @@ class ClinCLIPZeroShotClassifier(keras.Model):
             config["preprocessor"] = keras.layers.deserialize(
                 config["preprocessor"]
             )
+        # The prompt embeddings are weights: they are restored by loading.
+        config["embed_prompts"] = False
         return cls(**config)

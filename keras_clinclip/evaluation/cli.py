@@ -1,0 +1,305 @@
+"""`clinclip evaluate`: evaluate a saved preset and print the tables.
+
+    clinclip evaluate --preset DIR --data iu --output eval_out
+
+`--data` is one of:
+
+- `iu`: the embedded IU X-ray + SynthCXR dataset
+  (`keras_clinclip.data.iu_xray`);
+- `synthetic` or `synthetic:N`: N template pairs
+  (`keras_clinclip.data.synthetic_pairs`);
+- a `.npz` file of record columns (`id`, `report`, `image` (N, H, W)
+  uint8, `labels` (N, 14), `split`, optional `negations`);
+- a `.csv` / `.jsonl` file (`keras_clinclip.data`'s generic loader).
+
+It prints the zero-shot, retrieval, CXR-Align and linear-probe tables and,
+with `--output`, writes the Markdown report with figures.
+"""
+
+import pathlib
+
+import numpy as np
+
+FRACTIONS = "0.01,0.1,1.0"
+
+
+def add_arguments(parser):
+    """Add the `evaluate` options to an `argparse` parser.
+
+    Example:
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> add_arguments(parser)
+    >>> parser.parse_args(["--preset", "p", "--data", "iu"]).split
+    'test'
+    """
+    parser.add_argument(
+        "--preset",
+        required=True,
+        help="a KerasHub preset directory saved by `clinclip export` or "
+        "`ClinCLIPBackbone.save_to_preset` (with its preprocessor)",
+    )
+    parser.add_argument(
+        "--data",
+        default="iu",
+        help="iu | synthetic[:N] | records.npz | data.csv | data.jsonl "
+        "(default: iu)",
+    )
+    parser.add_argument(
+        "--split", default="test", help="the split to evaluate (default: test)"
+    )
+    parser.add_argument(
+        "--train-split",
+        default="train",
+        help="the linear probe's training split (default: train)",
+    )
+    parser.add_argument(
+        "--output",
+        default=None,
+        help="write report.md, PNG figures and results.json here",
+    )
+    parser.add_argument(
+        "--cxr-align",
+        default=None,
+        help="a CXR-Align JSON file (default: built from the records' "
+        "negated reports when they have them)",
+    )
+    parser.add_argument(
+        "--prompts",
+        default=None,
+        help="a YAML/JSON prompt file merged over the default prompts",
+    )
+    parser.add_argument(
+        "--findings",
+        default=None,
+        help="comma-separated findings for zero-shot (default: the 14 "
+        "CheXpert observations, the label columns)",
+    )
+    parser.add_argument(
+        "--uncertain",
+        default="exclude",
+        choices=("exclude", "positive", "negative"),
+        help="how uncertain (-1) labels count (default: exclude)",
+    )
+    parser.add_argument(
+        "--blank",
+        default="negative",
+        choices=("negative", "exclude"),
+        help="how unmentioned (NaN) labels count (default: negative)",
+    )
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        help="bootstrap resamples for 95%% CIs",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--probe-fractions",
+        default=FRACTIONS,
+        help=f"linear-probe training fractions (default: {FRACTIONS}; "
+        "empty to skip)",
+    )
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--max-samples",
+        type=int,
+        default=None,
+        help="evaluate at most this many studies per split (quick runs)",
+    )
+    parser.add_argument(
+        "--no-plots",
+        action="store_true",
+        help="write the report without figures",
+    )
+
+
+def _limit(records, max_samples, seed):
+    """At most `max_samples` random rows per split (seeded)."""
+    if not max_samples:
+        return records
+    rng = np.random.default_rng(seed)
+    splits = records.get("split")
+    if splits is None:
+        splits = [None] * len(records["report"])
+    groups = {}
+    for i, name in enumerate(splits):
+        groups.setdefault(name, []).append(i)
+    keep = []
+    for indices in groups.values():
+        if len(indices) > max_samples:
+            indices = rng.choice(indices, max_samples, replace=False)
+        keep.extend(int(i) for i in indices)
+    keep.sort()
+    out = {}
+    for key, column in records.items():
+        if isinstance(column, np.ndarray):
+            out[key] = column[keep]
+        elif isinstance(column, (list, tuple)):
+            out[key] = [column[i] for i in keep]
+        else:
+            out[key] = column
+    return out
+
+
+def load_records(spec, seed=0):
+    """Resolve a `--data` value to a records dict.
+
+    Args:
+        spec: `iu`, `synthetic[:N]`, or a `.npz` / `.csv` / `.jsonl` path.
+        seed: the seed of generated data.
+
+    Returns:
+        a dict of equal-length columns.
+
+    Example:
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "r.npz")
+    >>> np.savez(path, id=["1"], report=["Clear."], split=["test"],
+    ...          image=np.zeros((1, 8, 8), "uint8"), labels=np.zeros((1, 14)))
+    >>> load_records(path)["report"]
+    ['Clear.']
+    """
+    from keras_clinclip import data
+
+    spec = str(spec)
+    if spec == "iu":
+        return _call(data, "iu_xray")
+    if spec.split(":")[0] == "synthetic":
+        count = int(spec.split(":")[1]) if ":" in spec else 512
+        return _call(data, "synthetic_pairs", count, seed=seed)
+    path = pathlib.Path(spec)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"--data {spec!r} is neither 'iu', 'synthetic[:N]' nor an "
+            "existing file"
+        )
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as arrays:
+            records = {}
+            for key in arrays.files:
+                value = arrays[key]
+                records[key] = (
+                    [str(v) for v in value]
+                    if value.dtype.kind in "US"
+                    else value
+                )
+        for key in ("id", "report", "labels"):
+            if key not in records:
+                raise KeyError(
+                    f"{path}: the records file has no {key!r} array "
+                    f"(arrays: {sorted(records)})"
+                )
+        return records
+    if path.suffix in (".csv", ".jsonl", ".json"):
+        for name in ("load_records", "read_records", "csv_records", "load_csv"):
+            if hasattr(data, name):
+                return getattr(data, name)(str(path))
+        raise NotImplementedError(
+            "keras_clinclip.data has no generic CSV/JSONL loader yet; "
+            "convert the records to .npz"
+        )
+    raise ValueError(
+        f"--data {spec!r}: unknown file type {path.suffix!r} (use .npz, "
+        ".csv or .jsonl)"
+    )
+
+
+def _call(module, name, *args, **kwargs):
+    function = getattr(module, name, None)
+    if function is None:
+        raise NotImplementedError(
+            f"keras_clinclip.data.{name} is not available in this version"
+        )
+    return function(*args, **kwargs)
+
+
+def _load_model(preset):
+    from keras_clinclip.models import ClinCLIPBackbone
+    from keras_clinclip.models import ClinCLIPPreprocessor
+
+    preset = str(preset)
+    if not pathlib.Path(preset).exists() and "://" not in preset:
+        raise FileNotFoundError(f"--preset {preset!r} does not exist")
+    backbone = ClinCLIPBackbone.from_preset(preset)
+    preprocessor = ClinCLIPPreprocessor.from_preset(preset)
+    return backbone, preprocessor
+
+
+def run(args):
+    """Run `clinclip evaluate` with parsed arguments; returns 0 on success.
+
+    Example:
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> add_arguments(parser)
+    >>> args = parser.parse_args(["--preset", "/nonexistent", "--data",
+    ...                           "synthetic:4"])
+    >>> try:
+    ...     run(args)
+    ... except FileNotFoundError as error:
+    ...     print(error)
+    --preset '/nonexistent' does not exist
+    """
+    from keras_clinclip.evaluation.evaluate import evaluate_records
+    from keras_clinclip.evaluation.report import format_cxr_align_table
+    from keras_clinclip.evaluation.report import format_linear_probe_table
+    from keras_clinclip.evaluation.report import format_retrieval_table
+    from keras_clinclip.evaluation.report import format_zero_shot_table
+
+    backbone, preprocessor = _load_model(args.preset)
+    records = _limit(
+        load_records(args.data, args.seed), args.max_samples, args.seed
+    )
+    prompts = None
+    if args.prompts:
+        from keras_clinclip.models.clinclip_prompts import load_prompts
+
+        prompts = load_prompts(args.prompts)
+    findings = (
+        [f.strip() for f in args.findings.split(",") if f.strip()]
+        if args.findings
+        else None
+    )
+    fractions = tuple(
+        float(f) for f in args.probe_fractions.split(",") if f.strip()
+    )
+    notes = (
+        f"Preset `{args.preset}`, data `{args.data}`, split "
+        f"`{args.split}`; command: `clinclip evaluate --preset "
+        f"{args.preset} --data {args.data}`."
+    )
+    result = evaluate_records(
+        backbone,
+        preprocessor,
+        records,
+        split=args.split,
+        train_split=args.train_split or None,
+        findings=findings,
+        prompts=prompts,
+        cxr_align=args.cxr_align,
+        uncertain=args.uncertain,
+        blank=args.blank,
+        n_bootstrap=args.bootstrap,
+        seed=args.seed,
+        probe_fractions=fractions,
+        batch_size=args.batch_size,
+        progress=True,
+        output_dir=args.output,
+        notes=notes,
+        figures=not args.no_plots,
+    )
+    print("\nZero-shot classification (AUROC, 95% CI)\n")
+    print(format_zero_shot_table(result["zero_shot"]))
+    print("\nRetrieval\n")
+    print(format_retrieval_table(result["retrieval"]))
+    if result["cxr_align"] is not None:
+        print("\nCXR-Align\n")
+        print(format_cxr_align_table(result["cxr_align"]))
+    if result["linear_probe"] is not None:
+        print("\nLinear probe (test AUROC)\n")
+        print(format_linear_probe_table(result["linear_probe"]))
+    print(f"\nEvaluated in {result['seconds']:.1f} s.")
+    if result["report"] is not None:
+        print(f"Report: {result['report']}")
+    return 0

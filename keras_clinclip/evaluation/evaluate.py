@@ -1,0 +1,349 @@
+"""The whole evaluation of a model on a records dict, in one call.
+
+`evaluate_records(backbone, preprocessor, records)` embeds the images and
+reports of the test split once and runs zero-shot classification,
+retrieval, CXR-Align (when a CXR-Align dict is given or the records carry
+negated reports) and the linear probe (when a training split exists),
+then optionally writes the Markdown report. `clinclip evaluate` and
+`clinclip demo` both call it.
+
+Records follow the loader contract of `docs/architecture.md`: equal-length
+columns `id`, `image` (uint8 (N, H, W)) or `image_path`, `report`,
+`labels` (N, 14) in `CHEXPERT_OBSERVATIONS` order, `split`, and
+optionally `negations` / `omissions` (lists of texts per study).
+"""
+
+import time
+
+import numpy as np
+
+from keras_clinclip.evaluation.cxr_align import evaluate_cxr_align
+from keras_clinclip.evaluation.embed import embed_images
+from keras_clinclip.evaluation.embed import embed_texts
+from keras_clinclip.evaluation.linear_probe import linear_probe
+from keras_clinclip.evaluation.retrieval import group_identical_texts
+from keras_clinclip.evaluation.retrieval import retrieval_metrics
+from keras_clinclip.evaluation.zero_shot import embed_prompt_pairs
+from keras_clinclip.evaluation.zero_shot import zero_shot_evaluate
+
+
+def _load_image(path):
+    """Decode one image file to a uint8 array (the data module's reader
+    when it has one, else Pillow)."""
+    try:
+        from keras_clinclip import data
+
+        reader = getattr(data, "read_image", None) or getattr(
+            data, "load_image", None
+        )
+    except ImportError:  # pragma: no cover - data always importable
+        reader = None
+    if reader is not None:
+        return np.asarray(reader(path))
+    from keras_clinclip.utils import require_package
+
+    require_package("PIL", "reading image files")
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return np.asarray(image.convert("L"))
+
+
+def select_split(records, split):
+    """The rows of `records` whose `split` column equals `split`.
+
+    Args:
+        records: a dict of equal-length columns (lists or arrays).
+        split: e.g. `"test"`; `None` keeps every row.
+
+    Returns:
+        a dict of the same columns restricted to the split.
+
+    Example:
+    >>> rows = select_split({"id": ["a", "b"], "split": ["train", "test"]},
+    ...                     "test")
+    >>> rows["id"]
+    ['b']
+    """
+    if split is None:
+        return records
+    if "split" not in records:
+        raise KeyError(
+            f"records have no 'split' column to select {split!r} (columns: "
+            f"{sorted(records)})"
+        )
+    keep = [i for i, s in enumerate(records["split"]) if s == split]
+    out = {}
+    for key, column in records.items():
+        if isinstance(column, np.ndarray):
+            out[key] = column[keep]
+        elif isinstance(column, (list, tuple)):
+            out[key] = [column[i] for i in keep]
+        else:
+            out[key] = column
+    return out
+
+
+def _images_of(records):
+    if "image" in records:
+        return np.asarray(records["image"])
+    if "image_path" in records:
+        return np.stack([_load_image(p) for p in records["image_path"]])
+    raise KeyError(
+        "records need an 'image' or 'image_path' column (columns: "
+        f"{sorted(records)})"
+    )
+
+
+def _first_text(values):
+    if values is None:
+        return None
+    if isinstance(values, str):
+        return values or None
+    values = [v for v in values if isinstance(v, str) and v.strip()]
+    return values[0] if values else None
+
+
+def cxr_align_from_records(records, source="records"):
+    """A CXR-Align dict from records that carry negated/omitted reports.
+
+    Uses `keras_clinclip.reports.build_cxr_align` when the records module
+    provides it; otherwise pairs each report with its first negated and
+    first omitted version (the loaders write them for the same finding).
+
+    Args:
+        records: columns `id`, `report`, `negations`, optional
+            `omissions`.
+        source: the source name of the returned dict.
+
+    Returns:
+        `{source: {id: {"report", "negation", "omitted"}}}` (studies
+        without a negation are left out), or `None` when there is none.
+
+    Example:
+    >>> cxr_align_from_records({"id": ["1", "2"], "report": ["A.", "B."],
+    ...                         "negations": [["No A."], []]})
+    {'records': {'1': {'report': 'A.', 'negation': 'No A.', 'omitted': None}}}
+    """
+    if "negations" not in records:
+        return None
+    omissions = records.get("omissions")
+    entries = {}
+    for i, key in enumerate(records["id"]):
+        negation = _first_text(records["negations"][i])
+        if negation is None:
+            continue
+        entries[str(key)] = {
+            "report": records["report"][i],
+            "negation": negation,
+            "omitted": None if omissions is None else _first_text(omissions[i]),
+        }
+    return {source: entries} if entries else None
+
+
+def evaluate_records(
+    backbone,
+    preprocessor,
+    records,
+    split="test",
+    train_split="train",
+    findings=None,
+    prompts=None,
+    cxr_align=None,
+    uncertain="exclude",
+    blank="negative",
+    n_bootstrap=1000,
+    seed=0,
+    probe_fractions=(0.01, 0.1, 1.0),
+    ks=(1, 5, 10),
+    batch_size=32,
+    progress=False,
+    output_dir=None,
+    history=None,
+    title="keras_clinclip evaluation",
+    notes=None,
+    figures=True,
+):
+    """Zero-shot, retrieval, CXR-Align and linear probe on records.
+
+    Args:
+        backbone: a `ClinCLIPBackbone` (`encode_images`, `encode_texts`).
+        preprocessor: its `ClinCLIPPreprocessor`.
+        records: the loader's dict of columns (see the module doc).
+        split: the evaluation split (`None` for every row).
+        train_split: the linear probe's training split (`None` to skip the
+            probe).
+        findings: the label columns' names (default the 14 CheXpert
+            observations); zero-shot runs on these.
+        prompts: prompt overrides (see `clinclip_prompts.prompt_pairs`).
+        cxr_align: a CXR-Align dict or JSON path; default built from the
+            records' `negations`/`omissions` when present.
+        uncertain: -1 label handling (see `metrics.binarize_labels`).
+        blank: NaN label handling.
+        n_bootstrap: bootstrap resamples for the intervals.
+        seed: bootstrap and probe seed.
+        probe_fractions: the linear probe's training fractions (empty to
+            skip it).
+        ks: Recall@K cut-offs.
+        batch_size: model batch size.
+        progress: show Keras progress bars.
+        output_dir: write `report.md`, figures and `results.json` there.
+        history: training history for the report's curves.
+        title: the report's title.
+        notes: Markdown notes for the report.
+        figures: draw figures in the report.
+
+    Returns:
+        dict with `zero_shot`, `retrieval`, `cxr_align` (or None),
+        `linear_probe` (or None), `seconds`, and `report` (the path, or
+        None).
+
+    Example:
+    >>> class Fake:  # embeds an image as itself, a text by its length
+    ...     embedding_dim = 2
+    ...     def convert_images(self, x):
+    ...         return np.asarray(x, "float32").reshape(len(x), -1)
+    ...     def encode_images(self, x):
+    ...         return x
+    ...     def tokenize(self, texts):
+    ...         ids = np.array([[len(t) % 2, 1 - len(t) % 2] for t in texts])
+    ...         return {"token_ids": ids, "padding_mask": ids >= 0}
+    ...     def encode_texts(self, ids, mask):
+    ...         return ids.astype("float32")
+    >>> records = {"id": ["a", "b"], "split": ["test", "test"],
+    ...            "image": np.array([[1.0, 0.0], [0.0, 1.0]]),
+    ...            "report": ["odd", "even"], "labels": np.ones((2, 1))}
+    >>> fake = Fake()
+    >>> result = evaluate_records(
+    ...     fake, fake, records, findings=["Edema"], n_bootstrap=0,
+    ...     probe_fractions=(), figures=False)
+    >>> result["retrieval"]["image_to_text"]["R@1"]
+    1.0
+    """
+    import warnings
+
+    start = time.time()
+    if findings is None:
+        from keras_clinclip.reports import CHEXPERT_OBSERVATIONS
+
+        findings = list(CHEXPERT_OBSERVATIONS)
+    findings = list(findings)
+    test = select_split(records, split)
+    if not len(test.get("report", [])):
+        raise ValueError(
+            f"no records in split {split!r} (splits present: "
+            f"{sorted(set(records.get('split', [])))})"
+        )
+    labels = np.asarray(test["labels"], dtype=np.float64)
+    if labels.ndim != 2 or labels.shape[1] != len(findings):
+        raise ValueError(
+            f"labels have shape {labels.shape} but {len(findings)} findings "
+            "were named"
+        )
+    images = _images_of(test)
+    image_emb = embed_images(
+        backbone, images, preprocessor, batch_size, progress
+    )
+    report_emb = embed_texts(
+        backbone, test["report"], preprocessor, batch_size, progress
+    )
+
+    # --- Zero-shot ---
+    from keras_clinclip.models.clinclip_prompts import prompt_pairs
+
+    pairs = prompt_pairs(findings, overrides=prompts)
+    _, positives, negatives = embed_prompt_pairs(
+        backbone, preprocessor, pairs, batch_size
+    )
+    scale = getattr(backbone, "logit_scale", 100.0)
+    if not isinstance(scale, (int, float)):
+        scale = 100.0
+    zero_shot = zero_shot_evaluate(
+        image_emb,
+        labels,
+        positives,
+        negatives,
+        findings,
+        logit_scale=scale,
+        uncertain=uncertain,
+        blank=blank,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+    )
+
+    # --- Retrieval ---
+    retrieval = retrieval_metrics(
+        image_emb,
+        report_emb,
+        text_groups=group_identical_texts(test["report"]),
+        ks=ks,
+    )
+
+    # --- CXR-Align ---
+    align = None
+    if cxr_align is None:
+        cxr_align = cxr_align_from_records(test)
+    if cxr_align is not None:
+        ids = [str(i) for i in test["id"]]
+        by_id = dict(zip(ids, images))
+        align = evaluate_cxr_align(
+            backbone,
+            preprocessor,
+            cxr_align,
+            by_id,
+            batch_size=batch_size,
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+        )
+
+    # --- Linear probe ---
+    probe = None
+    if train_split is not None and probe_fractions:
+        train = select_split(records, train_split)
+        if len(train.get("report", [])):
+            train_emb = embed_images(
+                backbone,
+                _images_of(train),
+                preprocessor,
+                batch_size,
+                progress,
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", UserWarning)
+                probe = linear_probe(
+                    train_emb,
+                    train["labels"],
+                    image_emb,
+                    labels,
+                    findings,
+                    fractions=probe_fractions,
+                    seed=seed,
+                    uncertain=uncertain,
+                    blank=blank,
+                )
+
+    result = {
+        "zero_shot": zero_shot,
+        "retrieval": retrieval,
+        "cxr_align": align,
+        "linear_probe": probe,
+        "similarity_batch": (image_emb[:16], report_emb[:16]),
+        "seconds": time.time() - start,
+        "report": None,
+    }
+    if output_dir is not None:
+        from keras_clinclip.evaluation.report import write_report
+
+        result["report"] = write_report(
+            output_dir,
+            zero_shot=zero_shot,
+            retrieval=retrieval,
+            cxr_align=align,
+            linear_probe=probe,
+            history=history,
+            similarity_batch=result["similarity_batch"],
+            title=title,
+            notes=notes,
+            figures=figures,
+        )
+    return result

@@ -1,0 +1,29 @@
+"""`clinclip evaluate --help` works from the console entry point."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.backend_independent
+
+
+def test_evaluate_help_lists_the_options():
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_clinclip", "evaluate", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    for option in (
+        "--preset",
+        "--data",
+        "--cxr-align",
+        "--uncertain",
+        "--probe-fractions",
+        "--output",
+    ):
+        assert option in result.stdout
