@@ -17,8 +17,14 @@ Example:
 (2, 32, 32)
 """
 
+from keras_clinclip.data.chexpert import chexpert
+from keras_clinclip.data.csv import load_records
 from keras_clinclip.data.images import ImageDecodeError
 from keras_clinclip.data.images import decode_image
+from keras_clinclip.data.iu_xray import iu_xray
+from keras_clinclip.data.iu_xray import mesh_to_findings
+from keras_clinclip.data.iu_xray import read_iu_reports
+from keras_clinclip.data.mimic_cxr import mimic_cxr
 from keras_clinclip.data.pipeline import DEFAULT_AUGMENTATION
 from keras_clinclip.data.pipeline import ErrorLog
 from keras_clinclip.data.pipeline import make_dataset
@@ -39,10 +45,16 @@ __all__ = [
     "ImageDecodeError",
     "RENDERER_VERSION",
     "SynthCXR",
+    "chexpert",
     "decode_image",
     "hash_split",
+    "iu_xray",
     "labels_to_report",
+    "load_records",
     "make_dataset",
+    "mesh_to_findings",
+    "mimic_cxr",
+    "read_iu_reports",
     "sample_chexpert_labels",
     "select",
     "synthetic_pairs",

@@ -361,7 +361,7 @@ class SynthCXR:
             raise ValueError(f"image_size must be >= 16, got {image_size}.")
         self.image_size = int(image_size)
         s = self.image_size
-        yy, xx = np.mgrid[0:s, 0:s].astype(np.float64) / (s - 1.0)
+        yy, xx = np.mgrid[0:s, 0:s].astype(np.float32) / np.float32(s - 1.0)
         self._xx, self._yy = xx, yy
 
     def get_config(self):
@@ -608,63 +608,69 @@ class SynthCXR:
     def _vessels(self, rng, hila, g):
         s = self.image_size
         xs, ys, ws = [], [], []
+        branches = 22
         for side, (hx, hy) in hila.items():
             sign = -1 if side == "right" else 1
-            for _ in range(22):
-                angle = rng.uniform(-1.3, 1.5)  # 0 = lateral, + = down
-                x, y = hx, hy
-                w = 1.0
-                step = 0.01
-                direction = np.array(
-                    [sign * math.cos(angle), math.sin(angle) * 0.9]
-                )
-                for _ in range(int(rng.uniform(20, 38))):
-                    direction += rng.normal(0, 0.15, 2)
-                    direction /= np.linalg.norm(direction) + 1e-9
-                    x += step * direction[0]
-                    y += step * direction[1]
-                    w *= 0.955
-                    xs.append(x * (s - 1))
-                    ys.append(y * (s - 1))
-                    ws.append(w)
-        acc = _splat((s, s), np.array(xs), np.array(ys), np.array(ws))
+            angle = rng.uniform(-1.3, 1.5, branches)  # 0 lateral, + down
+            direction = np.stack(
+                [sign * np.cos(angle), np.sin(angle) * 0.9], axis=1
+            )
+            length = rng.integers(20, 38, branches)
+            x = np.full(branches, hx)
+            y = np.full(branches, hy)
+            w = 1.0
+            for step in range(int(length.max())):
+                direction += rng.normal(0, 0.15, (branches, 2))
+                direction /= np.linalg.norm(direction, axis=1)[:, None] + 1e-9
+                x = x + 0.01 * direction[:, 0]
+                y = y + 0.01 * direction[:, 1]
+                w *= 0.955
+                alive = step < length
+                xs.append(x[alive] * (s - 1))
+                ys.append(y[alive] * (s - 1))
+                ws.append(np.full(alive.sum(), w))
+        acc = _splat(
+            (s, s), np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
+        )
         return np.clip(_blur(acc, max(1, s / 180)) * 3.0, 0, 1.2)
 
     def _ribs(self, g, tissue, fractures, rng):
+        """Ten posterior ribs a side, drawn in one pass (a rib "phase")."""
         xx, yy = self._xx, self._yy
         cx, top, bw, bh = g["cx"], g["top"], g["bw"], g["bh"]
-        out = np.zeros_like(xx)
         half = bw / 2 * 1.05
         thick = 0.028 * bh
-        breaks = {}
+        spacing = 0.087 * bh
+        lateral = np.abs(xx - cx) / half
+        # Posterior ribs: up from the spine, then down laterally.
+        shape = -0.05 * bh * np.sin(np.pi * lateral * 0.6)
+        shape += 0.25 * bh * lateral**2.2
+        phase = (yy - (top - 0.02) - shape) / spacing
+        rib = np.round(phase)
+        dist = (phase - rib) * spacing
+        region = (lateral > 0.05) & (lateral < 1.0) & (rib >= 0) & (rib < 10)
+        gap = np.zeros(xx.shape, bool)
         for f in fractures:
             for side in _sides(f.side, default="right"):
                 zone = ZONES.index(f.zone or "middle")
-                rib = int(2 + 2.4 * zone + rng.integers(0, 2))
-                breaks[(side, rib)] = 0.45 + 0.3 * rng.random(), f.severity
-        for side, sign in (("right", -1), ("left", 1)):
-            lateral = np.clip(sign * (xx - cx) / half, 0, None)
-            region = (lateral > 0.05) & (lateral < 1.0)
-            for rib in range(10):
-                y0 = top - 0.02 + rib * 0.087 * bh
-                # Posterior ribs: up from the spine, then down laterally.
-                path = y0 - 0.05 * bh * np.sin(np.pi * lateral * 0.6)
-                path += 0.25 * bh * lateral**2.2
-                dist = yy - path
-                if (side, rib) in breaks:
-                    where, sev = breaks[(side, rib)]
-                    step = (0.25 + 0.5 * sev) * thick
-                    dist = np.where(lateral > where, dist - step, dist)
-                band = _smoothstep((thick / 2 - np.abs(dist)) / (thick / 3))
-                cortex = _smoothstep(
-                    (thick / 7 - np.abs(np.abs(dist) - thick / 2.3))
-                    / (thick / 9)
+                index = int(2 + 2.4 * zone + rng.integers(0, 2))
+                where = 0.45 + 0.3 * rng.random()
+                on_side = (xx < cx) if side == "right" else (xx >= cx)
+                broken = on_side & (
+                    np.abs(yy - (top - 0.02) - shape - index * spacing)
+                    < spacing / 2
                 )
-                rib_img = (0.045 * band + 0.04 * cortex) * region
-                if (side, rib) in breaks:
-                    gap = np.abs(lateral - where) < 0.01 + 0.015 * sev
-                    rib_img = np.where(gap, -0.04 * band, rib_img)
-                out += rib_img
+                step = (0.5 + 0.5 * f.severity) * thick
+                dist = np.where(broken & (lateral > where), dist - step, dist)
+                gap |= broken & (
+                    np.abs(lateral - where) < 0.015 + 0.02 * f.severity
+                )
+        band = _smoothstep((thick / 2 - np.abs(dist)) / (thick / 3))
+        cortex = _smoothstep(
+            (thick / 7 - np.abs(np.abs(dist) - thick / 2.3)) / (thick / 9)
+        )
+        out = (0.045 * band + 0.04 * cortex) * region
+        out = np.where(gap, -0.1 * band * region, out)
         return out * tissue
 
     def _zone_point(self, rng, lungs, g, side, zone, lateral=0.5):
@@ -761,11 +767,12 @@ class SynthCXR:
                         lungs[side], 3 + 5 * s * self.image_size / 224
                     )
                     rim = np.clip(m - inner * 1.6 + 0.6, 0, 1) * m
-                    near = _disk(xx, yy, x, y, 0.14, 0.12, edge=0.6)
-                    if f.zone == "upper":
-                        near = np.maximum(
-                            near, yy < g["rows"][side][0] + 0.06 + width
-                        )
+                    ys, ye = g["rows"][side]
+                    z = ZONES.index(f.zone or "upper")
+                    lo = ys + (ye - ys) * z / 3 - 0.03
+                    hi = ys + (ye - ys) * (z + 1) / 3
+                    near = (yy > lo) & (yy < hi)
+                    near = near & (np.abs(xx - g["cx"]) > 0.12 * g["bw"])
                     d = d + (0.2 + 0.1 * s) * rim * near
                 else:
                     region = _disk(xx, yy, x, y, 0.08 + 0.05 * s, edge=0.6)

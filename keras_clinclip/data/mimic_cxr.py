@@ -1,0 +1,232 @@
+"""MIMIC-CXR-JPG and MIMIC-CXR (DICOM) in their published layouts.
+
+    <root>/files/p10/p10000032/s50414267/<dicom_id>.jpg   (or .dcm)
+    <root>/mimic-cxr-2.0.0-metadata.csv.gz   (ViewPosition per dicom_id)
+    <root>/mimic-cxr-2.0.0-chexpert.csv.gz   (labels per study)
+    <root>/mimic-cxr-2.0.0-split.csv.gz      (official split per dicom_id)
+    reports: <root>/mimic-cxr-reports.zip (files/p10/p10000032/s50414267.txt)
+             or <root>/files/p10/p10000032/s50414267.txt
+
+MIMIC-CXR is credentialed data (PhysioNet); nothing of it ships here.
+"""
+
+import pathlib
+import re
+import zipfile
+
+import numpy as np
+
+from keras_clinclip.data import records as rec
+from keras_clinclip.data import templates
+from keras_clinclip.data.csv import parse_label
+from keras_clinclip.data.csv import read_rows
+
+_PREFIX = "mimic-cxr-2.0.0-"
+
+
+def _table(root, name):
+    for suffix in (".csv.gz", ".csv"):
+        path = root / f"{_PREFIX}{name}{suffix}"
+        if path.exists():
+            return path
+    return None
+
+
+def _require(path, columns, needed):
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        raise ValueError(
+            f"{path}: missing the column(s) {missing}; present: {columns}."
+        )
+
+
+def _report_reader(root, reports):
+    """A function (subject, study) -> report text or None."""
+    source = pathlib.Path(reports) if reports else None
+    if source is None:
+        zipped = root / "mimic-cxr-reports.zip"
+        source = zipped if zipped.exists() else root
+    if source.is_file() and source.suffix == ".zip":
+        archive = zipfile.ZipFile(source)
+        names = {}
+        for name in archive.namelist():
+            match = re.search(r"(s\d+)\.txt$", name)
+            if match:
+                names[match.group(1)] = name
+
+        def read(subject, study):
+            name = names.get(study)
+            if name is None:
+                return None
+            return archive.read(name).decode("utf-8", errors="replace")
+
+        return read
+
+    def read(subject, study):
+        path = source / "files" / f"p{subject[1:3]}" / subject / f"{study}.txt"
+        if not path.exists():
+            return None
+        return path.read_text(encoding="utf-8", errors="replace")
+
+    return read
+
+
+def _dicom_view(path):
+    import pydicom
+
+    dataset = pydicom.dcmread(path, stop_before_pixels=True)
+    return str(dataset.get("ViewPosition", "")).upper()
+
+
+def mimic_cxr(
+    root,
+    views=("PA", "AP"),
+    splits=("train", "validate", "test"),
+    image_format="auto",
+    reports=None,
+    sections=("findings", "impression"),
+    one_image_per_study=True,
+    labels="auto",
+    graphs=False,
+    on_missing_report="skip",
+):
+    """Records from MIMIC-CXR-JPG or MIMIC-CXR (DICOM).
+
+    Args:
+        root: the dataset folder (holding `files/` and the tables).
+        views: the `ViewPosition` values to keep (PA and AP frontals by
+            default); from the metadata table, or from the DICOM header
+            when that table is absent.
+        splits: the official splits to keep (`mimic-cxr-2.0.0-split`);
+            without that table, a hash of the study id decides.
+        image_format: `"jpg"`, `"dcm"` or `"auto"` (whichever the tree
+            holds).
+        reports: the reports zip or folder (default: `root`'s
+            `mimic-cxr-reports.zip`, else `root/files/.../sXXXX.txt`).
+        sections: the report sections kept (`reports.report_body`).
+        one_image_per_study: keep one image per study (PA before AP).
+        labels: `"csv"` (the CheXpert table), `"labeler"`
+            (`reports.label_report` on the text) or `"auto"` (the table
+            when present).
+        graphs: add the report graph arrays.
+        on_missing_report: `"skip"` the studies without a report, or
+            `"raise"`.
+
+    Returns:
+        A records dict with `id` (`sXXXXXXXX`), `image_path`, `report`,
+        `labels`, `split`, `subject_id`, `view`.
+
+    Example:
+    >>> records = mimic_cxr("/data/mimic-cxr-jpg/2.0.0")  # doctest: +SKIP
+    """
+    from keras_clinclip import reports as report_tools
+
+    root = pathlib.Path(root)
+    files = root / "files"
+    if not files.is_dir():
+        raise FileNotFoundError(
+            f"{root}: no 'files/' folder (expected files/p1x/pXXXXXXXX/"
+            "sXXXXXXXX/*.jpg or *.dcm)."
+        )
+    if image_format == "auto":
+        image_format = "jpg" if next(files.rglob("*.jpg"), None) else "dcm"
+    if image_format not in ("jpg", "dcm"):
+        raise ValueError(
+            f"image_format must be jpg, dcm or auto, got {image_format!r}."
+        )
+    images = sorted(files.glob(f"p*/p*/s*/*.{image_format}"))
+    if not images:
+        raise FileNotFoundError(
+            f"{files}: no *.{image_format} images in p1x/pXXXXXXXX/sXXXXXXXX/."
+        )
+    view_of, split_of = {}, {}
+    metadata = _table(root, "metadata")
+    if metadata is not None:
+        columns, rows = read_rows(metadata)
+        _require(metadata, columns, ["dicom_id", "ViewPosition"])
+        view_of = {r["dicom_id"]: r["ViewPosition"].upper() for r in rows}
+    split_table = _table(root, "split")
+    if split_table is not None:
+        columns, rows = read_rows(split_table)
+        _require(split_table, columns, ["dicom_id", "split"])
+        split_of = {r["dicom_id"]: r["split"] for r in rows}
+    label_of = {}
+    label_table = _table(root, "chexpert")
+    if labels == "auto":
+        labels = "csv" if label_table is not None else "labeler"
+    if labels == "csv":
+        if label_table is None:
+            raise FileNotFoundError(
+                f"{root}: labels='csv' needs {_PREFIX}chexpert.csv.gz."
+            )
+        columns, rows = read_rows(label_table)
+        _require(
+            label_table, columns, ["study_id", *templates.CHEXPERT_OBSERVATIONS]
+        )
+        for number, row in enumerate(rows, start=1):
+            label_of["s" + row["study_id"]] = [
+                parse_label(
+                    row[name], f"{label_table}, row {number}, column {name}"
+                )
+                for name in templates.CHEXPERT_OBSERVATIONS
+            ]
+    elif labels != "labeler":
+        raise ValueError(f"labels must be csv, labeler or auto, got {labels!r}")
+
+    read_report = _report_reader(root, reports)
+    chosen = {}
+    rank = {view: i for i, view in enumerate(views)}
+    for path in images:
+        dicom_id = path.stem
+        study, subject = path.parent.name, path.parent.parent.name
+        view = view_of.get(dicom_id)
+        if view is None:
+            view = _dicom_view(path) if image_format == "dcm" else ""
+        if views and view not in rank:
+            continue
+        split = split_of.get(dicom_id) or rec.hash_split(study)
+        if split not in splits:
+            continue
+        item = (rank.get(view, 0), str(path), subject, view, split)
+        key = study if one_image_per_study else str(path)
+        if key not in chosen or item < chosen[key]:
+            chosen[key] = item
+    out = {
+        k: []
+        for k in (
+            "id",
+            "image_path",
+            "report",
+            "labels",
+            "split",
+            "subject_id",
+            "view",
+        )
+    }
+    wanted = tuple(s.upper() for s in sections)
+    for key in sorted(chosen):
+        _, path, subject, view, split = chosen[key]
+        study = pathlib.Path(path).parent.name
+        text = read_report(subject, study)
+        if text is None:
+            if on_missing_report == "raise":
+                raise FileNotFoundError(f"{path}: no report {study}.txt found.")
+            continue
+        body = " ".join(report_tools.report_body(text, wanted).split())
+        if labels == "csv":
+            row = label_of.get(study, [np.nan] * rec.NUM_CLASSES)
+        else:
+            row = report_tools.labels_to_array(
+                [report_tools.label_report(body)]
+            )[0]
+        out["id"].append(study)
+        out["image_path"].append(path)
+        out["report"].append(body)
+        out["labels"].append(row)
+        out["split"].append(split)
+        out["subject_id"].append(subject)
+        out["view"].append(view)
+    out["labels"] = np.asarray(out["labels"], np.float32).reshape(-1, 14)
+    if graphs:
+        out.update(rec.graph_columns(out["report"]))
+    return out
