@@ -142,12 +142,13 @@ def _limit(records, max_samples, seed):
     return out
 
 
-def load_records(spec, seed=0):
+def load_records(spec, seed=0, image_size=224):
     """Resolve a `--data` value to a records dict.
 
     Args:
         spec: `iu`, `synthetic[:N]`, or a `.npz` / `.csv` / `.jsonl` path.
         seed: the seed of generated data.
+        image_size: the side of rendered images (`iu`, `synthetic`).
 
     Returns:
         a dict of equal-length columns.
@@ -164,10 +165,16 @@ def load_records(spec, seed=0):
 
     spec = str(spec)
     if spec == "iu":
-        return _call(data, "iu_xray")
+        return _call(data, "iu_xray", image_size=max(int(image_size), 64))
     if spec.split(":")[0] == "synthetic":
         count = int(spec.split(":")[1]) if ":" in spec else 512
-        return _call(data, "synthetic_pairs", count, seed=seed)
+        return _call(
+            data,
+            "synthetic_pairs",
+            count,
+            seed=seed,
+            image_size=max(int(image_size), 32),
+        )
     path = pathlib.Path(spec)
     if not path.exists():
         raise FileNotFoundError(

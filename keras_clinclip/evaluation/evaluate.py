@@ -27,26 +27,17 @@ from keras_clinclip.evaluation.zero_shot import embed_prompt_pairs
 from keras_clinclip.evaluation.zero_shot import zero_shot_evaluate
 
 
-def _load_image(path):
-    """Decode one image file to a uint8 array (the data module's reader
-    when it has one, else Pillow)."""
-    try:
-        from keras_clinclip import data
+class _ConvertedImages:
+    """A preprocessor view whose images are already converted."""
 
-        reader = getattr(data, "read_image", None) or getattr(
-            data, "load_image", None
-        )
-    except ImportError:  # pragma: no cover - data always importable
-        reader = None
-    if reader is not None:
-        return np.asarray(reader(path))
-    from keras_clinclip.utils import require_package
+    def __init__(self, preprocessor):
+        self.preprocessor = preprocessor
 
-    require_package("PIL", "reading image files")
-    from PIL import Image
+    def convert_images(self, images):
+        return images
 
-    with Image.open(path) as image:
-        return np.asarray(image.convert("L"))
+    def tokenize(self, texts):
+        return self.preprocessor.tokenize(texts)
 
 
 def select_split(records, split):
@@ -84,11 +75,23 @@ def select_split(records, split):
     return out
 
 
-def _images_of(records):
+def _images_of(records, preprocessor):
+    """The images of `records` and the preprocessor to embed them with.
+
+    In-memory images are returned raw (converted batch by batch later);
+    image files, which may differ in size, are decoded with
+    `keras_clinclip.data.decode_image` and converted one by one.
+    """
     if "image" in records:
-        return np.asarray(records["image"])
+        return np.asarray(records["image"]), preprocessor
     if "image_path" in records:
-        return np.stack([_load_image(p) for p in records["image_path"]])
+        from keras_clinclip.data import decode_image
+
+        converted = [
+            np.asarray(preprocessor.convert_images(decode_image(path)))
+            for path in records["image_path"]
+        ]
+        return np.stack(converted), _ConvertedImages(preprocessor)
     raise KeyError(
         "records need an 'image' or 'image_path' column (columns: "
         f"{sorted(records)})"
@@ -107,9 +110,10 @@ def _first_text(values):
 def cxr_align_from_records(records, source="records"):
     """A CXR-Align dict from records that carry negated/omitted reports.
 
-    Uses `keras_clinclip.reports.build_cxr_align` when the records module
-    provides it; otherwise pairs each report with its first negated and
-    first omitted version (the loaders write them for the same finding).
+    Pairs each report with its first negated and first omitted version:
+    the loaders (`iu_xray`, `synthetic_pairs`) write them index-aligned
+    for the same finding (`negated_findings`). To benchmark on reports
+    alone, use `keras_clinclip.reports.build_cxr_align` instead.
 
     Args:
         records: columns `id`, `report`, `negations`, optional
@@ -128,6 +132,7 @@ def cxr_align_from_records(records, source="records"):
     if "negations" not in records:
         return None
     omissions = records.get("omissions")
+    chosen = records.get("negated_findings")
     entries = {}
     for i, key in enumerate(records["id"]):
         negation = _first_text(records["negations"][i])
@@ -136,8 +141,12 @@ def cxr_align_from_records(records, source="records"):
         entries[str(key)] = {
             "report": records["report"][i],
             "negation": negation,
-            "omitted": None if omissions is None else _first_text(omissions[i]),
+            "omitted": (
+                None if omissions is None else _first_text(omissions[i])
+            ),
         }
+        if chosen is not None and len(chosen[i]):
+            entries[str(key)]["chosen"] = str(chosen[i][0])
     return {source: entries} if entries else None
 
 
@@ -240,9 +249,9 @@ def evaluate_records(
             f"labels have shape {labels.shape} but {len(findings)} findings "
             "were named"
         )
-    images = _images_of(test)
+    images, image_preprocessor = _images_of(test, preprocessor)
     image_emb = embed_images(
-        backbone, images, preprocessor, batch_size, progress
+        backbone, images, image_preprocessor, batch_size, progress
     )
     report_emb = embed_texts(
         backbone, test["report"], preprocessor, batch_size, progress
@@ -288,7 +297,7 @@ def evaluate_records(
         by_id = dict(zip(ids, images))
         align = evaluate_cxr_align(
             backbone,
-            preprocessor,
+            image_preprocessor,
             cxr_align,
             by_id,
             batch_size=batch_size,
@@ -301,10 +310,11 @@ def evaluate_records(
     if train_split is not None and probe_fractions:
         train = select_split(records, train_split)
         if len(train.get("report", [])):
+            train_images, train_preprocessor = _images_of(train, preprocessor)
             train_emb = embed_images(
                 backbone,
-                _images_of(train),
-                preprocessor,
+                train_images,
+                train_preprocessor,
                 batch_size,
                 progress,
             )

@@ -1,0 +1,153 @@
+"""`evaluate_records` on records with a model whose answers are known."""
+
+import numpy as np
+import pytest
+
+from keras_clinclip.evaluation.evaluate import cxr_align_from_records
+from keras_clinclip.evaluation.evaluate import evaluate_records
+from keras_clinclip.evaluation.evaluate import select_split
+
+pytestmark = pytest.mark.backend_independent
+
+
+class Known:
+    """An image embeds as [b, 1 - b] (b: mean brightness in [0, 1]); a
+    text as [0, 1] when it says "no", else [1, 0]."""
+
+    embedding_dim = 2
+    logit_scale = 10.0
+
+    def convert_images(self, images):
+        images = np.asarray(images, dtype="float32") / 255.0
+        b = images.mean(axis=(-1, -2))
+        return np.stack([b, 1.0 - b], axis=-1)
+
+    def encode_images(self, images):
+        return np.asarray(images)
+
+    def tokenize(self, texts):
+        neg = np.array([" no " in f" {t.lower()} " for t in texts], "f")
+        ids = np.stack([1.0 - neg, neg], axis=1)
+        return {"token_ids": ids, "padding_mask": ids >= 0}
+
+    def encode_texts(self, token_ids, padding_mask):
+        return np.asarray(token_ids)
+
+
+def make_records():
+    brightness = [230, 30, 200, 20, 240, 10, 210, 40]
+    effusion = [1.0 if b > 128 else 0.0 for b in brightness]
+    return {
+        "id": [f"s{i}" for i in range(8)],
+        "image": np.stack([np.full((6, 6), b, np.uint8) for b in brightness]),
+        "report": ["Effusion." if e else "No effusion." for e in effusion],
+        "labels": np.array([[e] for e in effusion]),
+        "split": [
+            "train",
+            "train",
+            "train",
+            "train",
+            "test",
+            "test",
+            "test",
+            "test",
+        ],
+        "negations": [["No effusion."] if e else [] for e in effusion],
+        "omissions": [["Clear."] if e else [] for e in effusion],
+        "negated_findings": [
+            ["Pleural Effusion"] if e else [] for e in effusion
+        ],
+    }
+
+
+PROMPTS = {
+    "Pleural Effusion": {
+        "positive": ["Effusion."],
+        "negative": ["No effusion."],
+    }
+}
+
+
+def test_known_model_scores_perfectly(tmp_path):
+    records = make_records()
+    model = Known()
+    result = evaluate_records(
+        model,
+        model,
+        records,
+        findings=["Pleural Effusion"],
+        prompts=PROMPTS,
+        n_bootstrap=20,
+        probe_fractions=(1.0,),
+        output_dir=tmp_path,
+        figures=False,
+    )
+    assert result["zero_shot"]["macro"]["auroc"] == 1.0
+    # Test split: 2 "Effusion." and 2 "No effusion." reports; identical
+    # reports are interchangeable, so every query is a hit at rank 1.
+    assert result["retrieval"]["image_to_text"]["R@1"] == 1.0
+    assert result["retrieval"]["text_to_image"]["R@1"] == 1.0
+    assert result["cxr_align"]["ids"] == ["s4", "s6"]
+    assert result["cxr_align"]["tasks"]["A"]["score"] == 1.0
+    assert result["linear_probe"][1.0]["macro"]["auroc"] == 1.0
+    assert (tmp_path / "report.md").exists()
+
+
+def test_image_files_give_the_same_result_as_arrays(tmp_path):
+    from PIL import Image
+
+    records = make_records()
+    paths = []
+    for i, image in enumerate(records["image"]):
+        path = tmp_path / f"{i}.png"
+        # Different sizes on disk: decoded and converted one by one.
+        Image.fromarray(np.tile(image, (1 + i % 2, 1))).save(path)
+        paths.append(str(path))
+    from_files = dict(records, image_path=paths)
+    del from_files["image"]
+    model = Known()
+    kwargs = dict(
+        findings=["Pleural Effusion"],
+        prompts=PROMPTS,
+        n_bootstrap=0,
+        probe_fractions=(1.0,),
+        figures=False,
+    )
+    a = evaluate_records(model, model, records, **kwargs)
+    b = evaluate_records(model, model, from_files, **kwargs)
+    np.testing.assert_allclose(
+        a["zero_shot"]["scores"], b["zero_shot"]["scores"]
+    )
+    assert a["retrieval"]["image_to_text"] == b["retrieval"]["image_to_text"]
+
+
+def test_cxr_align_from_records_and_split_errors():
+    records = make_records()
+    data = cxr_align_from_records(select_split(records, "test"))
+    assert data == {
+        "records": {
+            "s4": {
+                "report": "Effusion.",
+                "negation": "No effusion.",
+                "omitted": "Clear.",
+                "chosen": "Pleural Effusion",
+            },
+            "s6": {
+                "report": "Effusion.",
+                "negation": "No effusion.",
+                "omitted": "Clear.",
+                "chosen": "Pleural Effusion",
+            },
+        }
+    }
+    model = Known()
+    with pytest.raises(ValueError, match="no records in split 'valid'"):
+        evaluate_records(
+            model, model, records, split="valid", findings=["Pleural Effusion"]
+        )
+    with pytest.raises(ValueError, match="2 findings were named"):
+        evaluate_records(
+            model, model, records, findings=["Pleural Effusion", "Edema"]
+        )
+    with pytest.raises(KeyError, match="no 'split' column"):
+        select_split({"id": ["a"]}, "test")
