@@ -277,10 +277,6 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
         parts["cols_local"] = cols
         parts["rows_all"] = distribute.all_gather(rows)
         parts["cols_all"] = distribute.all_gather(cols)
-        n_local = ops.shape(rows)[0]
-        parts["offset"] = ops.cast(
-            ops.convert_to_tensor(distribute.replica_offset(n_local)), "int32"
-        )
         parts["scale"] = self.logit_scale(y_pred)
         if self.uses_bias:
             parts["bias"] = ops.reshape(
@@ -368,11 +364,6 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
             one = ops.logical_xor(row_zero, neg_zero)
             return ops.where(both, 1.0, ops.where(one, 0.0, cosine))
         return None
-
-    def identity_rows(self, parts, start, n_rows, n_cols):
-        """The hard targets of rows [start, start + n_rows): global one-hots."""
-        index = parts["offset"] + start + ops.arange(n_rows, dtype="int32")
-        return ops.one_hot(index, n_cols, dtype="float32")
 
     def negation_logits(self, parts, rows, scale, start, stop):
         """(logits, valid) of the negated-report columns, or (None, None)."""

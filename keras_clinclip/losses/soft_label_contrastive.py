@@ -72,55 +72,56 @@ class SoftLabelContrastive(PairwiseSoftTargetLoss):
     """
 
     def row_losses(self, parts, static, start, stop):
+        # -sum_j Y_ij log softmax_j(L_i.) = lse_i(L) - sum_j Y_ij L_ij since
+        # the rows of Y sum to 1, and with Y = (1 - w) I + w P that is
+        # lse_i - (1 - w) L_ii - w sum_j P_ij L_ij: no N x N target or
+        # log-softmax matrix is ever built.
         rows = parts["rows"][start:stop]
         text_rows = parts["cols_local"][start:stop]
         scale = parts["scale"]
-        cols_all = parts["cols_all"]
-        n_rows = ops.shape(rows)[0]
-        identity = self.identity_rows(
-            parts, start, n_rows, ops.shape(cols_all)[0]
+        # L_ii, the matching pair: local on both sides.
+        positive = scale * ops.sum(rows * text_rows, axis=-1)
+        logits = scale * ops.matmul(rows, ops.transpose(parts["cols_all"]))
+        t2i_logits = scale * ops.matmul(
+            text_rows, ops.transpose(parts["rows_all"])
         )
-        tau = self.target_temperature
-        weight = self.soft_weight_value(parts, static)
-        similarity = self.row_similarity(parts, static, start, stop)
-        if similarity is None:
-            targets = identity
-        else:
-            soft = ops.softmax(similarity / tau, axis=-1)
-            targets = (1.0 - weight) * identity + weight * soft
-
-        # Image -> text, with negated reports as extra columns.
-        logits = scale * ops.matmul(rows, ops.transpose(cols_all))
-        i2t_targets = targets
+        i2t_lse = ops.logsumexp(logits, axis=-1)
+        t2i_lse = ops.logsumexp(t2i_logits, axis=-1)
+        # Negated reports: extra columns of the image rows (target 0).
         neg_logits, valid = self.negation_logits(
             parts, rows, scale, start, stop
         )
         if neg_logits is not None:
             neg_logits = ops.where(valid, neg_logits, MASK_VALUE)
-            logits = ops.concatenate([logits, neg_logits], axis=-1)
-            zeros = ops.zeros_like(neg_logits)
+            i2t_lse = ops.logaddexp(i2t_lse, ops.logsumexp(neg_logits, -1))
+        similarity = self.row_similarity(parts, static, start, stop)
+        if similarity is None:
+            return 0.5 * ((i2t_lse - positive) + (t2i_lse - positive))
+
+        # Soft part: P = softmax_rows(S / tau), under stop-gradient.
+        weight = self.soft_weight_value(parts, static)
+        scaled = similarity / self.target_temperature
+        scaled_lse = ops.logsumexp(scaled, axis=-1, keepdims=True)
+        probs = ops.exp(scaled - scaled_lse)
+        t2i_soft = ops.sum(probs * t2i_logits, axis=-1)
+        neg_similarity = None
+        if neg_logits is not None:
             neg_similarity = self.negation_similarity(
                 parts, static, start, stop
             )
-            if neg_similarity is None or similarity is None:
-                i2t_targets = ops.concatenate([targets, zeros], axis=-1)
-            else:
-                joint = ops.concatenate(
-                    [
-                        similarity / tau,
-                        ops.where(valid, neg_similarity / tau, MASK_VALUE),
-                    ],
-                    axis=-1,
-                )
-                hard = ops.concatenate([identity, zeros], axis=-1)
-                i2t_targets = (1.0 - weight) * hard + weight * ops.softmax(
-                    joint, axis=-1
-                )
-        i2t = -ops.sum(i2t_targets * ops.log_softmax(logits, axis=-1), -1)
-
-        # Text -> image: row j of the targets is report j's over the images.
-        t2i_logits = scale * ops.matmul(
-            text_rows, ops.transpose(parts["rows_all"])
-        )
-        t2i = -ops.sum(targets * ops.log_softmax(t2i_logits, axis=-1), -1)
+        if neg_similarity is None:
+            i2t_soft = ops.sum(probs * logits, axis=-1)
+        else:
+            # Negated reports share the image row's target softmax.
+            neg_scaled = ops.where(
+                valid, neg_similarity / self.target_temperature, MASK_VALUE
+            )
+            joint_lse = ops.logaddexp(
+                scaled_lse, ops.logsumexp(neg_scaled, -1, keepdims=True)
+            )
+            i2t_soft = ops.sum(
+                ops.exp(scaled - joint_lse) * logits, axis=-1
+            ) + ops.sum(ops.exp(neg_scaled - joint_lse) * neg_logits, axis=-1)
+        i2t = i2t_lse - (1.0 - weight) * positive - weight * i2t_soft
+        t2i = t2i_lse - (1.0 - weight) * positive - weight * t2i_soft
         return 0.5 * (i2t + t2i)

@@ -69,45 +69,36 @@ class SoftLabelSigmoid(PairwiseSoftTargetLoss):
         return ops.exp(shifted / self.target_temperature)
 
     def row_losses(self, parts, static, start, stop):
+        # y log sig(L) + (1 - y) log sig(-L) = log sig(-L) + y L, and with
+        # Y = (1 - w) I + w Q the sum over a row's columns is
+        # sum_j log sig(-L_ij) + (1 - w) L_ii + w sum_j Q_ij L_ij.
         rows = parts["rows"][start:stop]
-        cols_all = parts["cols_all"]
         scale, bias = parts["scale"], parts["bias"]
-        n_rows = ops.shape(rows)[0]
-        identity = self.identity_rows(
-            parts, start, n_rows, ops.shape(cols_all)[0]
+        logits = (
+            scale * ops.matmul(rows, ops.transpose(parts["cols_all"])) + bias
         )
+        positive = (
+            scale * ops.sum(rows * parts["cols_local"][start:stop], -1) + bias
+        )
+        total = ops.sum(ops.log_sigmoid(-logits), axis=-1)
         weight = self.soft_weight_value(parts, static)
         similarity = self.row_similarity(parts, static, start, stop)
         if similarity is None:
-            targets = identity
+            total = total + positive
         else:
-            soft = self.pair_targets(similarity)
-            targets = (1.0 - weight) * identity + weight * soft
-        logits = scale * ops.matmul(rows, ops.transpose(cols_all)) + bias
-        valid = None
-        neg_logits, neg_valid = self.negation_logits(
+            soft = ops.sum(self.pair_targets(similarity) * logits, axis=-1)
+            total = total + (1.0 - weight) * positive + weight * soft
+        neg_logits, valid = self.negation_logits(
             parts, rows, scale, start, stop
         )
         if neg_logits is not None:
             neg_logits = neg_logits + bias
-            neg_targets = ops.zeros_like(neg_logits)
+            loglike = ops.log_sigmoid(-neg_logits)
             neg_similarity = self.negation_similarity(
                 parts, static, start, stop
             )
             if neg_similarity is not None:
-                neg_targets = weight * self.pair_targets(neg_similarity)
-            logits = ops.concatenate([logits, neg_logits], axis=-1)
-            targets = ops.concatenate([targets, neg_targets], axis=-1)
-            valid = ops.concatenate(
-                [
-                    ops.ones_like(identity),
-                    ops.cast(neg_valid, "float32") * ops.ones_like(neg_logits),
-                ],
-                axis=-1,
-            )
-        loglike = targets * ops.log_sigmoid(logits) + (
-            1.0 - targets
-        ) * ops.log_sigmoid(-logits)
-        if valid is not None:
-            loglike = loglike * valid
-        return -ops.sum(loglike, axis=-1)
+                targets = weight * self.pair_targets(neg_similarity)
+                loglike = loglike + targets * neg_logits
+            total = total + ops.sum(ops.where(valid, loglike, 0.0), axis=-1)
+        return -total
