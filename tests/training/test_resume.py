@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import keras
 import numpy as np
 import pytest
 
@@ -59,6 +60,11 @@ def _backup_step(output_dir):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    keras.backend.backend() != "jax",
+    reason="the resume machinery is backend-agnostic (Keras callbacks and "
+    "tf.data); it runs once, in the JAX pass, to keep the suite short",
+)
 def test_sigkill_mid_epoch_then_resume(tmp_path):
     reference = subprocess.run(
         _command(tmp_path / "ref", tmp_path / "ref.npz"),

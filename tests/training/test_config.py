@@ -1,0 +1,89 @@
+"""TrainingConfig, the ablation presets and the CLI/absl flag mapping."""
+
+import argparse
+
+import pytest
+from absl import flags
+
+from keras_clinclip.training import config as config_lib
+from keras_clinclip.training.config import TrainingConfig
+
+pytestmark = pytest.mark.backend_independent
+
+
+def test_presets_match_the_papers_rows():
+    presets = config_lib.LOSS_PRESETS
+    assert set(presets) == {
+        "clip",
+        "dt",
+        "dtc",
+        "n",
+        "n_dtc",
+        "g",
+        "g_dtcg",
+        "full",
+    }
+    assert presets["clip"] == {
+        "sources": (),
+        "negations": False,
+        "graph": False,
+    }
+    assert presets["full"] == {
+        "sources": ("text", "clinical", "graph"),
+        "negations": True,
+        "graph": True,
+    }
+    # Only presets whose name has N use negations, with G the graph.
+    for name, options in presets.items():
+        assert options["negations"] == name.startswith(("n", "full"))
+        assert options["graph"] == name.startswith(("g", "full"))
+        assert ("graph" in options["sources"]) == (name in ("g_dtcg", "full"))
+
+
+def test_unknown_preset_and_bad_fields_name_the_field():
+    with pytest.raises(ValueError, match="`loss`"):
+        TrainingConfig(loss="siglip")
+    with pytest.raises(ValueError, match="`batch_size`"):
+        TrainingConfig(batch_size=0)
+    with pytest.raises(ValueError, match="`warmup_ratio`"):
+        TrainingConfig(warmup_ratio=1.5)
+    with pytest.raises(ValueError, match="Unknown training config fields"):
+        TrainingConfig.from_dict({"epochs": 1, "epochz": 2})
+
+
+def test_argparse_and_absl_give_the_same_config(tmp_path):
+    argv = [
+        "--loss",
+        "n_dtc",
+        "--batch_size",
+        "16",
+        "--tensorboard",
+        "false",
+        "--learning_rate",
+        "0.001",
+    ]
+    parser = argparse.ArgumentParser()
+    config_lib.add_config_arguments(parser)
+    from_cli = config_lib.config_from_args(parser.parse_args(argv))
+
+    values = flags.FlagValues()
+    config_lib.define_absl_flags(values)
+    values(
+        [
+            "prog",
+            "--loss=n_dtc",
+            "--batch_size=16",
+            "--notensorboard",
+            "--learning_rate=0.001",
+        ]
+    )
+    from_absl = config_lib.config_from_args(values)
+    assert from_cli == from_absl
+    assert from_cli.tensorboard is False and from_cli.batch_size == 16
+    # Every field is exposed by both.
+    names = {f for f in TrainingConfig().to_dict()}
+    assert names <= set(vars(parser.parse_args([])))
+    assert names <= set(values)
+    # JSON round trip.
+    from_cli.save(tmp_path / "c.json")
+    assert TrainingConfig.load(tmp_path / "c.json") == from_cli
