@@ -14,6 +14,7 @@ optionally `negations` / `omissions` (lists of texts per study).
 """
 
 import time
+import warnings
 
 import numpy as np
 
@@ -204,8 +205,9 @@ def evaluate_records(
 
     Returns:
         dict with `zero_shot`, `retrieval`, `cxr_align` (or None),
-        `linear_probe` (or None), `seconds`, and `report` (the path, or
-        None).
+        `linear_probe` (or None), `similarity_batch`, `warnings` (the
+        unique messages about undefined metrics, each also warned once),
+        `seconds`, and `report` (the path, or None).
 
     Example:
     >>> class Fake:  # embeds an image as itself, a text by its length
@@ -229,9 +231,77 @@ def evaluate_records(
     >>> result["retrieval"]["image_to_text"]["R@1"]
     1.0
     """
-    import warnings
-
     start = time.time()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        result = _evaluate(
+            backbone,
+            preprocessor,
+            records,
+            split,
+            train_split,
+            findings,
+            prompts,
+            cxr_align,
+            uncertain,
+            blank,
+            n_bootstrap,
+            seed,
+            probe_fractions,
+            ks,
+            batch_size,
+            progress,
+        )
+    # Each undefined metric is reported once (not once per resample).
+    messages = list(
+        dict.fromkeys(
+            str(w.message)
+            for w in caught
+            if issubclass(w.category, UserWarning)
+        )
+    )
+    for message in messages:
+        warnings.warn(message, UserWarning, stacklevel=2)
+    result["warnings"] = messages
+    result["seconds"] = time.time() - start
+    result["report"] = None
+    if output_dir is not None:
+        from keras_clinclip.evaluation.report import write_report
+
+        result["report"] = write_report(
+            output_dir,
+            zero_shot=result["zero_shot"],
+            retrieval=result["retrieval"],
+            cxr_align=result["cxr_align"],
+            linear_probe=result["linear_probe"],
+            history=history,
+            similarity_batch=result["similarity_batch"],
+            title=title,
+            notes=notes,
+            figures=figures,
+            messages=messages,
+        )
+    return result
+
+
+def _evaluate(
+    backbone,
+    preprocessor,
+    records,
+    split,
+    train_split,
+    findings,
+    prompts,
+    cxr_align,
+    uncertain,
+    blank,
+    n_bootstrap,
+    seed,
+    probe_fractions,
+    ks,
+    batch_size,
+    progress,
+):
     if findings is None:
         from keras_clinclip.reports import CHEXPERT_OBSERVATIONS
 
@@ -318,42 +388,22 @@ def evaluate_records(
                 batch_size,
                 progress,
             )
-            with warnings.catch_warnings():
-                warnings.simplefilter("always", UserWarning)
-                probe = linear_probe(
-                    train_emb,
-                    train["labels"],
-                    image_emb,
-                    labels,
-                    findings,
-                    fractions=probe_fractions,
-                    seed=seed,
-                    uncertain=uncertain,
-                    blank=blank,
-                )
+            probe = linear_probe(
+                train_emb,
+                train["labels"],
+                image_emb,
+                labels,
+                findings,
+                fractions=probe_fractions,
+                seed=seed,
+                uncertain=uncertain,
+                blank=blank,
+            )
 
-    result = {
+    return {
         "zero_shot": zero_shot,
         "retrieval": retrieval,
         "cxr_align": align,
         "linear_probe": probe,
         "similarity_batch": (image_emb[:16], report_emb[:16]),
-        "seconds": time.time() - start,
-        "report": None,
     }
-    if output_dir is not None:
-        from keras_clinclip.evaluation.report import write_report
-
-        result["report"] = write_report(
-            output_dir,
-            zero_shot=zero_shot,
-            retrieval=retrieval,
-            cxr_align=align,
-            linear_probe=probe,
-            history=history,
-            similarity_batch=result["similarity_batch"],
-            title=title,
-            notes=notes,
-            figures=figures,
-        )
-    return result

@@ -210,6 +210,7 @@ def write_report(
     title="keras_clinclip evaluation",
     notes=None,
     figures=True,
+    messages=None,
 ):
     """Write `report.md`, its PNG figures and `results.json`.
 
@@ -227,6 +228,8 @@ def write_report(
         notes: optional Markdown text placed under the title (model,
             data, command).
         figures: draw the PNGs (needs matplotlib).
+        messages: optional notes on undefined metrics (e.g. the
+            `warnings` of `evaluate_records`), listed at the end.
 
     Returns:
         the `pathlib.Path` of `report.md`.
@@ -337,6 +340,10 @@ def write_report(
             lambda p: plots.plot_training_curves(history, p),
             "Training curves",
         )
+    if messages:
+        lines += ["## Notes", ""]
+        lines += [f"- {message}" for message in messages]
+        lines.append("")
     path = output_dir / "report.md"
     path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
     results = {

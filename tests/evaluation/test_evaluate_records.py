@@ -151,3 +151,28 @@ def test_cxr_align_from_records_and_split_errors():
         )
     with pytest.raises(KeyError, match="no 'split' column"):
         select_split({"id": ["a"]}, "test")
+
+
+def test_undefined_metrics_are_warned_once_and_noted(tmp_path):
+    records = make_records()
+    records["labels"] = np.concatenate(
+        [records["labels"], np.zeros((8, 1))], axis=1
+    )
+    model = Known()
+    with pytest.warns(UserWarning, match="'Edema'") as caught:
+        result = evaluate_records(
+            model,
+            model,
+            records,
+            findings=["Pleural Effusion", "Edema"],
+            prompts=PROMPTS,
+            n_bootstrap=50,
+            probe_fractions=(1.0,),
+            output_dir=tmp_path,
+            figures=False,
+        )
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == len(set(messages))  # not once per resample
+    assert any("AUROC for 'Edema'" in m for m in result["warnings"])
+    assert any("linear probe" in m for m in result["warnings"])
+    assert "## Notes" in (tmp_path / "report.md").read_text()

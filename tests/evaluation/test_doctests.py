@@ -1,0 +1,46 @@
+"""The `Example:` sections of the evaluation modules run and are right."""
+
+import doctest
+import importlib
+
+import pytest
+
+PURE_MODULES = [
+    "keras_clinclip.evaluation",
+    "keras_clinclip.evaluation.cli",
+    "keras_clinclip.evaluation.cxr_align",
+    "keras_clinclip.evaluation.evaluate",
+    "keras_clinclip.evaluation.linear_probe",
+    "keras_clinclip.evaluation.metrics",
+    "keras_clinclip.evaluation.plots",
+    "keras_clinclip.evaluation.report",
+    "keras_clinclip.evaluation.retrieval",
+    "keras_clinclip.evaluation.zero_shot",
+    "keras_clinclip.models.clinclip_prompts",
+]
+KERAS_MODULES = [
+    "keras_clinclip.evaluation.embed",
+    "keras_clinclip.models.clinclip_zero_shot_classifier",
+]
+
+
+def run_doctests(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(
+        module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    )
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0, f"{result.failed} examples failed in {name}"
+
+
+@pytest.mark.backend_independent
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("name", PURE_MODULES)
+def test_pure_module_examples(name):
+    run_doctests(name)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("name", KERAS_MODULES)
+def test_keras_module_examples(name):
+    run_doctests(name)
