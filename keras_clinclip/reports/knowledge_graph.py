@@ -29,25 +29,32 @@ CHEXPERT_TABLE = "data/chexpert_train.csv.gz"
 def _study_labels(path, uncertain_as_positive):
     """{study: set of positive observations} from the CheXpert table."""
     studies = {}
+    positive = {"1.0", "1"}
+    if uncertain_as_positive:
+        positive |= {"-1.0", "-1"}
     with gzip.open(path, "rb") as raw:
-        reader = csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8"))
+        reader = csv.reader(io.TextIOWrapper(raw, encoding="utf-8"))
+        header = next(reader, [])
         missing = [
-            o for o in CHEXPERT_OBSERVATIONS if o not in reader.fieldnames
+            name
+            for name in ("Path", *CHEXPERT_OBSERVATIONS)
+            if name not in header
         ]
-        if missing or "Path" not in reader.fieldnames:
+        if missing:
             raise ValueError(
-                f"{path}: the CheXpert table lacks the columns "
-                f"{missing or ['Path']}"
+                f"{path}: the CheXpert table lacks the columns {missing}"
             )
-        positive = {"1.0", "1"} | (
-            {"-1.0", "-1"} if uncertain_as_positive else set()
-        )
+        path_column = header.index("Path")
+        columns = [(header.index(o), o) for o in CHEXPERT_OBSERVATIONS]
         for row in reader:
-            # One study = patient + study folder; views of a study share labels.
-            study = "/".join(row["Path"].split("/")[2:4])
-            found = studies.setdefault(study, set())
-            for observation in CHEXPERT_OBSERVATIONS:
-                if row[observation] in positive:
+            # One study = patient + study folder; its views share labels.
+            parts = row[path_column].split("/")
+            study = f"{parts[2]}/{parts[3]}" if len(parts) > 3 else parts[0]
+            found = studies.get(study)
+            if found is None:
+                found = studies[study] = set()
+            for index, observation in columns:
+                if row[index] in positive:
                     found.add(observation)
     return studies
 

@@ -135,11 +135,9 @@ def _status(text, a, b, triggers, prev_end, next_start):
             continue
         if trig.start >= a:  # inside the mention ("heart is not enlarged")
             if trig.kind.endswith("_pre") or trig.kind == "negation_post":
-                pre = (
-                    "negation_pre"
-                    if trig.kind == "negation_post"
-                    else (trig.kind)
-                )
+                pre = trig.kind
+                if pre == "negation_post":
+                    pre = "negation_pre"
                 break
             continue
         if trig.end > a:
@@ -149,6 +147,13 @@ def _status(text, a, b, triggers, prev_end, next_start):
         if trig.kind.endswith("_pre"):
             if _words(text[trig.end : a]) <= _PRE_WINDOW:
                 pre = trig.kind
+                if pre == "uncertainty_pre" and _LINKING.match(
+                    text, trig.start
+                ):
+                    # "no opacity to suggest pneumonia": the negation before
+                    # the link covers what follows it.
+                    if _negated_before(text, trig.start, triggers):
+                        pre = "negation_pre"
             break
     if pre == "negation_pre":
         return NEGATIVE
@@ -173,6 +178,24 @@ def _status(text, a, b, triggers, prev_end, next_start):
     if post == "negation_post":
         return NEGATIVE
     return POSITIVE
+
+
+_LINKING = re.compile(
+    r"(?:suggest|indicat|concerning|suspicious|suspicion|represent|to "
+    r"suggest)"
+)
+
+
+def _negated_before(text, position, triggers):
+    """Whether a negation pre-trigger governs `position` (no terminator)."""
+    for trig in reversed(triggers):
+        if trig.end > position:
+            continue
+        if trig.kind == "terminators":
+            return False
+        if trig.kind == "negation_pre":
+            return _words(text[trig.end : position]) <= _PRE_WINDOW
+    return False
 
 
 def _blocked(triggers, start, end):

@@ -33,6 +33,16 @@ _SEPARATOR = re.compile(
     r"|\s+(?:and/or|and|or|nor|with|versus|vs\.?|as well as|plus)\s+",
     re.IGNORECASE,
 )
+# Words left dangling at the end of a sentence whose last item was cut
+# ("consolidation, most consistent with [pneumonia]").
+_DANGLING = re.compile(
+    r"[\s,;]+(?:consistent|compatible|suggestive|concerning|suspicious|"
+    r"likely|most|probably|possibly|representing|reflecting|with|of|to|for|"
+    r"the|a|an|and|or|versus|vs\.?|mild|moderate|severe|small|large|"
+    r"residual|recurrent|new|early|developing|may|be|could|which|due|"
+    r"secondary|as|in|at|and/or)$",
+    re.IGNORECASE,
+)
 _SIDE_WORDS = re.compile(
     r"(?<![a-z])(left|right|bilateral|bibasilar|bibasal|biapical|"
     r"left-sided|right-sided)(?![a-z])"
@@ -139,6 +149,12 @@ def _cut(sentence, mentions, finding):
     text = "".join(pieces).strip(" ,;")
     text = re.sub(r"\s{2,}", " ", text)
     text = re.sub(r"^(?:and|or|with|nor)\s+", "", text, flags=re.IGNORECASE)
+    previous = None
+    while previous != text:
+        previous = text
+        text = _DANGLING.sub("", text).rstrip(" ,;")
+    if not any(c.isalnum() for c in text):
+        return None
     text = _capital(text) + (sentence[body_end:].strip() or ".")
     new_mentions = sentence_mentions(text)
     if any(m.observation == finding for m in new_mentions):

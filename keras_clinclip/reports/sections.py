@@ -48,7 +48,7 @@ _KNOWN = "|".join(
 # upper-case heading at the start of a line followed by ":".
 _HEADING = re.compile(
     rf"(?:(?<![A-Za-z])(?i:{_KNOWN})\s*:|(?m:^)[ \t]*[A-Z][A-Z /&()-]{{2,40}}:)"
-    r"|(?m:^)[ \t]*FINAL REPORT[ \t]*$"
+    r"|(?m:^)[ \t]*FINAL REPORT(?=[ \t]*(?:\n|$))"
 )
 BODY_SECTIONS = ("FINDINGS", "IMPRESSION")
 

@@ -9,7 +9,6 @@ from keras_clinclip.reports.sections import _HEADING
 # at a blank line, at a section heading ("FINDINGS:"), or before a numbered
 # item ("1. ", "2) ").
 _BOUNDARY = re.compile(
-    _HEADING.pattern + "|"  # section heading
     r"[.!?]+(?=\s|$)"  # end punctuation
     r"|\n[ \t]*\n\s*"  # blank line
     r"|(?:(?<=\s)|^)\d{1,2}[.)](?=\s)"  # numbered item marker
@@ -29,40 +28,52 @@ _ABBREVIATIONS = frozenset(
         "ref",
         "etc",
         "cf",
-        "no",
     }
 )
 _WORD_BEFORE = re.compile(r"([A-Za-z.]+)$")
 
 
+def _boundaries(text):
+    """(start, end, is_period) of every boundary, in order."""
+    found = [
+        (m.start(), m.end(), m.group() == ".") for m in _BOUNDARY.finditer(text)
+    ]
+    if ":" in text or "FINAL REPORT" in text:
+        found.extend(
+            (m.start(), m.end(), False) for m in _HEADING.finditer(text)
+        )
+        found.sort()
+    return found
+
+
 def sentence_spans(text):
     """`(start, end)` offsets of the sentences of `text`.
 
-    Each span excludes surrounding white space, list markers and the final
-    punctuation is kept inside the span. Text between spans (white space,
-    "1." markers) is never part of a sentence.
+    Each span excludes surrounding white space, list markers and section
+    headings; the final punctuation is kept inside the span. Linear in the
+    length of the text.
+
+    Example:
+    >>> sentence_spans("No effusion. Mild cardiomegaly.")
+    [(0, 12), (13, 31)]
     """
     spans = []
     start = 0
-    n = len(text)
-    for match in _BOUNDARY.finditer(text):
-        token = match.group()
-        if token[0] in ".!?":
-            if token == ".":
-                word = _WORD_BEFORE.search(text, 0, match.start())
-                if word:
-                    before = word.group(1).lower().rstrip(".")
-                    # "vs." or "Dr." do not end a sentence; "No." does only
-                    # when it is the whole sentence.
-                    if before in _ABBREVIATIONS and before != "no":
-                        continue
-            end = match.end()
-            _add(text, start, end, spans)
-            start = end
+    for b_start, b_end, is_period in _boundaries(text):
+        if b_start < start:  # overlaps the boundary before (a heading)
+            start = max(start, b_end)
+            continue
+        if is_period:
+            word = _WORD_BEFORE.search(text[max(0, b_start - 12) : b_start])
+            # "vs." or "Dr." do not end a sentence.
+            if word and word.group(1).lower().rstrip(".") in _ABBREVIATIONS:
+                continue
+            _add(text, start, b_end, spans)
         else:
-            _add(text, start, match.start(), spans)
-            start = match.end()
-    _add(text, start, n, spans)
+            punct = text[b_start] in ".!?"
+            _add(text, start, b_end if punct else b_start, spans)
+        start = b_end
+    _add(text, start, len(text), spans)
     return spans
 
 

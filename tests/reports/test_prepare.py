@@ -1,0 +1,160 @@
+"""`clinclip prepare`: streaming JSONL with labels, negations and graphs."""
+
+import argparse
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from keras_clinclip.cli import main as cli_main
+from keras_clinclip.reports import GRAPH_FEATURE_DIM
+from keras_clinclip.reports import graph_arrays_from_record
+from keras_clinclip.reports import graph_to_arrays
+from keras_clinclip.reports import prepare
+from keras_clinclip.reports import report_graph
+
+pytestmark = pytest.mark.backend_independent
+
+GOOD = [
+    "Mild cardiomegaly. Small left pleural effusion.",
+    "No acute cardiopulmonary process.",
+    "Right lower lobe pneumonia. XXXX ___.",
+]
+
+
+def _args(**kwargs):
+    parser = argparse.ArgumentParser()
+    prepare.add_arguments(parser)
+    argv = []
+    for key, value in kwargs.items():
+        argv.append(f"--{key.replace('_', '-')}")
+        if value is not True:
+            argv.append(str(value))
+    return parser.parse_args(argv + ["--quiet"])
+
+
+def _write_csv(path, reports):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "report"])
+        for i, report in enumerate(reports):
+            writer.writerow([f"r{i}", report])
+
+
+def _read(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def test_prepare_csv_records(tmp_path, capsys):
+    _write_csv(tmp_path / "in.csv", GOOD + [""])
+    out = tmp_path / "out.jsonl"
+    assert prepare.run(_args(reports=tmp_path / "in.csv", out=out)) == 0
+    records = _read(out)
+    assert [r["id"] for r in records] == ["r0", "r1", "r2", "r3"]
+    first = records[0]
+    assert first["error"] is None
+    assert first["labels"]["Cardiomegaly"] == 1.0
+    assert first["labels"]["Pneumothorax"] is None  # NaN -> null
+    assert first["positive_findings"] == ["Cardiomegaly", "Pleural Effusion"]
+    assert [n["finding"] for n in first["negations"]] == [
+        "Cardiomegaly",
+        "Pleural Effusion",
+    ]
+    assert first["sentences"] == [
+        "Mild cardiomegaly.",
+        "Small left pleural effusion.",
+    ]
+    dense = graph_arrays_from_record(first)
+    expected = graph_to_arrays(report_graph(GOOD[0]))
+    for key in ("nodes", "adjacency", "node_mask"):
+        np.testing.assert_allclose(dense[key], expected[key], atol=1e-4)
+    assert dense["nodes"].shape[1] == GRAPH_FEATURE_DIM
+    assert records[1]["labels"]["No Finding"] == 1.0
+    assert "prepared 4 rows" in capsys.readouterr().err
+
+
+def test_prepare_jsonl_bad_rows_get_an_error_field(tmp_path, capsys):
+    lines = [
+        json.dumps({"id": "a", "report": GOOD[0]}),
+        json.dumps({"id": "b", "report": None}),
+        json.dumps({"id": "c", "report": 12}),
+        json.dumps({"id": "d", "text": "wrong key"}),
+        "{not json",
+        json.dumps({"id": "f", "report": "x" * 100_000}),
+    ]
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(
+        ("\n".join(lines) + "\n").encode() + b'{"id": "g", "report": "\xff"}\n'
+    )
+    out = tmp_path / "out.jsonl"
+    assert prepare.run(_args(reports=path, out=out, no_graph=True)) == 0
+    records = _read(out)
+    errors = {r["id"]: r["error"] for r in records}
+    assert errors["a"] is None and errors["f"] is None
+    assert "row 2" in errors["b"] and "None" in errors["b"]
+    assert "int" in errors["c"]
+    assert "'report'" in errors["d"]
+    assert "bad JSON" in errors["5"]
+    assert len(records) == 7
+    assert "(5 with an error)" in capsys.readouterr().err
+
+
+def test_prepare_missing_column_and_file(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text("id,text\n1,hello\n")
+    assert prepare.run(_args(reports=path, out=tmp_path / "o.jsonl")) == 2
+    assert (
+        prepare.run(
+            _args(reports=tmp_path / "none.csv", out=tmp_path / "o.jsonl")
+        )
+        == 2
+    )
+
+
+def test_prepare_workers_give_the_same_output(tmp_path):
+    _write_csv(tmp_path / "in.csv", GOOD * 30)
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    assert prepare.run(_args(reports=tmp_path / "in.csv", out=one)) == 0
+    assert (
+        prepare.run(_args(reports=tmp_path / "in.csv", out=two, workers=2)) == 0
+    )
+    assert one.read_text() == two.read_text()
+
+
+def test_prepare_interrupted_keeps_complete_lines(tmp_path, monkeypatch):
+    _write_csv(tmp_path / "in.csv", [GOOD[0]] * (prepare.BLOCK + 50))
+    real = prepare.process_report
+    calls = {"n": 0}
+
+    def interrupting(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > prepare.BLOCK + 10:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(prepare, "process_report", interrupting)
+    out = tmp_path / "out.jsonl"
+    assert (
+        prepare.run(_args(reports=tmp_path / "in.csv", out=out, no_graph=True))
+        == 130
+    )
+    records = _read(out)  # every line is complete JSON
+    assert len(records) == prepare.BLOCK
+
+
+def test_cli_entry_point(tmp_path):
+    _write_csv(tmp_path / "in.csv", GOOD)
+    out = tmp_path / "out.jsonl"
+    code = cli_main(
+        [
+            "prepare",
+            "--reports",
+            str(tmp_path / "in.csv"),
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert code == 0 and len(_read(out)) == 3
