@@ -163,7 +163,17 @@ def load_records(config):
                 "keras_clinclip.data.iu_xray is not available in this "
                 "version; use `--dataset synthetic`."
             )
-        records = data.iu_xray(image_size=max(config.image_size, 64))
+        # With `num_samples`, render only the reports needed (train is
+        # about 80% of them).
+        limit = None
+        if config.num_samples:
+            limit = int(config.num_samples / 0.75) + 1
+        records = data.iu_xray(
+            image_size=config.image_size,
+            limit=limit,
+            num_negations=max(config.num_negations, 1),
+            graphs=config.loss_options()["graph"],
+        )
     elif config.dataset == "synthetic":
         records = data.synthetic_pairs(
             config.num_samples or 2000,

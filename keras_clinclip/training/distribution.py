@@ -376,8 +376,8 @@ def fix_tf_distributed_fit(model):
        instead.
     2. Under `MultiWorkerMirroredStrategy` each step's logs are reduced
        with `strategy.reduce("MEAN", v, axis=0)`, which fails on the
-       scalar metric values. The step's logs are reshaped to shape (1,), which that reduction turns back into
-       the cross-replica mean scalar.
+       scalar metric values. The step's logs are reshaped to shape (1,),
+       which that reduction turns back into the cross-replica mean.
 
     Both are patched on the given model instance only. No-op for other
     strategies and backends.

@@ -193,6 +193,8 @@ def train(
     with setup.scope():
         if model is None:
             model = build_model(config, data)
+            if setup.is_chief:
+                _write_model_info(config, data)
         elif callable(model) and not isinstance(model, keras.Model):
             model = model()
         loss_list, weights = losses or build_losses(config)
@@ -257,6 +259,19 @@ def train(
         seconds=seconds,
         data=data,
     )
+
+
+def _write_model_info(config, data):
+    """What `clinclip export` needs besides the config to rebuild it."""
+    import json
+
+    from keras_clinclip.training import builders
+    from keras_clinclip.training import export
+
+    info = {"graph_feature_dim": builders.graph_feature_dim(data.records)}
+    path = pathlib.Path(config.output_dir) / export.MODEL_INFO
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(info) + "\n")
 
 
 def _save_weights_atomic(model, path):

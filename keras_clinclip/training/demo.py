@@ -1,0 +1,296 @@
+"""`clinclip demo`: the main job on the embedded data, end to end.
+
+1. **prepare**: the IU X-ray reports (from the installed `torchxrayvision`
+   package) with SynthCXR images rendered from their MeSH tags, CheXpert
+   labels, negated/omitted variants and report graphs
+   (`keras_clinclip.data.iu_xray`, cached after the first run);
+2. **baseline**: the same model, untrained, evaluated on the test split;
+3. **train**: ClinCLIP with the full method (`--loss=full`: text +
+   clinical + graph soft labels, negation hard negatives, graph
+   alignment) through `keras_clinclip.training.train.train`;
+4. **evaluate**: zero-shot AUROC per finding, retrieval R@K, CXR-Align
+   Task A/B and a linear probe on the test split
+   (`keras_clinclip.evaluation.evaluate_records`);
+5. **report**: `report.md` with tables and PNG figures, `summary.json`
+   and a trained-vs-untrained summary table, in `--output_dir`.
+
+The defaults fit a 2-core CPU in about 15 minutes from a warm cache;
+`--quick` is a few-minute version (fewer studies, one epoch). Every
+`TrainingConfig` field is an option (`clinclip demo --help`).
+"""
+
+import json
+import pathlib
+import time
+
+from keras_clinclip.training.config import TrainingConfig
+from keras_clinclip.training.config import add_config_arguments
+from keras_clinclip.training.config import config_from_args
+
+# The demo's choices for a 2-core CPU (see docs/training.md): 64-pixel
+# images and the small ResNet from scratch; MiniLM with its top 2 layers
+# trainable; reports truncated to 64 tokens; one negation per study.
+DEMO_DEFAULTS = {
+    "dataset": "iu_xray",
+    "image_size": 64,
+    "max_length": 64,
+    "num_negations": 1,
+    "trainable_text_layers": 2,
+    "embed_dim": 128,
+    "batch_size": 32,
+    "epochs": 4,
+    "learning_rate": 5e-4,
+    "output_dir": "runs/demo",
+    "save_freq": 50,
+}
+# `--quick`: the same recipe on fewer studies and steps.
+QUICK_OVERRIDES = {
+    "num_samples": 960,
+    "epochs": 2,
+    "max_length": 48,
+    "trainable_text_layers": 1,
+}
+
+
+def add_arguments(parser):
+    """Add the demo's options: `--quick` and every config field.
+
+    Example:
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> add_arguments(parser)
+    >>> args = parser.parse_args(["--quick"])
+    >>> args.quick, args.image_size
+    (True, 64)
+    """
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a few-minute run: "
+        + ", ".join(f"{k}={v}" for k, v in QUICK_OVERRIDES.items()),
+    )
+    parser.add_argument(
+        "--no_baseline",
+        action="store_true",
+        help="skip the evaluation of the untrained model",
+    )
+    parser.add_argument(
+        "--n_bootstrap",
+        type=int,
+        default=200,
+        help="bootstrap resamples of the confidence intervals",
+    )
+    add_config_arguments(parser, defaults=DEMO_DEFAULTS)
+
+
+def demo_config(args):
+    """The `TrainingConfig` of parsed demo arguments (with `--quick`).
+
+    Options given explicitly on the command line win over `--quick`.
+    """
+    values = config_from_args(args).to_dict()
+    if getattr(args, "quick", False):
+        defaults = TrainingConfig(
+            **{**TrainingConfig().to_dict(), **DEMO_DEFAULTS}
+        ).to_dict()
+        for key, value in QUICK_OVERRIDES.items():
+            if values[key] == defaults[key]:
+                values[key] = value
+    return TrainingConfig.from_dict(values)
+
+
+def _headline(result):
+    """The numbers of the summary table from an `evaluate_records` result."""
+    row = {}
+    zero_shot = result.get("zero_shot") or {}
+    row["zero-shot macro AUROC"] = zero_shot.get("macro", {}).get("auroc")
+    retrieval = result.get("retrieval") or {}
+    for direction, short in (
+        ("image_to_text", "i2t"),
+        ("text_to_image", "t2i"),
+    ):
+        row[f"R@5 {short}"] = retrieval.get(direction, {}).get("R@5")
+    tasks = (result.get("cxr_align") or {}).get("tasks", {})
+    for task in ("A", "B"):
+        row[f"CXR-Align Task {task}"] = tasks.get(task, {}).get("score")
+    probe = result.get("linear_probe") or {}
+    for key, value in probe.items() if isinstance(probe, dict) else ():
+        if str(key) in ("0.1", "10%") and isinstance(value, dict):
+            row["linear probe 10% AUROC"] = value.get("macro", {}).get("auroc")
+    return row
+
+
+def summary_table(baseline, trained):
+    """A Markdown table of the headline metrics, untrained vs trained.
+
+    Args:
+        baseline: the untrained model's headline dict (or None).
+        trained: the trained model's headline dict.
+
+    Example:
+    >>> print(summary_table({"m": 0.5}, {"m": 0.75}))
+    | metric | untrained | trained |
+    | --- | --- | --- |
+    | m | 0.500 | 0.750 |
+    """
+
+    def cell(value):
+        return "n/a" if value is None else f"{value:.3f}"
+
+    lines = ["| metric | untrained | trained |", "| --- | --- | --- |"]
+    for key, value in trained.items():
+        before = None if baseline is None else baseline.get(key)
+        lines.append(f"| {key} | {cell(before)} | {cell(value)} |")
+    return "\n".join(lines)
+
+
+def _evaluate(
+    model,
+    preprocessor,
+    records,
+    config,
+    n_bootstrap,
+    quick,
+    output_dir=None,
+    history=None,
+    notes=None,
+):
+    from keras_clinclip import evaluation
+
+    return evaluation.evaluate_records(
+        model,
+        preprocessor,
+        records,
+        split="test",
+        train_split="train",
+        n_bootstrap=n_bootstrap,
+        seed=config.seed,
+        probe_fractions=(0.1,) if quick else (0.01, 0.1, 1.0),
+        batch_size=config.batch_size,
+        progress=bool(config.verbose),
+        output_dir=output_dir,
+        history=history,
+        title="keras_clinclip demo: ClinCLIP on IU X-ray + SynthCXR",
+        notes=notes,
+    )
+
+
+def run_demo(config, quick=False, baseline=True, n_bootstrap=200):
+    """Prepare, train, evaluate and report; returns the summary dict.
+
+    Args:
+        config: a `TrainingConfig` (see `DEMO_DEFAULTS`).
+        quick: evaluate with the lighter settings of `--quick`.
+        baseline: also evaluate the untrained model.
+        n_bootstrap: bootstrap resamples of the confidence intervals.
+
+    Returns:
+        A dict with `trained` and `untrained` headline metrics, `timings`
+        (seconds per stage), `config`, `steps`, and `report` (the path).
+    """
+    import keras
+
+    from keras_clinclip.training import builders
+    from keras_clinclip.training.train import build_model
+    from keras_clinclip.training.train import train
+
+    out = pathlib.Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    timings = {}
+
+    start = time.time()
+    print(
+        f"[1/4] Preparing the data ({config.dataset}, "
+        f"{config.image_size}px images)...",
+        flush=True,
+    )
+    records = builders.load_records(config)
+    preprocessor = builders.build_preprocessor(config)
+    data = builders.build_training_data(
+        config, records=records, preprocessor=preprocessor
+    )
+    records = data.records
+    counts = {
+        s: list(records["split"]).count(s)
+        for s in ("train", "validate", "test")
+    }
+    timings["prepare"] = time.time() - start
+    print(f"      {counts} studies in {timings['prepare']:.0f} s", flush=True)
+
+    untrained = None
+    if baseline:
+        start = time.time()
+        print("[2/4] Evaluating the untrained model (baseline)...", flush=True)
+        keras.utils.set_random_seed(config.seed)
+        model = build_model(config, data)
+        result = _evaluate(
+            model, preprocessor, records, config, n_bootstrap=0, quick=True
+        )
+        untrained = _headline(result)
+        timings["baseline"] = time.time() - start
+        del model
+
+    start = time.time()
+    print(f"[3/4] Training ClinCLIP ({config.loss})...", flush=True)
+    trained_run = train(config, data=data)
+    timings["train"] = time.time() - start
+
+    start = time.time()
+    print("[4/4] Evaluating and writing the report...", flush=True)
+    notes = (
+        f"Trained with `{config.loss}` for {trained_run.steps} steps "
+        f"(global batch {config.batch_size}, {config.image_size}px images, "
+        f"reports truncated to {config.max_length} tokens) on "
+        f"{keras.backend.backend()}. Data: {counts}. Configuration in "
+        "`config.json`."
+    )
+    result = _evaluate(
+        trained_run.model,
+        preprocessor,
+        records,
+        config,
+        n_bootstrap=n_bootstrap,
+        quick=quick,
+        output_dir=out,
+        history=trained_run.history,
+        notes=notes,
+    )
+    trained = _headline(result)
+    timings["evaluate"] = time.time() - start
+
+    table = summary_table(untrained, trained)
+    report = result.get("report")
+    if report:
+        with open(report, "a") as handle:
+            handle.write(
+                "\n## Trained vs untrained (same architecture, "
+                "same seed)\n\n" + table + "\n"
+            )
+    summary = {
+        "trained": trained,
+        "untrained": untrained,
+        "timings": timings,
+        "steps": trained_run.steps,
+        "backend": keras.backend.backend(),
+        "config": config.to_dict(),
+        "report": str(report) if report else None,
+    }
+    (out / "summary.json").write_text(
+        json.dumps(summary, indent=2, default=float) + "\n"
+    )
+    print("\n" + table)
+    print("\nTimes: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
+    print(f"Report: {report}")
+    return summary
+
+
+def run(args):
+    """Run `clinclip demo`; returns the exit code."""
+    config = demo_config(args)
+    run_demo(
+        config,
+        quick=args.quick,
+        baseline=not args.no_baseline,
+        n_bootstrap=args.n_bootstrap,
+    )
+    return 0

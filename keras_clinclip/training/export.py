@@ -1,0 +1,129 @@
+"""`clinclip export`: a run's checkpoint to a KerasHub preset directory.
+
+The run directory holds `config.json` and `model.json` (written by
+`train`); the model is rebuilt from them, the chosen weights loaded, and
+`ClinCLIPBackbone.save_to_preset` writes the preset with its
+preprocessor. The preset then loads with
+`keras_hub.models.Backbone.from_preset(dir)` once `keras_clinclip` is
+imported, or `ClinCLIPBackbone.from_preset(dir)`.
+"""
+
+import json
+import pathlib
+
+from keras_clinclip.training.callbacks import run_paths
+from keras_clinclip.training.config import TrainingConfig
+from keras_clinclip.training.training_state_backup import TrainingStateBackup
+
+MODEL_INFO = "model.json"
+
+
+def find_checkpoint(run_dir):
+    """The weights to export from a run: final, else best, else backup.
+
+    Args:
+        run_dir: the run's `output_dir`.
+
+    Returns:
+        A `pathlib.Path` to a `.weights.h5` file.
+
+    Example:
+    >>> import tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "final.weights.h5").write_bytes(b"")
+    >>> find_checkpoint(folder).name
+    'final.weights.h5'
+    """
+    run_dir = pathlib.Path(run_dir)
+    paths = run_paths(run_dir)
+    candidates = [
+        run_dir / "final.weights.h5",
+        paths["checkpoints"] / "best.weights.h5",
+    ]
+    epochs = sorted(paths["checkpoints"].glob("epoch-*.weights.h5"))
+    candidates.extend(reversed(epochs))
+    for path in candidates:
+        if path.exists():
+            return path
+    state = TrainingStateBackup.read_state(paths["backup"])
+    if state is not None:
+        return paths["backup"] / state["weights"]
+    raise FileNotFoundError(
+        f"No weights in {run_dir}: expected final.weights.h5, "
+        "checkpoints/*.weights.h5 or a backup/latest.json."
+    )
+
+
+def export_preset(run_dir, preset_dir, weights=None):
+    """Rebuild a run's model, load its weights and save a KerasHub preset.
+
+    Args:
+        run_dir: the run's `output_dir` (with `config.json`, `model.json`).
+        preset_dir: the preset directory to write.
+        weights: a `.weights.h5` file (default `find_checkpoint(run_dir)`).
+
+    Returns:
+        The `pathlib.Path` of the preset directory.
+    """
+    from keras_clinclip.training import builders
+    from keras_clinclip.training.optim import build_optimizer
+    from keras_clinclip.training.train import build_losses
+
+    run_dir = pathlib.Path(run_dir)
+    paths = run_paths(run_dir)
+    if not paths["config"].exists():
+        raise FileNotFoundError(
+            f"{paths['config']} is missing: is {run_dir} the output_dir of "
+            "a `clinclip train` run?"
+        )
+    config = TrainingConfig.load(paths["config"])
+    info_path = run_dir / MODEL_INFO
+    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    weights = pathlib.Path(weights) if weights else find_checkpoint(run_dir)
+    model = builders.build_backbone(
+        config, graph_feature_dim=info.get("graph_feature_dim")
+    )
+    # The checkpoints hold the optimizer state too: build one to match.
+    losses, loss_weights = build_losses(config)
+    model.compile(
+        optimizer=build_optimizer(config.learning_rate, total_steps=1),
+        loss=losses,
+        loss_weights=loss_weights,
+    )
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(str(weights))
+    preprocessor = builders.build_preprocessor(config)
+    preset_dir = pathlib.Path(preset_dir)
+    model.save_to_preset(str(preset_dir), preprocessor=preprocessor)
+    print(f"Exported {weights} to the preset {preset_dir}")
+    return preset_dir
+
+
+def add_arguments(parser):
+    """Add the `clinclip export` options.
+
+    Example:
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> add_arguments(parser)
+    >>> parser.parse_args(["runs/x"]).preset_dir
+    """
+    parser.add_argument("run_dir", help="the output_dir of a training run")
+    parser.add_argument(
+        "--preset_dir",
+        default=None,
+        help="where to write the preset (default: RUN_DIR/preset)",
+    )
+    parser.add_argument(
+        "--weights",
+        default=None,
+        help="a .weights.h5 to export (default: final, else best "
+        "checkpoint, else the latest backup)",
+    )
+
+
+def run(args):
+    """Run `clinclip export`; returns the exit code."""
+    preset_dir = args.preset_dir or run_paths(args.run_dir)["preset"]
+    export_preset(args.run_dir, preset_dir, weights=args.weights)
+    return 0
