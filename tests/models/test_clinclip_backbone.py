@@ -127,10 +127,21 @@ def test_config_round_trip_and_keras_file(full_model, full_batch, tmp_path):
     for key, value in _numpy(clone(x)).items():
         np.testing.assert_allclose(value, expected[key], atol=1e-6)
 
+    from keras_clinclip.losses import SoftLabelContrastive
+
+    clone.compile(
+        optimizer="adam",
+        loss=SoftLabelContrastive(sources=("text",), soft_weight=0.3),
+    )
+    clone.optimizer.build(clone.trainable_variables)
     path = os.path.join(tmp_path, "model.keras")
-    full_model.save(path)
+    clone.save(path)
     restored = keras.saving.load_model(path)
     assert isinstance(restored, ClinCLIPBackbone)
+    # Recompiled on load with the same loss configuration.
+    (loss,) = restored.contrastive_losses
+    assert isinstance(loss, SoftLabelContrastive)
+    assert loss.get_config() == clone.contrastive_losses[0].get_config()
     for key, value in _numpy(restored(x)).items():
         np.testing.assert_allclose(value, expected[key], atol=1e-6)
 
