@@ -192,10 +192,14 @@ def tiny_batch(
         x["negation_token_ids"] = neg_ids
         x["negation_padding_mask"] = neg_mask
         y["negation_mask"] = np.ones((batch_size, num_negations), "float32")
+        # Each negated report: the source labels with one positive (or
+        # uncertain) finding turned negative, as `reports` negates them.
         negation_labels = np.repeat(labels[:, None], num_negations, axis=1)
-        negation_labels[..., 1:] = np.where(
-            negation_labels[..., 1:] == 1.0, 0.0, negation_labels[..., 1:]
-        )
+        for i in range(batch_size):
+            findings = np.flatnonzero(np.isin(labels[i], (1.0, -1.0)))
+            for k in range(num_negations):
+                if len(findings):
+                    negation_labels[i, k, findings[k % len(findings)]] = 0.0
         y["negation_labels"] = negation_labels
     if graph_nodes:
         x["graph_nodes"] = rng.normal(
