@@ -199,6 +199,9 @@ def mesh_to_findings(tags, seed=0):
     return out
 
 
+_PARSED = {}
+
+
 def _text(element):
     if element is None or element.text is None:
         return ""
@@ -226,6 +229,10 @@ def read_iu_reports(path=None):
     """
     if path is None:
         path = utils.package_data_path("torchxrayvision", _ARCHIVE)
+    key = (str(path), os.path.getmtime(path))
+    if key in _PARSED:
+        rows, dropped = _PARSED[key]
+        return [dict(row) for row in rows], list(dropped)
     rows, dropped = [], []
     with tarfile.open(path, "r:gz") as archive:
         for member in archive:
@@ -260,7 +267,8 @@ def read_iu_reports(path=None):
 
     rows.sort(key=lambda row: number(row["id"]))
     dropped.sort(key=number)
-    return rows, dropped
+    _PARSED[key] = (rows, dropped)
+    return [dict(row) for row in rows], list(dropped)
 
 
 def _study_seed(study):
@@ -404,6 +412,7 @@ def iu_xray(
     ids=None,
     split_fractions=(0.8, 0.1, 0.1),
     cache=True,
+    cache_dir=None,
     workers=None,
 ):
     """The IU X-ray reports paired with SynthCXR images (records format).
@@ -432,6 +441,8 @@ def iu_xray(
         ids: keep only these report ids (e.g. `["CXR1", "CXR10"]`).
         split_fractions: train/validate/test shares.
         cache: read and write the cache.
+        cache_dir: the cache folder (default
+            `keras_clinclip.utils.cache_dir("iu_xray")`).
         workers: rendering processes (see `render_images`).
 
     Returns:
@@ -467,7 +478,10 @@ def iu_xray(
         rows = rows[: int(limit)]
     study_ids = [row["id"] for row in rows]
     selection = hashlib.md5("\n".join(study_ids).encode()).hexdigest()[:10]
-    folder = utils.cache_dir("iu_xray") if cache else None
+    folder = None
+    if cache:
+        folder = pathlib.Path(cache_dir or utils.cache_dir("iu_xray"))
+        folder.mkdir(parents=True, exist_ok=True)
 
     image_file = text_file = None
     if folder is not None:

@@ -77,8 +77,9 @@ def test_cardiomegaly_widens_the_heart():
     for seed in range(4):
         normal.append(_bright_width(renderer.render([], seed), 0.62))
         big.append(
-            _bright_width(renderer.render([("cardiomegaly", None, None, 1.0)],
-                                          seed), 0.62)
+            _bright_width(
+                renderer.render([("cardiomegaly", None, None, 1.0)], seed), 0.62
+            )
         )
     assert np.mean(big) > np.mean(normal) * 1.25
 
@@ -88,8 +89,10 @@ def test_pneumothorax_darkens_the_lung(renderer):
     for seed in range(4):
         normal = renderer.render([], seed=seed).astype(float)
         ptx = renderer.render([("pneumothorax", "left", None, 0.9)], seed)
-        deltas.append(_region(ptx.astype(float), "left", (0.15, 0.5))
-                      - _region(normal, "left", (0.15, 0.5)))
+        deltas.append(
+            _region(ptx.astype(float), "left", (0.15, 0.5))
+            - _region(normal, "left", (0.15, 0.5))
+        )
     assert np.mean(deltas) < -3
 
 
@@ -161,8 +164,10 @@ def test_synthetic_pairs_records():
     assert set(records["split"]) <= {"train", "validate", "test"}
     for i in range(n):
         positives = [
-            name for name, v in zip(templates.CHEXPERT_OBSERVATIONS,
-                                    records["labels"][i])
+            name
+            for name, v in zip(
+                templates.CHEXPERT_OBSERVATIONS, records["labels"][i]
+            )
             if v == 1.0 and name != "No Finding"
         ]
         assert len(records["negations"][i]) == min(2, len(positives))
@@ -170,8 +175,10 @@ def test_synthetic_pairs_records():
             assert text != records["report"][i]
             row = records["negation_labels"][i, k]
             changed = np.nonzero(
-                ~((row == records["labels"][i])
-                  | (np.isnan(row) & np.isnan(records["labels"][i])))
+                ~(
+                    (row == records["labels"][i])
+                    | (np.isnan(row) & np.isnan(records["labels"][i]))
+                )
             )[0]
             assert len(changed) == 1
             assert row[changed[0]] == 0.0
