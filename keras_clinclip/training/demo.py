@@ -155,9 +155,9 @@ def _evaluate(
     history=None,
     notes=None,
 ):
-    from keras_clinclip import evaluation
+    from keras_clinclip.evaluation.evaluate import evaluate_records
 
-    return evaluation.evaluate_records(
+    return evaluate_records(
         model,
         preprocessor,
         records,

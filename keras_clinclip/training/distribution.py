@@ -364,16 +364,18 @@ def all_reduce_gradients(optimizer, average=False):
     return optimizer
 
 
-def fix_tf_distributed_fit(model):
+def fix_tf_distributed_fit(model, sample_batch=None):
     """Work around two Keras 3.15 bugs of `fit` under `tf.distribute`.
 
-    1. Keras's TensorFlow trainer builds the model symbolically from the
-       first batch, obtained with `strategy.reduce("MEAN", batch)`: that
-       fails on boolean tensors (our padding masks) under
-       `MirroredStrategy`, and on any nested structure (our dict batches)
-       under `MultiWorkerMirroredStrategy`. Only the batch's shapes matter
-       there, so this takes the first local replica value of each tensor
-       instead.
+    1. Under a strategy, Keras's TensorFlow `fit` builds the model
+       symbolically from a batch that it takes from the *training
+       iterator* (so the run silently skips its first batch) and reduces
+       with `strategy.reduce("MEAN", batch)`, which fails on boolean
+       tensors (our padding masks) under `MirroredStrategy` and on any
+       nested structure (our dict batches) under
+       `MultiWorkerMirroredStrategy`. Only the batch's shapes matter
+       there, so this builds from `sample_batch` (taken from a separate
+       pipeline) and never touches the training iterator.
     2. Under `MultiWorkerMirroredStrategy` each step's logs are reduced
        with `strategy.reduce("MEAN", v, axis=0)`, which fails on the
        scalar metric values. The step's logs are reshaped to shape (1,),
@@ -384,6 +386,8 @@ def fix_tf_distributed_fit(model):
 
     Args:
         model: a Keras model created in the strategy's scope.
+        sample_batch: an `(x, y)` batch with the training data's
+            structure (any batch size).
 
     Returns:
         The model.
@@ -413,10 +417,14 @@ def fix_tf_distributed_fit(model):
         return value
 
     def maybe_symbolic_build(iterator=None, data_batch=None):
-        if iterator is not None:
-            for _, _, it in iterator:
-                data_batch = tf.nest.map_structure(local, next(it))
-                break
+        if data_batch is None:
+            if sample_batch is None:
+                raise ValueError(
+                    "fix_tf_distributed_fit needs a `sample_batch` to build "
+                    "the model without consuming the training iterator."
+                )
+            data_batch = sample_batch
+        data_batch = tf.nest.map_structure(local, data_batch)
         with strategy.scope():
             model._symbolic_build(data_batch=data_batch)
 
@@ -513,3 +521,44 @@ def local_stream(stream, setup, global_batch_size):
         return strategy.distribute_datasets_from_function(per_worker)
 
     return distributed
+
+
+def fix_tf_gradient_clipping(optimizer, num_replicas):
+    """Clip the *summed* gradients under `tf.distribute` (Keras 3.15 bug).
+
+    Keras's TensorFlow optimizer clips each replica's gradients by their
+    own global norm, then sums them across replicas, so a clipped
+    multi-replica step differs from the single-device step on the global
+    batch. This moves the clipping after the cross-replica sum on the
+    given optimizer instance. No-op with one replica or no
+    `global_clipnorm`.
+
+    Args:
+        optimizer: a Keras optimizer (TensorFlow backend).
+        num_replicas: replicas in sync.
+
+    Returns:
+        The optimizer.
+
+    Example:
+    >>> import keras
+    >>> optimizer = keras.optimizers.SGD(global_clipnorm=1.0)
+    >>> fix_tf_gradient_clipping(optimizer, 1).global_clipnorm
+    1.0
+    """
+    clip = getattr(optimizer, "global_clipnorm", None)
+    if num_replicas <= 1 or not clip:
+        return optimizer
+    import tensorflow as tf
+
+    original = optimizer._all_reduce_sum_gradients
+
+    def reduce_then_clip(grads_and_vars):
+        grads_and_vars = list(original(grads_and_vars))
+        grads = [g for g, _ in grads_and_vars]
+        clipped, _ = tf.clip_by_global_norm(grads, clip)
+        return list(zip(clipped, [v for _, v in grads_and_vars]))
+
+    optimizer.global_clipnorm = None
+    optimizer._all_reduce_sum_gradients = reduce_then_clip
+    return optimizer

@@ -205,7 +205,14 @@ def train(
             weight_decay=config.weight_decay,
             clipnorm=config.clipnorm,
         )
-        distribution_lib.fix_tf_distributed_fit(model)
+        if getattr(model, "_distribute_strategy", None) is not None:
+            # A batch from a separate pipeline for Keras's symbolic build.
+            sample = next(iter(stream_from(data.train, 0).take(1)))
+            distribution_lib.fix_tf_distributed_fit(model, sample)
+        if setup.engine == "tensorflow":
+            distribution_lib.fix_tf_gradient_clipping(
+                optimizer, setup.num_replicas
+            )
         if setup.engine == "torch" and setup.num_processes > 1:
             distribution_lib.broadcast_weights(model)
             distribution_lib.all_reduce_gradients(optimizer, average=True)

@@ -153,8 +153,9 @@ def main(argv=None):
             keras.ops.convert_to_numpy(w)
             for w in result.model.trainable_weights
         ]
+        arrays = {f"arr_{i}": w for i, w in enumerate(weights)}
         np.savez(
-            args.dump, steps=result.steps, start=result.start_step, *weights
+            args.dump, steps=result.steps, start=result.start_step, **arrays
         )
     print(f"STEPS {result.steps} START {result.start_step}", flush=True)
     return 0
