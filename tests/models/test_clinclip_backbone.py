@@ -231,8 +231,8 @@ def test_compile_defaults_to_soft_label_contrastive():
 def test_mixed_bfloat16_outputs_and_float32_loss():
     from keras_clinclip.losses import SoftLabelContrastive
 
-    model = tiny_backbone(num_negations=1, dtype="mixed_bfloat16")
-    x, y = tiny_batch(4, num_negations=1, seed=2)
+    model = tiny_backbone(dtype="mixed_bfloat16")
+    x, y = tiny_batch(4, seed=2)
     out = model(x)
     assert keras.backend.standardize_dtype(out["image_embeddings"].dtype) == (
         "bfloat16"
