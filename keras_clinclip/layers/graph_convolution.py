@@ -31,7 +31,7 @@ class GraphConvolution(keras.layers.Layer):
     >>> layer = GraphConvolution(units=4)
     >>> nodes = np.ones((2, 3, 5), "float32")
     >>> adjacency = np.zeros((2, 3, 3), "float32")
-    >>> layer(nodes, adjacency).shape
+    >>> tuple(layer(nodes, adjacency).shape)
     (2, 3, 4)
     """
 

@@ -25,7 +25,7 @@ class ProjectionHead(keras.layers.Layer):
     Example:
     >>> import numpy as np
     >>> head = ProjectionHead(output_dim=4, hidden_dim=8)
-    >>> head(np.ones((2, 6), "float32")).shape
+    >>> tuple(head(np.ones((2, 6), "float32")).shape)
     (2, 4)
     """
 

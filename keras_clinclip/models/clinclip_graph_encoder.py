@@ -31,7 +31,7 @@ class ClinCLIPGraphEncoder(keras.layers.Layer):
     >>> encoder = ClinCLIPGraphEncoder(hidden_dim=8, num_layers=2)
     >>> nodes = np.random.rand(2, 5, 3).astype("float32")
     >>> adjacency = np.ones((2, 5, 5), "float32")
-    >>> encoder(nodes, adjacency, np.ones((2, 5), bool)).shape
+    >>> tuple(encoder(nodes, adjacency, np.ones((2, 5), bool)).shape)
     (2, 8)
     """
 
