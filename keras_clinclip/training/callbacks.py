@@ -1,6 +1,8 @@
 """The callbacks of a training run: logs, checkpoints, backups."""
 
+import importlib.util
 import pathlib
+import warnings
 
 import keras
 
@@ -49,7 +51,8 @@ def build_callbacks(
         output_dir: the run's directory (see `run_paths`).
         save_freq: back up the training state every this many optimizer
             steps (0: at each epoch end); see `TrainingStateBackup`.
-        tensorboard: add `keras.callbacks.TensorBoard`.
+        tensorboard: add `keras.callbacks.TensorBoard` (skipped with a
+            warning when the `tensorboard` package is not installed).
         checkpoints: add an `AtomicModelCheckpoint` of the weights at
             each epoch end (the best by `monitor` when given).
         is_chief: False on non-chief workers: they log nothing and write
@@ -73,7 +76,14 @@ def build_callbacks(
         callbacks.append(
             keras.callbacks.CSVLogger(str(paths["log_csv"]), append=True)
         )
-        if tensorboard:
+        if tensorboard and importlib.util.find_spec("tensorboard") is None:
+            warnings.warn(
+                "TensorBoard logs need the `tensorboard` package, which is "
+                "not installed (pip install tensorboard); training goes on "
+                "without them. Pass `--tensorboard false` to silence this.",
+                stacklevel=2,
+            )
+        elif tensorboard:
             callbacks.append(
                 keras.callbacks.TensorBoard(
                     log_dir=str(paths["tensorboard"]), update_freq="epoch"

@@ -165,7 +165,9 @@ def _evaluate(
         train_split="train",
         n_bootstrap=n_bootstrap,
         seed=config.seed,
-        probe_fractions=(0.1,) if quick else (0.01, 0.1, 1.0),
+        probe_fractions=()
+        if not probe
+        else ((0.1,) if quick else (0.01, 0.1, 1.0)),
         batch_size=config.batch_size,
         progress=bool(config.verbose),
         output_dir=output_dir,

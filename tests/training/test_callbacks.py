@@ -94,10 +94,17 @@ def test_atomic_model_checkpoint_final_name_only_when_complete(
 
 
 def test_build_callbacks_for_chief_and_worker(tmp_path):
-    chief = [type(c).__name__ for c in build_callbacks(tmp_path)]
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        with pytest.warns(UserWarning, match="pip install tensorboard"):
+            chief = [type(c).__name__ for c in build_callbacks(tmp_path)]
+        assert "TensorBoard" not in chief
+    chief = [
+        type(c).__name__ for c in build_callbacks(tmp_path, tensorboard=False)
+    ]
     assert chief == [
         "CSVLogger",
-        "TensorBoard",
         "AtomicModelCheckpoint",
         "TrainingStateBackup",
     ]
