@@ -154,6 +154,7 @@ def _evaluate(
     output_dir=None,
     history=None,
     notes=None,
+    probe=True,
 ):
     from keras_clinclip.evaluation.evaluate import evaluate_records
 
@@ -226,7 +227,13 @@ def run_demo(config, quick=False, baseline=True, n_bootstrap=200):
         keras.utils.set_random_seed(config.seed)
         model = build_model(config, data)
         result = _evaluate(
-            model, preprocessor, records, config, n_bootstrap=0, quick=True
+            model,
+            preprocessor,
+            records,
+            config,
+            n_bootstrap=0,
+            quick=True,
+            probe=False,
         )
         untrained = _headline(result)
         timings["baseline"] = time.time() - start
