@@ -12,6 +12,7 @@ from keras_clinclip.models.clinclip_towers import read_safetensors
 from keras_clinclip.models.clinclip_towers import small_resnet_image_encoder
 from keras_clinclip.models.contrastive_model import ContrastiveLossMixin
 from keras_clinclip.models.contrastive_model import ContrastiveModel
+from keras_clinclip.models.minilm_backbone import MiniLMBackbone
 
 __all__ = [
     "ClinCLIPBackbone",
@@ -20,6 +21,7 @@ __all__ = [
     "ClinCLIPPreprocessor",
     "ContrastiveLossMixin",
     "ContrastiveModel",
+    "MiniLMBackbone",
     "minilm_text_encoder",
     "minilm_tokenizer",
     "read_safetensors",

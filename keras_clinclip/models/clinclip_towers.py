@@ -183,31 +183,35 @@ def _port_bert_weights(backbone, tensors):
 def minilm_text_encoder(dtype=None, use_keras_hub_loader=None):
     """The pretrained all-MiniLM-L6-v2 as a KerasHub `BertBackbone`.
 
+    The tower is a `MiniLMBackbone` (a `BertBackbone` with the exact GELU
+    of the checkpoint).
+
     Args:
         dtype: dtype policy of the tower (e.g. `"mixed_bfloat16"`).
-        use_keras_hub_loader: `True` loads through
+        use_keras_hub_loader: `True` reads the weights through
             `keras_hub.models.BertBackbone.from_preset(path)` (needs the
-            `safetensors` package), `False` ports the weights with
+            `safetensors` package), `False` ports them with
             `read_safetensors`; `None` (default) picks the former when
             `safetensors` is installed.
 
     Returns:
-        A `keras_hub.models.BertBackbone` with 6 layers, width 384.
+        A `MiniLMBackbone` (a `keras_hub.models.BertBackbone`) with 6
+        layers, width 384.
 
     Example:
     >>> encoder = minilm_text_encoder()
     >>> encoder.hidden_dim, encoder.num_layers
     (384, 6)
     """
+    from keras_clinclip.models.minilm_backbone import MiniLMBackbone
+
     path = minilm_path()
     if use_keras_hub_loader is None:
         use_keras_hub_loader = (
             importlib.util.find_spec("safetensors") is not None
         )
-    if use_keras_hub_loader:
-        return keras_hub.models.BertBackbone.from_preset(str(path), dtype=dtype)
     config = json.loads((path / "config.json").read_text())
-    backbone = keras_hub.models.BertBackbone(
+    backbone = MiniLMBackbone(
         vocabulary_size=config["vocab_size"],
         num_layers=config["num_hidden_layers"],
         num_heads=config["num_attention_heads"],
@@ -216,9 +220,16 @@ def minilm_text_encoder(dtype=None, use_keras_hub_loader=None):
         max_sequence_length=config["max_position_embeddings"],
         num_segments=config.get("type_vocab_size", 2),
         dropout=config.get("hidden_dropout_prob", 0.1),
+        exact_gelu=config.get("hidden_act", "gelu") == "gelu",
         dtype=dtype,
     )
-    _port_bert_weights(backbone, read_safetensors(path / "model.safetensors"))
+    if use_keras_hub_loader:
+        loaded = keras_hub.models.BertBackbone.from_preset(str(path))
+        backbone.set_weights(loaded.get_weights())
+    else:
+        _port_bert_weights(
+            backbone, read_safetensors(path / "model.safetensors")
+        )
     return backbone
 
 

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_clinclip.models import MiniLMBackbone
 from keras_clinclip.models import clinclip_towers
 from keras_clinclip.models import minilm_text_encoder
 from keras_clinclip.models import minilm_tokenizer
@@ -131,7 +132,9 @@ def test_minilm_text_branch_matches_numpy_reference():
     pooled = keras.ops.convert_to_numpy(model.text_pooler(features, mask))
     weights = _read_weights(path / "model.safetensors")
     expected = _numpy_sentence_embedding(weights, token_ids, mask)
-    np.testing.assert_allclose(pooled, expected, atol=1e-3)
+    # The issue asks for 1e-3; with the exact GELU of the checkpoint
+    # (MiniLMBackbone) the gap is float32 round-off.
+    np.testing.assert_allclose(pooled, expected, atol=1e-4)
     # Different sentences give different embeddings (not a constant).
     assert np.abs(expected[0] - expected[1]).max() > 0.05
 
@@ -167,3 +170,37 @@ def test_small_resnet_shapes_and_bad_config():
     assert encoder.output_shape == (None, 4, 4, 96)
     with pytest.raises(ValueError, match="same length"):
         clinclip_towers.small_resnet_image_encoder(filters=(64,), blocks=())
+
+
+def test_minilm_backbone_keeps_exact_gelu_through_serialization():
+    config = dict(
+        vocabulary_size=20,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=8,
+        dropout=0.0,
+    )
+    exact = MiniLMBackbone(**config)
+    clone = MiniLMBackbone.from_config(exact.get_config())
+    assert clone.exact_gelu
+    approximate = MiniLMBackbone(exact_gelu=False, **config)
+    # Unit-scale weights, so that activations reach where the two GELUs
+    # differ (BERT's 0.02 init keeps them near 0, where they agree).
+    rng = np.random.default_rng(0)
+    weights = [rng.normal(size=w.shape) for w in exact.get_weights()]
+    for model in (exact, clone, approximate):
+        model.set_weights(weights)
+    ids = np.array([[2, 5, 7, 9, 3, 0]], "int32")
+    inputs = {
+        "token_ids": ids,
+        "segment_ids": np.zeros_like(ids),
+        "padding_mask": (ids > 0).astype("int32"),
+    }
+
+    def run(model):
+        return keras.ops.convert_to_numpy(model(inputs)["sequence_output"])
+
+    np.testing.assert_allclose(run(clone), run(exact), atol=1e-6)
+    assert np.abs(run(approximate) - run(exact)).max() > 1e-4
