@@ -246,10 +246,19 @@ def _box_blur(a, r):
     r = int(r)
     if r < 1:
         return a
+    a = np.asarray(a, np.float32)
     for axis in (0, 1):
-        pad = [(0, 0), (0, 0)]
-        pad[axis] = (r + 1, r)
-        c = np.cumsum(np.pad(a, pad, mode="edge"), axis=axis)
+        first = np.take(a, [0], axis=axis)
+        last = np.take(a, [-1], axis=axis)
+        padded = np.concatenate(
+            [
+                np.repeat(first, r + 1, axis=axis),
+                a,
+                np.repeat(last, r, axis=axis),
+            ],
+            axis=axis,
+        )
+        c = np.cumsum(padded, axis=axis, dtype=np.float32)
         if axis == 0:
             a = (c[2 * r + 1 :] - c[: -2 * r - 1]) / (2 * r + 1)
         else:
@@ -499,7 +508,7 @@ class SynthCXR:
             for level in rng.uniform(top + 0.1 * bh, bottom, 3 + int(4 * sev)):
                 for sign in (-1, 1):
                     x0 = cx + sign * 0.04
-                    d += 0.2 * _disk(xx, yy, x0, level, 0.012, 0.006)
+                    d += 0.3 * _disk(xx, yy, x0, level, 0.018, 0.008)
 
         # Mediastinum, heart and aortic knob.
         med_w = 0.075 * bw * g["med"]
@@ -650,6 +659,7 @@ class SynthCXR:
         dist = (phase - rib) * spacing
         region = (lateral > 0.05) & (lateral < 1.0) & (rib >= 0) & (rib < 10)
         gap = np.zeros(xx.shape, bool)
+        callus = np.zeros(xx.shape, np.float32)
         for f in fractures:
             for side in _sides(f.side, default="right"):
                 zone = ZONES.index(f.zone or "middle")
@@ -662,8 +672,12 @@ class SynthCXR:
                 )
                 step = (0.5 + 0.5 * f.severity) * thick
                 dist = np.where(broken & (lateral > where), dist - step, dist)
-                gap |= broken & (
-                    np.abs(lateral - where) < 0.015 + 0.02 * f.severity
+                near = np.abs(lateral - where) < 0.015 + 0.02 * f.severity
+                gap |= broken & near
+                # A faint callus / fracture line at the break.
+                halo = broken & (np.abs(lateral - where) < 0.05)
+                callus = np.maximum(
+                    callus, halo * _smoothstep(1 - np.abs(dist) / thick)
                 )
         band = _smoothstep((thick / 2 - np.abs(dist)) / (thick / 3))
         cortex = _smoothstep(
@@ -671,6 +685,7 @@ class SynthCXR:
         )
         out = (0.045 * band + 0.04 * cortex) * region
         out = np.where(gap, -0.1 * band * region, out)
+        out = out + 0.08 * callus * ~gap
         return out * tissue
 
     def _zone_point(self, rng, lungs, g, side, zone, lateral=0.5):
@@ -699,8 +714,8 @@ class SynthCXR:
         for side in _sides(f.side):
             m = _blur(lungs[side], 1)
             if f.name in ("consolidation", "opacity"):
-                x, y = self._zone_point(rng, lungs, g, side, f.zone)
-                r = (0.06 + 0.07 * s) * (1.0 if f.name == "opacity" else 0.9)
+                x, y = self._zone_point(rng, lungs, g, side, f.zone, 0.2)
+                r = (0.07 + 0.07 * s) * (1.1 if f.name == "opacity" else 0.9)
                 theta = np.arctan2(yy - y, xx - x)
                 wobble = 1 + 0.22 * np.sin(3 * theta + rng.uniform(0, 6))
                 wobble += 0.12 * np.sin(5 * theta + rng.uniform(0, 6))
@@ -711,9 +726,10 @@ class SynthCXR:
                     br = self._bronchogram(rng, x, y, r)
                     blob = blob * (1 - 0.5 * br)
                 else:
-                    strength = 0.12 + 0.12 * s
+                    strength = 0.16 + 0.16 * s
                     patch = _blur(rng.normal(0, 1, d.shape), 3)
-                    blob = blob * np.clip(0.6 + 4 * patch, 0, 1.4)
+                    patch /= patch.std() + 1e-9
+                    blob = blob * np.clip(0.8 + 0.4 * patch, 0.2, 1.4)
                 d = d + strength * blob
             elif f.name == "atelectasis":
                 x, y = self._zone_point(rng, lungs, g, side, f.zone or "lower")
@@ -773,11 +789,11 @@ class SynthCXR:
                     hi = ys + (ye - ys) * (z + 1) / 3
                     near = (yy > lo) & (yy < hi)
                     near = near & (np.abs(xx - g["cx"]) > 0.12 * g["bw"])
-                    d = d + (0.2 + 0.1 * s) * rim * near
+                    d = d + (0.3 + 0.15 * s) * rim * near
                 else:
                     region = _disk(xx, yy, x, y, 0.08 + 0.05 * s, edge=0.6)
                     lines = self._reticular(rng, 2)
-                    d = d + (0.14 + 0.1 * s) * lines * region * m
+                    d = d + (0.2 + 0.12 * s) * lines * region * m
             elif f.name == "interstitial":
                 lines = self._reticular(rng, 1.5)
                 d = d + (0.08 + 0.1 * s) * lines * m
