@@ -7,6 +7,7 @@ import pytest
 
 PURE_MODULES = [
     "keras_clinclip.evaluation",
+    "keras_clinclip.evaluation.benchmark",
     "keras_clinclip.evaluation.cli",
     "keras_clinclip.evaluation.cxr_align",
     "keras_clinclip.evaluation.evaluate",
