@@ -18,6 +18,17 @@ def _to_numpy(x):
     return np.asarray(keras.ops.convert_to_numpy(x))
 
 
+def _pad_rows(array, size):
+    """Pad the first axis to `size` with copies of the first row, so that
+    every model call sees one shape (one compilation on every backend)."""
+    array = np.asarray(array)
+    missing = size - array.shape[0]
+    if missing <= 0:
+        return array
+    filler = np.repeat(array[:1], missing, axis=0)
+    return np.concatenate([array, filler], axis=0)
+
+
 def _progress(total, enabled, label):
     if not enabled:
         return None
@@ -38,7 +49,8 @@ def embed_images(
         images: an array of images, first axis the batch (raw radiographs
             when a preprocessor is given, converted tower inputs otherwise).
         preprocessor: optional object with `convert_images(images)`.
-        batch_size: images per model call.
+        batch_size: images per model call (the last batch is padded to
+            it, so the model sees one shape).
         progress: show a Keras progress bar.
 
     Returns:
@@ -56,11 +68,14 @@ def embed_images(
     total = len(images)
     bar = _progress(total, progress, "Embedding images")
     outputs = []
+    size = min(batch_size, total)
     for start in range(0, total, batch_size):
         batch = images[start : start + batch_size]
+        count = len(batch)
         if preprocessor is not None:
             batch = preprocessor.convert_images(batch)
-        outputs.append(_to_numpy(backbone.encode_images(batch)))
+        batch = _pad_rows(_to_numpy(batch), size)
+        outputs.append(_to_numpy(backbone.encode_images(batch))[:count])
         if bar is not None:
             bar.update(min(start + batch_size, total))
     if not outputs:
@@ -100,15 +115,14 @@ def embed_texts(backbone, texts, preprocessor, batch_size=64, progress=False):
         raise ValueError("embed_texts got no texts")
     bar = _progress(len(texts), progress, "Embedding reports")
     outputs = []
+    size = min(batch_size, len(texts))
     for start in range(0, len(texts), batch_size):
-        tokens = preprocessor.tokenize(texts[start : start + batch_size])
-        outputs.append(
-            _to_numpy(
-                backbone.encode_texts(
-                    tokens["token_ids"], tokens["padding_mask"]
-                )
-            )
-        )
+        chunk = texts[start : start + batch_size]
+        tokens = preprocessor.tokenize(chunk)
+        token_ids = _pad_rows(_to_numpy(tokens["token_ids"]), size)
+        padding_mask = _pad_rows(_to_numpy(tokens["padding_mask"]), size)
+        embeddings = backbone.encode_texts(token_ids, padding_mask)
+        outputs.append(_to_numpy(embeddings)[: len(chunk)])
         if bar is not None:
             bar.update(min(start + batch_size, len(texts)))
     return l2_normalize(np.concatenate(outputs)).astype(np.float32)

@@ -176,3 +176,33 @@ def test_undefined_metrics_are_warned_once_and_noted(tmp_path):
     assert any("AUROC for 'Edema'" in m for m in result["warnings"])
     assert any("linear probe" in m for m in result["warnings"])
     assert "## Notes" in (tmp_path / "report.md").read_text()
+
+
+def test_embedding_pads_the_last_batch_to_one_shape():
+    from keras_clinclip.evaluation.embed import embed_images
+    from keras_clinclip.evaluation.embed import embed_texts
+
+    class Recording(Known):
+        def __init__(self):
+            self.shapes = []
+
+        def encode_images(self, images):
+            self.shapes.append(np.shape(images))
+            return super().encode_images(images)
+
+        def encode_texts(self, token_ids, padding_mask):
+            self.shapes.append(np.shape(token_ids))
+            return super().encode_texts(token_ids, padding_mask)
+
+    model = Recording()
+    images = np.arange(7 * 4, dtype=np.uint8).reshape(7, 2, 2) * 9
+    embeddings = embed_images(model, images, model, batch_size=3)
+    assert model.shapes == [(3, 2)] * 3
+    expected = model.convert_images(images)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(embeddings, expected, rtol=1e-6)
+    model.shapes = []
+    texts = ["a", "no b", "c", "no d", "e"]
+    embeddings = embed_texts(model, texts, model, batch_size=4)
+    assert model.shapes == [(4, 2), (4, 2)]
+    np.testing.assert_array_equal(embeddings[:, 1], [0, 1, 0, 1, 0])
