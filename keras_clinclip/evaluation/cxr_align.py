@@ -303,6 +303,18 @@ def evaluate_cxr_align(
             preprocessor,
             batch_size,
         )
+    identical = int(np.sum(np.all(report_emb == negation_emb, axis=1)))
+    if identical:
+        import warnings
+
+        warnings.warn(
+            f"CXR-Align: {identical} of {len(kept)} reports embed exactly "
+            "like their negated version (they count as failures); the "
+            "texts probably differ only after the preprocessor's "
+            "sequence_length, which truncated them",
+            UserWarning,
+            stacklevel=2,
+        )
     result = cxr_align_scores(
         image_emb, report_emb, negation_emb, omitted_emb, **kwargs
     )

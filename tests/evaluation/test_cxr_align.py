@@ -140,3 +140,36 @@ def test_evaluate_with_a_fake_model_and_json_dict():
     assert result["tasks"]["A"]["score"] == 1.0
     assert result["tasks"]["B"]["num_images"] == 1
     assert result["tasks"]["B"]["score"] == 1.0
+
+
+def test_truncated_reports_are_flagged():
+    class Truncating:
+        """Embeds only the first word, like a too-short sequence_length."""
+
+        def convert_images(self, images):
+            return np.asarray(images, dtype="float32")
+
+        def encode_images(self, images):
+            return images
+
+        def tokenize(self, texts):
+            ids = np.array([[len(t.split()[0]), 1.0] for t in texts], "f")
+            return {"token_ids": ids, "padding_mask": ids > 0}
+
+        def encode_texts(self, token_ids, padding_mask):
+            return np.asarray(token_ids)
+
+    data = {
+        "s": {
+            "1": {
+                "report": "Effusion on the left.",
+                "negation": "Effusion absent on the left.",
+            }
+        }
+    }
+    model = Truncating()
+    with pytest.warns(UserWarning, match="1 of 1 reports embed exactly"):
+        result = cxr_align.evaluate_cxr_align(
+            model, model, data, {"1": np.array([1.0, 0.0])}, n_bootstrap=0
+        )
+    assert result["tasks"]["A"]["score"] == 0.0  # a tie is a failure
