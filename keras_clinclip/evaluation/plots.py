@@ -114,7 +114,7 @@ def plot_roc_curves(
         ax.tick_params(labelsize=6)
         if j % columns == 0:
             ax.set_ylabel("true positive rate", fontsize=7)
-        if j // columns == rows - 1:
+        if j + columns >= c:  # nothing drawn below this panel
             ax.set_xlabel("false positive rate", fontsize=7)
     figure.suptitle(title, fontsize=10)
     return _save(figure, path)
