@@ -172,3 +172,12 @@ def test_iu_xray_ids_and_negations():
             )
     with pytest.raises(ValueError, match="CXR999999"):
         iu.iu_xray(image_size=32, ids=["CXR999999"], cache=False)
+
+
+def test_render_images_in_workers_matches_one_process():
+    findings = [[("effusion", "left", None, 0.5)], [], ["nodule"]] * 44
+    seeds = list(range(len(findings)))
+    one = iu.render_images(findings, seeds, image_size=24, workers=1)
+    two = iu.render_images(findings, seeds, image_size=24, workers=2)
+    assert one.shape == (132, 24, 24)
+    np.testing.assert_array_equal(one, two)
