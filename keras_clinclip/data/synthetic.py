@@ -22,7 +22,7 @@ from keras_clinclip import utils
 
 # Bump whenever the pictures change: caches of rendered images are keyed on
 # it and rebuilt when it changes.
-RENDERER_VERSION = "1"
+RENDERER_VERSION = "2"
 
 _MASK_ARCHIVE = "data/semantic_masks_v7labs_lungs.zip"
 _MASK_SIZE = 128
@@ -664,18 +664,18 @@ class SynthCXR:
             for side in _sides(f.side, default="right"):
                 zone = ZONES.index(f.zone or "middle")
                 index = int(2 + 2.4 * zone + rng.integers(0, 2))
-                where = 0.45 + 0.3 * rng.random()
+                where = 0.6 + 0.25 * rng.random()
                 on_side = (xx < cx) if side == "right" else (xx >= cx)
                 broken = on_side & (
                     np.abs(yy - (top - 0.02) - shape - index * spacing)
                     < spacing / 2
                 )
-                step = (0.5 + 0.5 * f.severity) * thick
+                step = (0.8 + 0.6 * f.severity) * thick
                 dist = np.where(broken & (lateral > where), dist - step, dist)
-                near = np.abs(lateral - where) < 0.015 + 0.02 * f.severity
+                near = np.abs(lateral - where) < 0.03 + 0.03 * f.severity
                 gap |= broken & near
                 # A faint callus / fracture line at the break.
-                halo = broken & (np.abs(lateral - where) < 0.05)
+                halo = broken & (np.abs(lateral - where) < 0.1)
                 callus = np.maximum(
                     callus, halo * _smoothstep(1 - np.abs(dist) / thick)
                 )
@@ -684,8 +684,8 @@ class SynthCXR:
             (thick / 7 - np.abs(np.abs(dist) - thick / 2.3)) / (thick / 9)
         )
         out = (0.045 * band + 0.04 * cortex) * region
-        out = np.where(gap, -0.1 * band * region, out)
-        out = out + 0.08 * callus * ~gap
+        out = np.where(gap, -0.12 * region * (np.abs(dist) < thick), out)
+        out = out + 0.16 * callus * ~gap
         return out * tissue
 
     def _zone_point(self, rng, lungs, g, side, zone, lateral=0.5):
