@@ -14,6 +14,8 @@ patient's right is on the image's left; dense structures are white.
 import collections
 import io
 import math
+import os
+import pathlib
 import zipfile
 
 import numpy as np
@@ -183,6 +185,20 @@ def _fallback_masks():
     )
 
 
+def _cached_file(path):
+    """`path` if it exists, else the same file in the default cache.
+
+    The masks and the label table depend only on the installed package, so
+    a copy in the default cache (`~/.cache/keras_clinclip`) serves when
+    `$KERAS_CLINCLIP_CACHE` points to a fresh folder (as in tests).
+    """
+    if path.exists():
+        return path
+    default = os.path.join(os.path.expanduser("~"), ".cache", "keras_clinclip")
+    other = pathlib.Path(default, "synthcxr", path.name)
+    return other if other.exists() else None
+
+
 def lung_masks():
     """The real lung masks, normalised to their bounding box.
 
@@ -212,8 +228,9 @@ def lung_masks():
         source = "fallback"
     else:
         cache = utils.cache_dir("synthcxr") / f"lung_masks_{_MASK_SIZE}.npz"
-        if cache.exists():
-            data = np.load(cache)
+        found = _cached_file(cache)
+        if found is not None:
+            data = np.load(found)
             masks, aspects, splits = (
                 data["masks"],
                 data["aspects"],
@@ -959,8 +976,9 @@ def chexpert_label_table():
     from keras_clinclip.data.templates import CHEXPERT_OBSERVATIONS
 
     cache = utils.cache_dir("synthcxr") / "chexpert_train_labels.npy"
-    if cache.exists():
-        table = np.load(cache)
+    found = _cached_file(cache)
+    if found is not None:
+        table = np.load(found)
     else:
         import csv
         import gzip
