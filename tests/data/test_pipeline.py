@@ -226,3 +226,25 @@ def test_feeds_a_fit_step(records):
     assert "graph_nodes" not in x
     history = model.fit(dataset, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][-1])
+
+
+@pytest.mark.parametrize("layout", ["mimic-jpg", "mimic-dcm", "chexpert"])
+def test_loader_trees_feed_the_pipeline(tmp_path, layout):
+    from keras_clinclip.data import chexpert
+    from keras_clinclip.data import mimic_cxr
+
+    if layout == "chexpert":
+        records = chexpert(trees.chexpert_tree(tmp_path))
+    else:
+        fmt = layout.split("-")[1]
+        records = mimic_cxr(trees.mimic_tree(tmp_path, fmt, "zip"))
+    n = len(records["id"])
+    dataset = make_dataset(records, HashPreprocessor(), 4, image_size=16)
+    x, y = next(iter(dataset))
+    assert tuple(x["images"].shape) == (n, 16, 16, 3)
+    assert sorted(int(v) for v in x["token_ids"][:, 0]) == sorted(
+        _key(t) for t in records["report"]
+    )
+    np.testing.assert_array_equal(
+        np.isnan(y["labels"].numpy()), np.isnan(records["labels"])
+    )
