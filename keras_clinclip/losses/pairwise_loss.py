@@ -392,6 +392,8 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
         n = _static_dim(parts["rows"], 0)
         chunk = self.chunk_size
         if chunk is None or (n is not None and n <= chunk):
+            # The local rows are the whole batch on a single replica.
+            static["square"] = distribute.num_replicas() == 1
             return self.row_losses(parts, static, 0, None)
         if n is None:
             warnings.warn(

@@ -82,11 +82,17 @@ class SoftLabelContrastive(PairwiseSoftTargetLoss):
         # L_ii, the matching pair: local on both sides.
         positive = scale * ops.sum(rows * text_rows, axis=-1)
         logits = scale * ops.matmul(rows, ops.transpose(parts["cols_all"]))
-        t2i_logits = scale * ops.matmul(
-            text_rows, ops.transpose(parts["rows_all"])
-        )
         i2t_lse = ops.logsumexp(logits, axis=-1)
-        t2i_lse = ops.logsumexp(t2i_logits, axis=-1)
+        # Text -> image rows. When these rows are the whole batch (one
+        # replica, no chunks) they are L's columns: no second matmul.
+        square = static.get("square", False)
+        if square:
+            t2i_lse = ops.logsumexp(logits, axis=0)
+        else:
+            t2i_logits = scale * ops.matmul(
+                text_rows, ops.transpose(parts["rows_all"])
+            )
+            t2i_lse = ops.logsumexp(t2i_logits, axis=-1)
         # Negated reports: extra columns of the image rows (target 0).
         neg_logits, valid = self.negation_logits(
             parts, rows, scale, start, stop
@@ -103,7 +109,10 @@ class SoftLabelContrastive(PairwiseSoftTargetLoss):
         scaled = similarity / self.target_temperature
         scaled_lse = ops.logsumexp(scaled, axis=-1, keepdims=True)
         probs = ops.exp(scaled - scaled_lse)
-        t2i_soft = ops.sum(probs * t2i_logits, axis=-1)
+        if square:
+            t2i_soft = ops.sum(ops.transpose(probs) * logits, axis=0)
+        else:
+            t2i_soft = ops.sum(probs * t2i_logits, axis=-1)
         neg_similarity = None
         if neg_logits is not None:
             neg_similarity = self.negation_similarity(

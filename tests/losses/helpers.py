@@ -28,3 +28,19 @@ def gradients(fn, *arrays):
     value = fn(*xs)
     value.backward()
     return [x.grad.detach().numpy().astype("float64") for x in xs]
+
+
+def value_and_gradients(fn, *arrays):
+    """(fn(*arrays), its gradients) as numpy; compiled once under JAX."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        arrays = [np.asarray(a, "float32") for a in arrays]
+        step = jax.jit(
+            jax.value_and_grad(fn, argnums=tuple(range(len(arrays))))
+        )
+        value, grads = step(*arrays)
+        return float(value), [np.asarray(g, "float64") for g in grads]
+    value = float(keras.ops.convert_to_numpy(fn(*arrays)))
+    return value, gradients(fn, *arrays)

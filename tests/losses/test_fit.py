@@ -21,7 +21,7 @@ def test_fit_reduces_the_summed_losses():
             GraphAlignment(weight=0.5),
         ],
     )
-    history = model.fit(x, y, batch_size=8, epochs=6, verbose=0)
+    history = model.fit(x, y, batch_size=8, epochs=3, verbose=0)
     losses = history.history["loss"]
     assert np.all(np.isfinite(losses))
     assert losses[-1] < losses[0]
@@ -41,7 +41,7 @@ def test_sigmoid_loss_fits():
         optimizer=keras.optimizers.Adam(0.05),
         loss=SoftLabelSigmoid(sources=("text", "clinical")),
     )
-    losses = model.fit(x, y, batch_size=8, epochs=4, verbose=0).history
+    losses = model.fit(x, y, batch_size=8, epochs=3, verbose=0).history
     assert np.all(np.isfinite(losses["loss"]))
     assert losses["loss"][-1] < losses["loss"][0]
 

@@ -8,6 +8,7 @@ from keras_clinclip.losses import SoftLabelContrastive
 from keras_clinclip.losses import soft_targets
 from tests.losses import reference
 from tests.losses.helpers import gradients
+from tests.losses.helpers import value_and_gradients
 
 ALL = ("text", "clinical", "graph")
 
@@ -121,43 +122,38 @@ def test_soft_targets_helper_matches_reference():
     np.testing.assert_allclose(got.sum(axis=1), np.ones(5), rtol=1e-6)
 
 
-def test_chunked_equals_unchunked():
+@pytest.mark.parametrize(
+    "config",
+    [
+        dict(negation_soft_targets=True),
+        dict(sources=("text", "graph"), negatives="own"),
+    ],
+    ids=["all_batch_soft_negations", "own"],
+)
+def test_chunked_equals_unchunked(config):
+    """Same value and gradient in 3 row blocks as in one (all inputs)."""
     y_true, y_pred = reference.random_batch(n=7, seed=7)
-    for config in (
-        dict(sources=ALL, negatives="own"),
-        dict(sources=("clinical",), negation_soft_targets=True),
-    ):
-        full = SoftLabelContrastive(**config)
-        chunked = SoftLabelContrastive(chunk_size=3, **config)
-        np.testing.assert_allclose(
-            float(chunked(y_true, y_pred)),
-            float(full(y_true, y_pred)),
-            rtol=1e-6,
-        )
-    # Gradients of the richest configuration (all sources, batch negations).
-    full = SoftLabelContrastive(negation_soft_targets=True)
-    chunked = SoftLabelContrastive(negation_soft_targets=True, chunk_size=3)
+    keys = ("image_embeddings", "text_embeddings", "negation_embeddings")
 
     def loss_fn(loss):
-        def fn(image, text, neg):
-            pred = dict(y_pred)
-            pred.update(
-                image_embeddings=image,
-                text_embeddings=text,
-                negation_embeddings=neg,
-            )
-            return loss(y_true, pred)
+        def fn(*embeddings):
+            return loss(y_true, dict(y_pred, **dict(zip(keys, embeddings))))
 
         return fn
 
-    args = (
-        y_pred["image_embeddings"],
-        y_pred["text_embeddings"],
-        y_pred["negation_embeddings"],
+    args = [y_pred[k] for k in keys]
+    full_value, full_grads = value_and_gradients(
+        loss_fn(SoftLabelContrastive(**config)), *args
     )
-    for g_full, g_chunk in zip(
-        gradients(loss_fn(full), *args), gradients(loss_fn(chunked), *args)
-    ):
+    chunk_value, chunk_grads = value_and_gradients(
+        loss_fn(SoftLabelContrastive(chunk_size=3, **config)), *args
+    )
+    np.testing.assert_allclose(chunk_value, full_value, rtol=1e-6)
+    np.testing.assert_allclose(
+        full_value, _reference(config, y_true, y_pred), rtol=1e-5
+    )
+    for g_full, g_chunk in zip(full_grads, chunk_grads):
+        assert np.abs(g_full).max() > 0
         np.testing.assert_allclose(g_chunk, g_full, rtol=1e-5, atol=1e-7)
 
 

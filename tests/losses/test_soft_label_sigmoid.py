@@ -7,6 +7,7 @@ from keras_hub.src.models.siglip.siglip_loss import SigLIPLoss
 
 from keras_clinclip.losses import SoftLabelSigmoid
 from tests.losses import reference
+from tests.losses.helpers import value_and_gradients
 
 
 def _batch(n=6, seed=0, negations=True):
@@ -57,9 +58,17 @@ def test_matches_numpy_reference(config):
 
 def test_chunked_equals_unchunked_and_bias_is_required():
     y_true, y_pred = _batch(n=7, seed=2)
-    full = float(SoftLabelSigmoid()(y_true, y_pred))
-    chunked = float(SoftLabelSigmoid(chunk_size=3)(y_true, y_pred))
+
+    def loss_fn(loss):
+        return lambda image: loss(y_true, dict(y_pred, image_embeddings=image))
+
+    image = y_pred["image_embeddings"]
+    full, (g_full,) = value_and_gradients(loss_fn(SoftLabelSigmoid()), image)
+    chunked, (g_chunk,) = value_and_gradients(
+        loss_fn(SoftLabelSigmoid(chunk_size=3)), image
+    )
     np.testing.assert_allclose(chunked, full, rtol=1e-6)
+    np.testing.assert_allclose(g_chunk, g_full, rtol=1e-5, atol=1e-7)
     del y_pred["logit_bias"]
     with pytest.raises(KeyError, match="logit_bias"):
         SoftLabelSigmoid()(y_true, y_pred)
