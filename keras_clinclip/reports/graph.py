@@ -16,6 +16,7 @@ Typed edges (attribute `type`):
   links after it ("opacities likely representing atelectasis").
 """
 
+import bisect
 import functools
 import re
 
@@ -72,6 +73,7 @@ _LINK = re.compile(
     r"suggest\w*|likely|probabl\w*|possibl\w*|may be|could be|concerning for"
     r"|suspicious for|due to|secondary to|indicat\w*)(?![a-z])"
 )
+_LINK_REACH = 3  # mentions ahead that a hedge may link to
 _STATUS = {POSITIVE: "present", NEGATIVE: "absent"}
 _RANK = {"present": 0, "uncertain": 1, "absent": 2}
 
@@ -110,6 +112,7 @@ def report_graph(text):
             continue
         low = lower(sentence)
         words = _scan(lex.anatomy_re, lex.anatomy_payload, low)
+        word_starts = [w[0] for w in words]
         ids = []
         for index, mention in enumerate(mentions):
             lo = mentions[index - 1].end if index else 0
@@ -118,14 +121,18 @@ def report_graph(text):
                 if index + 1 < len(mentions)
                 else len(low)
             )
-            near = [w for w in words if w[0] >= lo and w[1] <= hi]
+            first = bisect.bisect_left(word_starts, lo)
+            last = bisect.bisect_right(word_starts, hi)
+            near = [w for w in words[first:last] if w[1] <= hi]
             node = _add_finding(graph, mention, near)
             ids.append(node)
             _add_context(graph, node, mention, near, low)
-        # suggestive_of: a finding linked to a later one by a hedge.
+        # suggestive_of: a finding linked to one of the next few by a hedge.
         for i in range(len(mentions) - 1):
-            for j in range(i + 1, len(mentions)):
+            for j in range(i + 1, min(i + 1 + _LINK_REACH, len(mentions))):
                 between = low[mentions[i].end : mentions[j].start]
+                if len(between) > 200:
+                    break
                 if ids[i] != ids[j] and _LINK.search(between):
                     graph.add_edge(ids[i], ids[j], type="suggestive_of")
                     break

@@ -7,6 +7,7 @@ from the triggers around it, and the mentions of a report are aggregated per
 observation: positive over uncertain over negative.
 """
 
+import bisect
 import functools
 import math
 import re
@@ -30,6 +31,8 @@ UNCERTAIN = -1.0
 _PRE_WINDOW = 14
 _POST_WINDOW = 8
 _ALT_WINDOW = 4
+# Triggers further than this many characters from a mention are ignored.
+_REACH = 300
 _FINDINGS_OBSERVATIONS = CHEXPERT_OBSERVATIONS[1:]
 
 
@@ -94,6 +97,7 @@ def sentence_mentions(sentence):
         if char in lex.punctuation:
             triggers.append(_Trigger(i, i + 1, "terminators"))
     triggers.sort()
+    trigger_starts = [t.start for t in triggers]
     mentions = []
     starts = [a for a, _, _ in raw]
     for index, (a, b, (name, kind)) in enumerate(raw):
@@ -103,20 +107,29 @@ def sentence_mentions(sentence):
         else:
             next_start = starts[index + 1] if index + 1 < len(raw) else None
             prev_end = raw[index - 1][1] if index else None
-            status = _status(text, a, b, triggers, prev_end, next_start)
+            status = _status(
+                text, a, b, triggers, prev_end, next_start, trigger_starts
+            )
             if status == POSITIVE and spec.get("uncertain"):
                 status = UNCERTAIN
         mentions.append(Mention(a, b, name, spec.get("observation"), status))
     return tuple(mentions)
 
 
-def _status(text, a, b, triggers, prev_end, next_start):
-    """The status of the mention text[a:b] given the sentence's triggers."""
+def _status(text, a, b, triggers, prev_end, next_start, starts=None):
+    """The status of the mention text[a:b] given the sentence's triggers.
+
+    Only the triggers within `_REACH` characters of the mention are looked
+    at (found by bisection), so a sentence with many mentions stays linear.
+    """
+    if starts is None:
+        starts = [t.start for t in triggers]
+    lo = bisect.bisect_left(starts, a - _REACH)
+    hi = bisect.bisect_right(starts, b + _REACH)
+    after = bisect.bisect_left(starts, b, lo, hi)
     # After the mention: the nearest post-trigger of the clause.
     post = None
-    for trig in triggers:
-        if trig.start < b:
-            continue
+    for trig in triggers[after:hi]:
         if trig.kind == "terminators" or trig.kind.endswith("_pre"):
             break
         if _words(text[b : trig.start]) > _POST_WINDOW:
@@ -130,9 +143,8 @@ def _status(text, a, b, triggers, prev_end, next_start):
         return UNCERTAIN
     # Before (or inside) the mention: the nearest pre-trigger in scope.
     pre = None
-    for trig in reversed(triggers):
-        if trig.start >= b:
-            continue
+    for index in range(after - 1, lo - 1, -1):
+        trig = triggers[index]
         if trig.start >= a:  # inside the mention ("heart is not enlarged")
             if trig.kind.endswith("_pre") or trig.kind == "negation_post":
                 pre = trig.kind
@@ -144,34 +156,34 @@ def _status(text, a, b, triggers, prev_end, next_start):
             continue
         if trig.kind == "terminators":
             break
+        if _words(text[trig.end : a]) > _PRE_WINDOW:
+            break
         if trig.kind.endswith("_pre"):
-            if _words(text[trig.end : a]) <= _PRE_WINDOW:
-                pre = trig.kind
-                if pre == "uncertainty_pre" and _LINKING.match(
-                    text, trig.start
-                ):
-                    # "no opacity to suggest pneumonia": the negation before
-                    # the link covers what follows it.
-                    if _negated_before(text, trig.start, triggers):
-                        pre = "negation_pre"
+            pre = trig.kind
+            if pre == "uncertainty_pre" and _LINKING.match(text, trig.start):
+                # "no opacity to suggest pneumonia": the negation before
+                # the link covers what follows it.
+                if _negated_before(text, trig.start, triggers[lo:index]):
+                    pre = "negation_pre"
             break
     if pre == "negation_pre":
         return NEGATIVE
     if pre == "uncertainty_pre":
         return UNCERTAIN
     # "atelectasis or pneumonia": an alternative right next to the mention.
-    for trig in triggers:
+    near = triggers[lo:hi]
+    for trig in near:
         if trig.kind != "alternative":
             continue
         if trig.end <= a and (prev_end is None or trig.start >= prev_end):
             if _words(text[trig.end : a]) <= _ALT_WINDOW and not _blocked(
-                triggers, trig.end, a
+                near, trig.end, a
             ):
                 return UNCERTAIN
         if trig.start >= b and (next_start is None or trig.end <= next_start):
             if (
                 next_start is not None
-                and not _blocked(triggers, b, trig.start)
+                and not _blocked(near, b, trig.start)
                 and _words(text[b : trig.start]) <= _ALT_WINDOW
             ):
                 return UNCERTAIN

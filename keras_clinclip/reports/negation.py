@@ -33,6 +33,8 @@ _SEPARATOR = re.compile(
     r"|\s+(?:and/or|and|or|nor|with|versus|vs\.?|as well as|plus)\s+",
     re.IGNORECASE,
 )
+_MAX_CUT = 2000  # characters
+
 # Words left dangling at the end of a sentence whose last item was cut
 # ("consolidation, most consistent with [pneumonia]").
 _DANGLING = re.compile(
@@ -240,7 +242,12 @@ def _rewrite(sentence, mentions, mine, target, finding, mode, rng):
         addition = _sentence_for(main.finding, side, mode == "affirm", rng)
     if not others:
         return addition
-    kept = _cut(sentence, mentions, finding)
+    # Cutting list items is quadratic in the items of a sentence: a
+    # pathological run-on sentence is rebuilt from templates instead.
+    if len(sentence) <= _MAX_CUT:
+        kept = _cut(sentence, mentions, finding)
+    else:
+        kept = None
     if kept is None:
         kept = " ".join(_rebuild(mentions, finding, rng)) or None
     parts = [p for p in (kept, addition) if p]

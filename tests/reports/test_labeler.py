@@ -182,3 +182,21 @@ def test_positive_findings():
     assert positive_findings(text) == ["Pneumonia", "Pleural Effusion"]
     assert positive_findings(label_report(text)) == positive_findings(text)
     assert positive_findings("Normal chest.") == []
+
+
+def test_no_regex_catastrophe_or_quadratic_blow_up():
+    import time
+
+    from keras_clinclip.reports import process_report
+
+    cases = [
+        "blunting of the " + "left " * 4000 + "x",
+        "heart " + "again " * 4000 + "x",
+        "no effusion or " * 4000,
+        " ".join(["small left effusion and mild cardiomegaly,"] * 2400),
+    ]
+    for text in cases:
+        start = time.perf_counter()
+        record = process_report("1", text)
+        assert record["error"] is None
+        assert time.perf_counter() - start < 10.0, text[:40]
