@@ -143,6 +143,7 @@ def _status(text, a, b, triggers, prev_end, next_start, starts=None):
         return UNCERTAIN
     # Before (or inside) the mention: the nearest pre-trigger in scope.
     pre = None
+    linked = False
     for index in range(after - 1, lo - 1, -1):
         trig = triggers[index]
         if trig.start >= a:  # inside the mention ("heart is not enlarged")
@@ -155,10 +156,15 @@ def _status(text, a, b, triggers, prev_end, next_start, starts=None):
         if trig.end > a:
             continue
         if trig.kind == "terminators":
-            break
+            if not _SOFT_TERMINATOR.match(text, trig.start):
+                break
+            linked = True  # "may be secondary to edema": hedges pass
+            continue
         if _words(text[trig.end : a]) > _PRE_WINDOW:
             break
         if trig.kind.endswith("_pre"):
+            if linked and trig.kind == "negation_pre":
+                break  # "no X, consistent with Y": Y is not negated
             pre = trig.kind
             if pre == "uncertainty_pre" and _LINKING.match(text, trig.start):
                 # "no opacity to suggest pneumonia": the negation before
@@ -192,6 +198,10 @@ def _status(text, a, b, triggers, prev_end, next_start, starts=None):
     return POSITIVE
 
 
+# Terminators that end a negation's scope but not a hedge's.
+_SOFT_TERMINATOR = re.compile(
+    r"(?:compatible with|consistent with|secondary to|due to)"
+)
 _LINKING = re.compile(
     r"(?:suggest|indicat|concerning|suspicious|suspicion|represent|to "
     r"suggest)"
