@@ -17,6 +17,9 @@ from keras_clinclip.evaluation.cxr_align import evaluate_cxr_align
 from keras_clinclip.evaluation.cxr_align import flatten_cxr_align
 from keras_clinclip.evaluation.embed import embed_images
 from keras_clinclip.evaluation.embed import embed_texts
+from keras_clinclip.evaluation.evaluate import cxr_align_from_records
+from keras_clinclip.evaluation.evaluate import evaluate_records
+from keras_clinclip.evaluation.evaluate import select_split
 from keras_clinclip.evaluation.linear_probe import fit_logistic_regression
 from keras_clinclip.evaluation.linear_probe import linear_probe
 from keras_clinclip.evaluation.linear_probe import predict_logistic_regression  # noqa: E501
@@ -49,13 +52,14 @@ __all__ = [
     "binarize_labels",
     "bootstrap_ci",
     "cosine_similarity",
+    "cxr_align_from_records",
     "cxr_align_scores",
     "embed_images",
     "embed_prompt_pairs",
     "embed_texts",
     "ensemble_prompt_embeddings",
     "evaluate_cxr_align",
-    "evaluation",
+    "evaluate_records",
     "first_relevant_ranks",
     "fit_logistic_regression",
     "flatten_cxr_align",
@@ -73,6 +77,7 @@ __all__ = [
     "relevance_matrix",
     "retrieval_metrics",
     "roc_curve",
+    "select_split",
     "write_report",
     "zero_shot_evaluate",
     "zero_shot_scores",
