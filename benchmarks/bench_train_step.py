@@ -211,11 +211,10 @@ def main(argv=None):
     rows = []
     for backend in args.backends.split(","):
         env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-        command = [sys.executable, __file__, "--worker"] + [
-            a
-            for a in (argv if argv is not None else sys.argv[1:])
-            if not a.startswith("--backends")
-        ]
+        command = [sys.executable, __file__, "--worker"]
+        for name in ("image_size", "batch_size", "max_length", "steps",
+                     "repeats", "loss", "image_encoder", "text_encoder"):
+            command += [f"--{name}", str(getattr(args, name))]
         out = subprocess.run(command, env=env, capture_output=True, text=True)
         line = [s for s in out.stdout.splitlines() if s.startswith("RESULT")]
         if out.returncode or not line:
