@@ -101,6 +101,9 @@ def report_graph(text):
     'left'
     >>> sorted(d["type"] for _, _, d in g.edges(data=True))
     ['located_at', 'modify']
+    >>> report_graph("Bibasilar atelectasis.").nodes[
+    ...     "finding:atelectasis"]["laterality"]
+    'bilateral'
     """
     text = as_text(text, "report")
     graph = nx.DiGraph()
@@ -124,7 +127,7 @@ def report_graph(text):
             first = bisect.bisect_left(word_starts, lo)
             last = bisect.bisect_right(word_starts, hi)
             near = [w for w in words[first:last] if w[1] <= hi]
-            node = _add_finding(graph, mention, near)
+            node = _add_finding(graph, mention, near, low)
             ids.append(node)
             _add_context(graph, node, mention, near, low)
         # suggestive_of: a finding linked to one of the next few by a hedge.
@@ -139,7 +142,7 @@ def report_graph(text):
     return graph
 
 
-def _add_finding(graph, mention, near):
+def _add_finding(graph, mention, near, low=""):
     lex = lexicon()
     node = f"finding:{mention.finding}"
     status = _status_name(mention.status)
@@ -148,6 +151,8 @@ def _add_finding(graph, mention, near):
     for start, _end, (kind, value) in near:
         if kind == "s" and (side is None or start < mention.end):
             side = value
+        elif kind == "a" and side is None and low[start : start + 2] == "bi":
+            side = "bilateral"  # bibasilar, biapical, bihilar
         elif kind == "v":
             severity = max(severity, lex.severity.get(value, 0.0))
     if node in graph:
@@ -180,6 +185,8 @@ def _add_context(graph, node, mention, near, low):
             side = value
             continue
         if kind == "a":
+            if low[_start : _start + 2] == "bi":  # bibasilar, biapical
+                side = "bilateral"
             region = lexicon().anatomy["anatomy"][value]["region"]
             name = f"{side} {value}" if side else value
             anatomy = f"anatomy:{name}"
