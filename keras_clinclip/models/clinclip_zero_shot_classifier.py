@@ -123,29 +123,43 @@ class ClinCLIPZeroShotClassifier(keras.Model):
         Args:
             batch_size: texts per forward pass.
         """
-        from keras_clinclip.evaluation.zero_shot import embed_prompt_pairs
-        from keras_clinclip.evaluation.zero_shot import (
-            ensemble_prompt_embeddings,
-        )
-
         if self.preprocessor is None:
             raise ValueError(
                 "refresh_prompt_embeddings needs a preprocessor to tokenize "
                 "the prompts; this classifier was built without one."
             )
-        _, positives, negatives = embed_prompt_pairs(
-            self.backbone, self.preprocessor, self.prompts, batch_size
-        )
-        self.positive_embeddings.assign(
-            np.stack([ensemble_prompt_embeddings(p) for p in positives]).astype(
-                "float32"
+        texts, owners = [], []
+        for row, name in enumerate(self.findings):
+            for column, key in enumerate(("positive", "negative")):
+                for text in self.prompts[name][key]:
+                    texts.append(text)
+                    owners.append((row, column))
+        chunks = []
+        for start in range(0, len(texts), batch_size):
+            tokens = self.preprocessor.tokenize(
+                texts[start : start + batch_size]
             )
-        )
-        self.negative_embeddings.assign(
-            np.stack([ensemble_prompt_embeddings(n) for n in negatives]).astype(
-                "float32"
+            chunks.append(
+                np.asarray(
+                    ops.convert_to_numpy(
+                        self.backbone.encode_texts(
+                            tokens["token_ids"], tokens["padding_mask"]
+                        )
+                    ),
+                    "float64",
+                )
             )
+        embeddings = np.concatenate(chunks)
+        embeddings /= np.maximum(
+            np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12
         )
+        # Ensemble the phrasings: mean of the unit vectors, renormalised.
+        sums = np.zeros((len(self.findings), 2, embeddings.shape[1]))
+        for (row, column), vector in zip(owners, embeddings):
+            sums[row, column] += vector
+        sums /= np.maximum(np.linalg.norm(sums, axis=2, keepdims=True), 1e-12)
+        self.positive_embeddings.assign(sums[:, 0].astype("float32"))
+        self.negative_embeddings.assign(sums[:, 1].astype("float32"))
 
     def embed_images(self, images, training=False):
         """L2-normalised image embeddings (symbolic, inside `call`)."""
