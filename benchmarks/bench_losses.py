@@ -291,13 +291,16 @@ def _spawn(args, timeout):
     # Large blocks come from mmap and go back to the system when freed, so
     # the resident-set peak follows the live memory (no heap hoarding).
     env["MALLOC_MMAP_THRESHOLD_"] = "65536"
-    result = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, os.path.abspath(__file__), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return [{"error": f"timed out after {timeout} s", "args": args}]
     rows = [
         json.loads(line)
         for line in result.stdout.splitlines()
