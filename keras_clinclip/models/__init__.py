@@ -1,4 +1,4 @@
-"""Models: `ClinCLIPBackbone`, its preprocessor and `ContrastiveModel`."""
+"""Models: ClinCLIPBackbone, preprocessor, zero-shot task, ContrastiveModel."""
 
 from keras_clinclip.models.clinclip_backbone import ClinCLIPBackbone
 from keras_clinclip.models.clinclip_graph_encoder import ClinCLIPGraphEncoder
@@ -6,10 +6,15 @@ from keras_clinclip.models.clinclip_image_converter import (
     ClinCLIPImageConverter,
 )
 from keras_clinclip.models.clinclip_preprocessor import ClinCLIPPreprocessor
+from keras_clinclip.models.clinclip_prompts import load_prompts
+from keras_clinclip.models.clinclip_prompts import prompt_pairs
 from keras_clinclip.models.clinclip_towers import minilm_text_encoder
 from keras_clinclip.models.clinclip_towers import minilm_tokenizer
 from keras_clinclip.models.clinclip_towers import read_safetensors
 from keras_clinclip.models.clinclip_towers import small_resnet_image_encoder
+from keras_clinclip.models.clinclip_zero_shot_classifier import (
+    ClinCLIPZeroShotClassifier,
+)
 from keras_clinclip.models.contrastive_model import ContrastiveLossMixin
 from keras_clinclip.models.contrastive_model import ContrastiveModel
 from keras_clinclip.models.minilm_backbone import MiniLMBackbone
@@ -19,9 +24,12 @@ __all__ = [
     "ClinCLIPGraphEncoder",
     "ClinCLIPImageConverter",
     "ClinCLIPPreprocessor",
+    "ClinCLIPZeroShotClassifier",
     "ContrastiveLossMixin",
     "ContrastiveModel",
     "MiniLMBackbone",
+    "load_prompts",
+    "prompt_pairs",
     "minilm_text_encoder",
     "minilm_tokenizer",
     "read_safetensors",

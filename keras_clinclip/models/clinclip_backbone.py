@@ -372,6 +372,44 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
             self.image_pooler(features), training=training
         )
 
+    def embed_images(self, images, training=False):
+        """Projected, unnormalised image embeddings as backend tensors.
+
+        Unlike `encode_images`, this is symbolic-friendly: use it inside
+        another model's `call` (e.g. `ClinCLIPZeroShotClassifier`).
+
+        Args:
+            images: float `(B, H, W, C)` tensor (the preprocessor's output).
+            training: bool, passed to the towers.
+
+        Example:
+        >>> from tests.helpers import tiny_backbone
+        >>> import numpy as np
+        >>> model = tiny_backbone()
+        >>> images = np.zeros((2,) + model.image_shape, "float32")
+        >>> tuple(model.embed_images(images).shape)
+        (2, 8)
+        """
+        return self._embed_images(images, training=training)
+
+    def embed_texts(self, token_ids, padding_mask, training=False):
+        """Projected, unnormalised text embeddings as backend tensors.
+
+        Args:
+            token_ids: int `(B, L)` tensor.
+            padding_mask: bool/int `(B, L)` tensor.
+            training: bool, passed to the text tower.
+
+        Example:
+        >>> from tests.helpers import tiny_backbone
+        >>> import numpy as np
+        >>> model = tiny_backbone()
+        >>> ids = np.ones((2, 16), "int32")
+        >>> tuple(model.embed_texts(ids, ids > 0).shape)
+        (2, 8)
+        """
+        return self._embed_texts(token_ids, padding_mask, training=training)
+
     def _embed_texts(self, token_ids, padding_mask, training=None):
         padding_mask = ops.cast(padding_mask, "int32")
         names = self._text_input_names
@@ -653,8 +691,9 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
         Args:
             optimizer: `"auto"` (AdamW, learning rate 1e-4, weight decay
                 0.1) or any Keras optimizer.
-            loss: `"auto"` (`keras_clinclip.losses.SoftLabelContrastive()`,
-                with `sources="auto"` when the model has no graph branch),
+            loss: `"auto"` (`keras_clinclip.losses.SoftLabelContrastive()`
+                plus `GraphAlignment()` when the model has a graph branch,
+                else `SoftLabelContrastive(sources="auto")`),
                 a loss taking `(y_true, y_pred)` dicts, or a list of them.
             loss_weights: list of floats, one per loss.
             **kwargs: passed to `keras.Model.compile`.
@@ -667,7 +706,11 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
             from keras_clinclip.losses import SoftLabelContrastive
 
             if self.graph_encoder is not None:
-                loss = SoftLabelContrastive()
+                from keras_clinclip.losses import GraphAlignment
+
+                # The graph source of the soft targets is stop-gradient, so
+                # GraphAlignment is what trains the graph encoder.
+                loss = [SoftLabelContrastive(), GraphAlignment()]
             else:
                 # Without a graph branch, use the sources the batch has.
                 loss = SoftLabelContrastive(sources="auto")

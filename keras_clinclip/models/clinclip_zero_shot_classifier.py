@@ -163,11 +163,7 @@ class ClinCLIPZeroShotClassifier(keras.Model):
 
     def embed_images(self, images, training=False):
         """L2-normalised image embeddings (symbolic, inside `call`)."""
-        public = getattr(self.backbone, "embed_images", None)
-        if public is not None:
-            embeddings = public(images, training=training)
-        else:
-            embeddings = self.backbone._embed_images(images, training=training)
+        embeddings = self.backbone.embed_images(images, training=training)
         embeddings = ops.cast(embeddings, "float32")
         norm = ops.sqrt(ops.sum(ops.square(embeddings), axis=-1, keepdims=True))
         return embeddings / ops.maximum(norm, 1e-12)
