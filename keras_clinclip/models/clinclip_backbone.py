@@ -718,14 +718,6 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
             optimizer=optimizer, loss=loss, loss_weights=loss_weights, **kwargs
         )
 
-    def compile_from_config(self, config):
-        # Recompile `.keras` files with their losses (Keras skips models
-        # whose `compile` is overridden unless this is overridden too).
-        config = keras.saving.deserialize_keras_object(config)
-        self.compile(**config)
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
-
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):

@@ -60,6 +60,15 @@ class ContrastiveLossMixin:
             weights if loss_weights is not None else None
         )
 
+    def compile_from_config(self, config):
+        # Keras skips recompiling, on load, a model whose `compile` is
+        # overridden unless this is overridden too; `.keras` files then
+        # come back with their contrastive losses.
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built and getattr(self, "optimizer", None) is not None:
+            self.optimizer.build(self.trainable_variables)
+
     def _training_step(self):
         """The optimizer's step count (a traced value under JAX's fit)."""
         step = getattr(self, "_contrastive_step_override", None)
