@@ -460,7 +460,7 @@ def take_rows(dataset, index, count):
     Example:
     >>> import numpy as np, tensorflow as tf
     >>> data = tf.data.Dataset.from_tensor_slices(np.arange(8)).batch(4)
-    >>> [list(b.numpy()) for b in take_rows(data, 1, 2)]
+    >>> [b.numpy().tolist() for b in take_rows(data, 1, 2)]
     [[2, 3], [6, 7]]
     """
     import tensorflow as tf
