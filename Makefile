@@ -22,8 +22,10 @@ $(STAMP): $(DEPS)
 	$(BIN)/python -c "import keras_clinclip, keras, jax, torch, tensorflow_text"
 	touch $(STAMP)
 
+# The demo runs on JAX unless KERAS_BACKEND says otherwise: on a CPU its
+# fit step is the fastest of the three (docs/performance.md).
 demo: install
-	$(BIN)/clinclip demo $(DEMO_ARGS)
+	KERAS_BACKEND=$${KERAS_BACKEND:-jax} $(BIN)/clinclip demo $(DEMO_ARGS)
 
 test: install
 	$(BIN)/python scripts/run_tests.py $(PYTEST_ARGS)
