@@ -10,22 +10,7 @@ import math
 
 import numpy as np
 
-CHEXPERT_OBSERVATIONS = (
-    "No Finding",
-    "Enlarged Cardiomediastinum",
-    "Cardiomegaly",
-    "Lung Opacity",
-    "Lung Lesion",
-    "Edema",
-    "Consolidation",
-    "Pneumonia",
-    "Atelectasis",
-    "Pneumothorax",
-    "Pleural Effusion",
-    "Pleural Other",
-    "Fracture",
-    "Support Devices",
-)
+from keras_clinclip.reports import CHEXPERT_OBSERVATIONS
 
 # Observation -> SynthCXR findings drawn for it (one chosen at random),
 # and whether the observation has a side.
