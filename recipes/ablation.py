@@ -6,8 +6,7 @@ held-out IU split, and prints one Markdown table (mean and standard
 deviation over seeds): CXR-Align Task A and B, zero-shot macro AUROC,
 R@5 both ways and the 10% linear probe.
 
-    KERAS_BACKEND=jax python recipes/ablation.py --seeds=0,1 \
-        --markdown=docs/results.md
+    KERAS_BACKEND=jax python recipes/ablation.py --seeds=0,1 --epochs=3
 
 Every run's own report stays in `--output_dir/<preset>-seed<k>/`.
 """
@@ -46,7 +45,7 @@ flags.DEFINE_integer("num_samples", 960, "IU studies used (all splits)")
 flags.DEFINE_integer("epochs", 3, "epochs per run (equal for all presets)")
 flags.DEFINE_integer("max_length", 48, "report tokens")
 flags.DEFINE_string("output_dir", "runs/ablation", "where runs are written")
-flags.DEFINE_string("markdown", None, "also write the table to this file")
+flags.DEFINE_string("table_out", None, "also write the table (Markdown) here")
 
 
 def mean_sd(values):
@@ -140,8 +139,8 @@ def main(argv):
         f"Command: `{command}`\n"
     )
     print("\n" + text + footer)
-    if FLAGS.markdown:
-        pathlib.Path(FLAGS.markdown + ".table").write_text(text + footer)
+    if FLAGS.table_out:
+        pathlib.Path(FLAGS.table_out).write_text(text + footer)
 
 
 if __name__ == "__main__":
