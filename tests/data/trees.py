@@ -9,22 +9,7 @@ import zipfile
 import numpy as np
 from PIL import Image
 
-OBSERVATIONS = (
-    "No Finding",
-    "Enlarged Cardiomediastinum",
-    "Cardiomegaly",
-    "Lung Opacity",
-    "Lung Lesion",
-    "Edema",
-    "Consolidation",
-    "Pneumonia",
-    "Atelectasis",
-    "Pneumothorax",
-    "Pleural Effusion",
-    "Pleural Other",
-    "Fracture",
-    "Support Devices",
-)
+from keras_clinclip.reports import CHEXPERT_OBSERVATIONS as OBSERVATIONS
 
 
 def write_image(path, seed=0, size=(40, 48), fmt=None):
