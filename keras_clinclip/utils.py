@@ -91,6 +91,12 @@ def package_data_path(package, relative_path):
     )
 
 
+# Where the cache lives when `$KERAS_CLINCLIP_CACHE` is not set.
+DEFAULT_CACHE_ROOT = os.path.join(
+    os.path.expanduser("~"), ".cache", "keras_clinclip"
+)
+
+
 def cache_dir(*parts):
     """The library's cache directory (`$KERAS_CLINCLIP_CACHE`).
 
@@ -100,9 +106,7 @@ def cache_dir(*parts):
     >>> cache_dir().name != ""
     True
     """
-    root = os.environ.get("KERAS_CLINCLIP_CACHE") or os.path.join(
-        os.path.expanduser("~"), ".cache", "keras_clinclip"
-    )
+    root = os.environ.get("KERAS_CLINCLIP_CACHE") or DEFAULT_CACHE_ROOT
     path = pathlib.Path(root, *parts)
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -14,7 +14,6 @@ patient's right is on the image's left; dense structures are white.
 import collections
 import io
 import math
-import os
 import pathlib
 import zipfile
 
@@ -194,8 +193,7 @@ def _cached_file(path):
     """
     if path.exists():
         return path
-    default = os.path.join(os.path.expanduser("~"), ".cache", "keras_clinclip")
-    other = pathlib.Path(default, "synthcxr", path.name)
+    other = pathlib.Path(utils.DEFAULT_CACHE_ROOT, "synthcxr", path.name)
     return other if other.exists() else None
 
 
