@@ -130,9 +130,10 @@ def test_soft_targets_helper_matches_reference():
     ],
     ids=["all_batch_soft_negations", "own"],
 )
-def test_chunked_equals_unchunked(config):
-    """Same value and gradient in 3 row blocks as in one (all inputs)."""
-    y_true, y_pred = reference.random_batch(n=7, seed=7)
+@pytest.mark.parametrize("n,chunk", [(7, 3), (8, 4)], ids=["tail", "even"])
+def test_chunked_equals_unchunked(config, n, chunk):
+    """Same value and gradient in row blocks as in one (all inputs)."""
+    y_true, y_pred = reference.random_batch(n=n, seed=7)
     keys = ("image_embeddings", "text_embeddings", "negation_embeddings")
 
     def loss_fn(loss):
@@ -146,7 +147,7 @@ def test_chunked_equals_unchunked(config):
         loss_fn(SoftLabelContrastive(**config)), *args
     )
     chunk_value, chunk_grads = value_and_gradients(
-        loss_fn(SoftLabelContrastive(chunk_size=3, **config)), *args
+        loss_fn(SoftLabelContrastive(chunk_size=chunk, **config)), *args
     )
     np.testing.assert_allclose(chunk_value, full_value, rtol=1e-6)
     np.testing.assert_allclose(

@@ -71,3 +71,15 @@ def tiny_data(n=8, k=2, c=4, seed=0):
         "negation_labels": neg_labels.astype("float32"),
     }
     return x, y
+
+
+def assert_same_step(reference, other, label):
+    """Two (weights, history) results of one fit step agree (1e-5)."""
+    (ref_weights, ref_history), (weights, history) = reference, other
+    worst = max(np.abs(a - b).max() for a, b in zip(ref_weights, weights))
+    print(f"max weight difference, {label}", worst)
+    print("loss", ref_history.history["loss"], label, history.history["loss"])
+    np.testing.assert_allclose(
+        history.history["loss"], ref_history.history["loss"], rtol=1e-5
+    )
+    assert worst < 1e-5, (label, worst)
