@@ -35,7 +35,17 @@ def main():
     parser.add_argument("--records", type=int, default=256)
     parser.add_argument("--batches", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--fit-steps", type=int, default=3)
+    parser.add_argument(
+        "--fit-steps",
+        type=int,
+        default=3,
+        help="fit steps timed for the ratio (0: pipeline only)",
+    )
+    parser.add_argument(
+        "--autotune",
+        action="store_true",
+        help="make_dataset(autotune=True): tf.data's autotuning thread on",
+    )
     args = parser.parse_args()
 
     import keras
@@ -77,7 +87,11 @@ def main():
         return lambda: [None for _ in dataset.take(args.batches)]
 
     memory = make_dataset(
-        records, preprocessor, batch_size=batch, training=True
+        records,
+        preprocessor,
+        batch_size=batch,
+        training=True,
+        autotune=args.autotune,
     ).repeat()
     run(memory)()  # warm-up: graph tracing, tokenizer tables
     memory_rate = _median_rate(run(memory), count, args.repeats)
@@ -93,12 +107,18 @@ def main():
         on_disk.pop("image")
         on_disk["image_path"] = paths
         files = make_dataset(
-            on_disk, preprocessor, batch_size=batch, training=True
+            on_disk,
+            preprocessor,
+            batch_size=batch,
+            training=True,
+            autotune=args.autotune,
         ).repeat()
         run(files)()
         file_rate = _median_rate(run(files), count, args.repeats)
     print(f"make_dataset, PNG files: {file_rate:.1f} images/s")
 
+    if args.fit_steps == 0:
+        return
     from keras_clinclip.reports import GRAPH_FEATURE_DIM
 
     model = ClinCLIPBackbone.from_towers(

@@ -9,8 +9,10 @@ idiom:
 - PyTorch: eager forward, `loss.backward()` (autograd), `optimizer.apply`;
 - TensorFlow: `tf.function` around a `tf.GradientTape` step.
 
-Each backend runs in its own process; the table gives the median
-samples/s over repeats and the ratio fit / hand-written.
+Each backend runs in its own process. Both steps are compiled first, then
+timed in alternation (fit, hand, fit, hand, ...) so that a slow spell of a
+shared machine hits both alike; the table gives the median samples/s of
+each and the median of the per-repeat ratios fit / hand-written.
 
     python benchmarks/bench_train_step.py --backends tensorflow,jax,torch \
         --image_size 64 --batch_size 16 --max_length 32 --steps 10
@@ -69,28 +71,23 @@ def _build(args):
     return model, losses, x, y
 
 
-def _time(fn, steps, repeats):
-    fn(2)  # compile / warm up
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn(steps)
-        rates.append(steps / (time.perf_counter() - start))
-    return statistics.median(rates)
-
-
-def _fit_rate(model, x, y, args):
+def _fit_runner(model, x, y, autotune=False):
     import tensorflow as tf
 
+    from keras_clinclip.data import dataset_options
+
+    # The options of `make_dataset`, so that `fit` reads data the way it
+    # does in training (`--autotune` measures tf.data's autotuning thread).
     data = tf.data.Dataset.from_tensors((x, y)).repeat().prefetch(2)
+    data = data.with_options(dataset_options(autotune=autotune))
 
     def run(steps):
         model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
 
-    return _time(run, args.steps, args.repeats) * args.batch_size
+    return run
 
 
-def _hand_rate(model, losses, x, y, args):
+def _hand_runner(model, losses, x, y):
     import keras
 
     backend = keras.backend.backend()
@@ -170,23 +167,47 @@ def _hand_rate(model, losses, x, y, args):
                 loss = step(tx)
             loss.numpy()
 
-    return _time(run, args.steps, args.repeats) * args.batch_size
+    return run
+
+
+def _interleaved(runners, steps, repeats):
+    """Steps/s of each runner, timed in alternation.
+
+    Every runner is warmed up (compiled) first; then each repeat times one
+    call of every runner in turn, so that a slow spell of a shared machine
+    hits both sides of a ratio alike. Returns the per-runner medians and
+    the median of the per-repeat ratios of the first runner to the second.
+    """
+    for run in runners:
+        run(2)
+    rates = [[] for _ in runners]
+    for _ in range(repeats):
+        for run, out in zip(runners, rates):
+            start = time.perf_counter()
+            run(steps)
+            out.append(steps / (time.perf_counter() - start))
+    ratios = [a / b for a, b in zip(rates[0], rates[1])]
+    return [statistics.median(r) for r in rates], statistics.median(ratios)
 
 
 def worker(args):
     import keras
 
     model, losses, x, y = _build(args)
-    fit = _fit_rate(model, x, y, args)
+    fit = _fit_runner(model, x, y, autotune=args.autotune)
     model, losses, x, y = _build(args)
-    hand = _hand_rate(model, losses, x, y, args)
+    hand = _hand_runner(model, losses, x, y)
+    (fit_rate, hand_rate), ratio = _interleaved(
+        [fit, hand], args.steps, args.repeats
+    )
     print(
         "RESULT "
         + json.dumps(
             {
                 "backend": keras.backend.backend(),
-                "fit": fit,
-                "hand": hand,
+                "fit": fit_rate * args.batch_size,
+                "hand": hand_rate * args.batch_size,
+                "ratio": ratio,
             }
         ),
         flush=True,
@@ -204,6 +225,11 @@ def main(argv=None):
     parser.add_argument("--loss", default="full")
     parser.add_argument("--image_encoder", default="small_resnet")
     parser.add_argument("--text_encoder", default="minilm")
+    parser.add_argument(
+        "--autotune",
+        action="store_true",
+        help="feed fit with tf.data autotuning on (off in make_dataset)",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -215,28 +241,31 @@ def main(argv=None):
         for name in ("image_size", "batch_size", "max_length", "steps",
                      "repeats", "loss", "image_encoder", "text_encoder"):
             command += [f"--{name}", str(getattr(args, name))]
+        if args.autotune:
+            command.append("--autotune")
         out = subprocess.run(command, env=env, capture_output=True, text=True)
         line = [s for s in out.stdout.splitlines() if s.startswith("RESULT")]
         if out.returncode or not line:
             print(out.stdout[-2000:], out.stderr[-4000:], file=sys.stderr)
-            rows.append((backend, None, None))
+            rows.append((backend, None, None, None))
             continue
         result = json.loads(line[-1][len("RESULT ") :])
-        rows.append((backend, result["fit"], result["hand"]))
+        rows.append((backend, result["fit"], result["hand"], result["ratio"]))
     print(
         f"\nimage {args.image_size}px, batch {args.batch_size}, "
         f"{args.max_length} tokens, loss {args.loss}, "
-        f"{args.steps} steps x {args.repeats} repeats (median)"
+        f"{args.steps} steps x {args.repeats} repeats (median), "
+        f"tf.data autotune {'on' if args.autotune else 'off'}"
     )
     print(
         f"{'backend':<12}{'fit samples/s':>15}{'hand samples/s':>16}"
         f"{'fit/hand':>10}"
     )
-    for backend, fit, hand in rows:
+    for backend, fit, hand, ratio in rows:
         if fit is None:
             print(f"{backend:<12}{'failed':>15}")
             continue
-        print(f"{backend:<12}{fit:>15.1f}{hand:>16.1f}{fit / hand:>10.2f}")
+        print(f"{backend:<12}{fit:>15.1f}{hand:>16.1f}{ratio:>10.2f}")
     return 0
 
 

@@ -27,6 +27,7 @@ from keras_clinclip.data.iu_xray import read_iu_reports
 from keras_clinclip.data.mimic_cxr import mimic_cxr
 from keras_clinclip.data.pipeline import DEFAULT_AUGMENTATION
 from keras_clinclip.data.pipeline import ErrorLog
+from keras_clinclip.data.pipeline import dataset_options
 from keras_clinclip.data.pipeline import make_dataset
 from keras_clinclip.data.records import hash_split
 from keras_clinclip.data.records import select
@@ -46,6 +47,7 @@ __all__ = [
     "RENDERER_VERSION",
     "SynthCXR",
     "chexpert",
+    "dataset_options",
     "decode_image",
     "hash_split",
     "iu_xray",

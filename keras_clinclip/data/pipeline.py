@@ -24,6 +24,39 @@ DEFAULT_AUGMENTATION = {
 }
 
 
+def dataset_options(autotune=False, deterministic=True):
+    """The `tf.data.Options` of our pipelines.
+
+    `autotune=False` (default) turns off tf.data's autotuning thread. While
+    it runs, deleting an iterator, which `fit` does at the end of every
+    epoch, waits for the thread's next wake-up: up to 5 s per epoch (and
+    per `fit`/`evaluate` call), measured on all three backends (see
+    `docs/performance.md`, "training"). Without it, `AUTOTUNE` map
+    parallelism means one call per CPU core and `prefetch(AUTOTUNE)` still
+    grows its buffer as needed. Pass `autotune=True` to get tf.data's
+    model-based tuning back (e.g. for long epochs on many cores).
+
+    Args:
+        autotune: keep tf.data's autotuning thread.
+        deterministic: keep the order of elements (reproducible epochs).
+
+    Returns:
+        A `tf.data.Options`, for `dataset.with_options(...)`.
+
+    Example:
+    >>> import tensorflow as tf
+    >>> ds = tf.data.Dataset.range(4).with_options(dataset_options())
+    >>> ds.options().autotune.enabled
+    False
+    """
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.deterministic = bool(deterministic)
+    options.autotune.enabled = bool(autotune)
+    return options
+
+
 class ErrorLog:
     """Counts the samples skipped with `on_error="skip"`.
 
@@ -243,6 +276,7 @@ def make_dataset(
     shuffle_buffer=None,
     prefetch=True,
     num_parallel_calls=None,
+    autotune=False,
 ):
     """Build the `tf.data` pipeline from a records dict.
 
@@ -290,8 +324,11 @@ def make_dataset(
         shard: `None` (tf.data auto-sharding by data under
             `tf.distribute`), or `(num_workers, worker_index)`.
         shuffle_buffer: the shuffle buffer (default: all rows).
-        prefetch: prefetch batches (`tf.data.AUTOTUNE`).
-        num_parallel_calls: parallel decoding (default AUTOTUNE).
+        prefetch: prefetch batches (`tf.data.AUTOTUNE` buffer).
+        num_parallel_calls: parallel decoding (default
+            `tf.data.AUTOTUNE`: one call per CPU core unless `autotune`).
+        autotune: run tf.data's autotuning thread (see `dataset_options`;
+            off by default: it can stall the end of every epoch).
 
     Returns:
         A `tf.data.Dataset` of `(x, y)`, with an `error_log` attribute
@@ -484,8 +521,7 @@ def make_dataset(
     )
     if prefetch:
         ds = ds.prefetch(tf.data.AUTOTUNE)
-    options = tf.data.Options()
-    options.deterministic = True
+    options = dataset_options(autotune=autotune)
     if shard is None:
         options.experimental_distribute.auto_shard_policy = (
             tf.data.experimental.AutoShardPolicy.DATA

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_clinclip.data import dataset_options
 from keras_clinclip.data import make_dataset
 from keras_clinclip.data import synthetic_pairs
 from keras_clinclip.data.records import select
@@ -93,6 +94,21 @@ def test_same_seed_same_batches(records):
     assert any(not np.array_equal(p, q) for p, q in zip(first, epoch2))
     order = sorted(_rows(a))
     assert order == sorted(_key(t) for t in records["report"])
+
+
+def test_autotune_thread_is_off_unless_asked(records):
+    """tf.data's autotuning thread stalls every epoch's end by up to 5 s."""
+    pre = HashPreprocessor()
+    default = make_dataset(records, pre, batch_size=4)
+    assert default.options().autotune.enabled is False
+    assert default.options().deterministic is True
+    tuned = make_dataset(records, pre, batch_size=4, autotune=True)
+    assert tuned.options().autotune.enabled is True
+    # Same batches either way: only the tuning differs.
+    assert _rows(default) == _rows(tuned)
+    options = dataset_options(autotune=True, deterministic=False)
+    assert options.autotune.enabled is True
+    assert options.deterministic is False
 
 
 def test_split_and_shards(records):
