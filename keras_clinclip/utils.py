@@ -6,7 +6,17 @@ import pathlib
 
 
 class MissingPackageError(ImportError):
-    """Raised when a feature needs an optional package that is missing."""
+    """Raised when a feature needs an optional package that is missing.
+
+    The message names the package, what needs it and the pip command.
+
+    Example:
+    >>> try:
+    ...     require_package("no_such_package", feature="the example")
+    ... except MissingPackageError as error:
+    ...     print(str(error).split(". ")[1])
+    Install it with: pip install no_such_package
+    """
 
 
 # What each optional package is for, and how to install it.

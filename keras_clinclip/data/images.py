@@ -17,7 +17,17 @@ DICOM_SUFFIXES = (".dcm", ".dicom")
 
 
 class ImageDecodeError(ValueError):
-    """An image file that is missing, truncated or not a radiograph."""
+    """An image file that is missing, truncated or not a radiograph.
+
+    The message names the file (or the `name` given to `decode_image`).
+
+    Example:
+    >>> try:
+    ...     decode_image(b"not an image", name="row 7")
+    ... except ImageDecodeError as error:
+    ...     print("row 7" in str(error))
+    True
+    """
 
 
 def is_dicom(path_or_bytes):

@@ -18,6 +18,13 @@ DEFAULT_IMAGE_TOWER = "small_resnet"
 _TEXT_POOLING = ("mean", "cls", "pooled")
 
 
+def _as_tensor(value):
+    """Arrays and lists to backend tensors; tensors (symbolic too) as-is."""
+    if isinstance(value, (np.ndarray, list, tuple)):
+        return ops.convert_to_tensor(value)
+    return value
+
+
 class _PackNegations(keras.layers.Layer):
     """Stacks `(B, L)` reports and `(B, K, L)` negations into `(B+BK, L)`."""
 
@@ -388,9 +395,9 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
         >>> model = tiny_backbone()
         >>> images = np.zeros((2,) + model.image_shape, "float32")
         >>> tuple(model.embed_images(images).shape)
-        (2, 8)
+        (2, 16)
         """
-        return self._embed_images(images, training=training)
+        return self._embed_images(_as_tensor(images), training=training)
 
     def embed_texts(self, token_ids, padding_mask, training=False):
         """Projected, unnormalised text embeddings as backend tensors.
@@ -406,9 +413,11 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
         >>> model = tiny_backbone()
         >>> ids = np.ones((2, 16), "int32")
         >>> tuple(model.embed_texts(ids, ids > 0).shape)
-        (2, 8)
+        (2, 16)
         """
-        return self._embed_texts(token_ids, padding_mask, training=training)
+        return self._embed_texts(
+            _as_tensor(token_ids), _as_tensor(padding_mask), training=training
+        )
 
     def _embed_texts(self, token_ids, padding_mask, training=None):
         padding_mask = ops.cast(padding_mask, "int32")

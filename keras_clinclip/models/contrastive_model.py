@@ -35,6 +35,32 @@ class ContrastiveLossMixin:
 
     Losses whose `uses_training_step` is true (a `soft_weight` schedule) get
     the optimizer's step count as `y_pred["training_step"]`.
+
+    Example:
+    >>> import keras
+    >>> import numpy as np
+    >>> from keras_clinclip.losses import SoftLabelContrastive
+    >>> class TwoTowers(ContrastiveLossMixin, keras.Model):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.image = keras.layers.Dense(4)
+    ...         self.text = keras.layers.Dense(4)
+    ...     def call(self, x):
+    ...         image = self.image(x["images"])
+    ...         return {
+    ...             "image_embeddings": image,
+    ...             "text_embeddings": self.text(x["texts"]),
+    ...             "logit_scale": keras.ops.ones_like(image[:, :1]) * 10.0,
+    ...         }
+    >>> model = TwoTowers()
+    >>> model.compile(optimizer="sgd", loss=SoftLabelContrastive(sources=()))
+    >>> rng = np.random.default_rng(0)
+    >>> x = {"images": rng.random((8, 3), "float32"),
+    ...      "texts": rng.random((8, 5), "float32")}
+    >>> y = {"labels": np.zeros((8, 14), "float32")}
+    >>> history = model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    >>> bool(np.isfinite(history.history["loss"][0]))
+    True
     """
 
     def compile(
