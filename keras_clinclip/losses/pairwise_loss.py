@@ -29,15 +29,19 @@ def _static_dim(x, axis):
 
 # The entries of `parts` indexed by the local rows (sliced per block); the
 # others are gathered columns or scalars, shared by every block.
-_ROW_KEYS = ("rows", "cols_local", "neg_rows", "neg_valid_rows")
+_ROW_KEYS = (
+    "rows",
+    "cols_local",
+    "neg_rows",
+    "neg_valid_rows",
+    "src_rows",
+    "clinical_rows",
+    "neg_clinical_rows",
+)
 
 
 def _is_row_key(name):
-    return (
-        name in _ROW_KEYS
-        or name.startswith("src_row_")
-        or name == "neg_clinical_rows"
-    )
+    return name in _ROW_KEYS
 
 
 def _is_schedule(value):
@@ -295,14 +299,21 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
             parts["bias"] = ops.reshape(
                 ops.cast(y_pred["logit_bias"], "float32"), (-1,)
             )[0]
-        # Target features: local rows and gathered columns, no gradient.
-        for name in sources:
-            local = ops.stop_gradient(
+        # Target features, no gradient: S = src_rows src_cols^T in one
+        # matmul (local rows, weighted; gathered columns).
+        features = {
+            name: ops.stop_gradient(
                 st.source_features(name, y_true, y_pred, self.uncertain_value)
             )
-            parts[f"src_row_{name}"] = local
-            parts[f"src_col_{name}"] = ops.stop_gradient(
-                distribute.all_gather(local)
+            for name in sources
+        }
+        src_rows, src_cols = st.mixed_features(
+            sources, self._weights, features
+        )
+        if src_rows is not None:
+            parts["src_rows"] = src_rows
+            parts["src_cols"] = ops.stop_gradient(
+                distribute.all_gather(src_cols)
             )
         if use_negations:
             neg = st.l2_normalize(y_pred["negation_embeddings"])
@@ -319,8 +330,11 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
                 parts["neg_rows"] = neg
                 parts["neg_valid_rows"] = ops.stop_gradient(mask)
             if self.negation_soft_targets and "clinical" in sources:
-                labels = st.clinical_vectors(
-                    y_true["negation_labels"], self.uncertain_value
+                parts["clinical_rows"] = features["clinical"]
+                labels = st.clinical_features(
+                    st.clinical_vectors(
+                        y_true["negation_labels"], self.uncertain_value
+                    )
                 )
                 labels = ops.stop_gradient(labels)
                 c = ops.shape(labels)[-1]
@@ -342,40 +356,24 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
     # === Targets of a block of rows ===
     def row_similarity(self, parts, static, start, stop):
         """S of rows [start, stop) against all columns (None: no source)."""
-        sources = static["sources"]
-        if not sources:
+        if not static["sources"] or "src_rows" not in parts:
             return None
-        row_features = {
-            name: parts[f"src_row_{name}"][start:stop] for name in sources
-        }
-        col_features = {name: parts[f"src_col_{name}"] for name in sources}
-        return st.mixed_similarity(
-            sources, self._weights, row_features, col_features
-        )
+        rows = parts["src_rows"][start:stop]
+        return ops.matmul(rows, ops.transpose(parts["src_cols"]))
 
     def negation_similarity(self, parts, static, start, stop):
         """Clinical S between rows and negated reports (or None)."""
         if not self.negation_soft_targets:
             return None
-        if "clinical" not in static["sources"]:
+        if "clinical" not in static["sources"] or "clinical_rows" not in parts:
             return None
-        c_rows = parts["src_row_clinical"][start:stop]
+        c_rows = parts["clinical_rows"][start:stop]
         if "neg_clinical" in parts:
-            return st.clinical_similarity(c_rows, parts["neg_clinical"])
+            return ops.matmul(c_rows, ops.transpose(parts["neg_clinical"]))
         if "neg_clinical_rows" in parts:
-            neg = parts["neg_clinical_rows"][start:stop]
             # (r, K): each row against its own negations.
-            rows_sq = ops.sum(ops.square(c_rows), -1, keepdims=True)
-            neg_sq = ops.sum(ops.square(neg), -1)
-            dots = ops.sum(c_rows[:, None, :] * neg, -1)
-            cosine = dots * ops.rsqrt(
-                ops.maximum(rows_sq, 1e-12) * ops.maximum(neg_sq, 1e-12)
-            )
-            row_zero = ops.equal(rows_sq, 0.0)
-            neg_zero = ops.equal(neg_sq, 0.0)
-            both = ops.logical_and(row_zero, neg_zero)
-            one = ops.logical_xor(row_zero, neg_zero)
-            return ops.where(both, 1.0, ops.where(one, 0.0, cosine))
+            neg = parts["neg_clinical_rows"][start:stop]
+            return ops.sum(c_rows[:, None, :] * neg, axis=-1)
         return None
 
     def negation_logits(self, parts, rows, scale, start, stop):

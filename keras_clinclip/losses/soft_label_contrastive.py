@@ -107,21 +107,19 @@ class SoftLabelContrastive(PairwiseSoftTargetLoss):
         # Soft part: P = softmax_rows(S / tau), under stop-gradient.
         weight = self.soft_weight_value(parts, static)
         scaled = similarity / self.target_temperature
-        scaled_lse = ops.logsumexp(scaled, axis=-1, keepdims=True)
-        probs = ops.exp(scaled - scaled_lse)
-        if square:
-            t2i_soft = ops.sum(ops.transpose(probs) * logits, axis=0)
-        else:
-            t2i_soft = ops.sum(probs * t2i_logits, axis=-1)
         neg_similarity = None
         if neg_logits is not None:
             neg_similarity = self.negation_similarity(
                 parts, static, start, stop
             )
         if neg_similarity is None:
+            probs = ops.softmax(scaled, axis=-1)
             i2t_soft = ops.sum(probs * logits, axis=-1)
         else:
-            # Negated reports share the image row's target softmax.
+            # Negated reports share the image row's target softmax; the
+            # text rows' targets stay P.
+            scaled_lse = ops.logsumexp(scaled, axis=-1, keepdims=True)
+            probs = ops.exp(scaled - scaled_lse)
             neg_scaled = ops.where(
                 valid, neg_similarity / self.target_temperature, MASK_VALUE
             )
@@ -131,6 +129,10 @@ class SoftLabelContrastive(PairwiseSoftTargetLoss):
             i2t_soft = ops.sum(
                 ops.exp(scaled - joint_lse) * logits, axis=-1
             ) + ops.sum(ops.exp(neg_scaled - joint_lse) * neg_logits, axis=-1)
+        if square:
+            t2i_soft = ops.sum(ops.transpose(probs) * logits, axis=0)
+        else:
+            t2i_soft = ops.sum(probs * t2i_logits, axis=-1)
         i2t = i2t_lse - (1.0 - weight) * positive - weight * i2t_soft
         t2i = t2i_lse - (1.0 - weight) * positive - weight * t2i_soft
         return 0.5 * (i2t + t2i)

@@ -71,6 +71,34 @@ def clinical_vectors(labels, uncertain_value=1.0):
     return ops.where(ops.isnan(labels), 0.0, values)
 
 
+def clinical_features(vectors):
+    """Unit features whose dot products are the clinical similarity.
+
+    Each clinical vector c becomes (c / |c|, 0), and the zero vector (no
+    positive finding) becomes (0, ..., 0, 1): two studies without findings
+    then have dot product 1, a study with and one without have 0, and two
+    with findings have cos(c_i, c_j). One matmul gives the whole matrix.
+
+    Args:
+        vectors: (..., C) clinical vectors (see `clinical_vectors`).
+
+    Returns:
+        (..., C + 1) float32 features.
+
+    Example:
+    >>> import keras
+    >>> import numpy as np
+    >>> f = clinical_features(np.array([[3, 4], [0, 0]], "float32"))
+    >>> keras.ops.convert_to_numpy(f).astype("float64").round(3).tolist()
+    [[0.6, 0.8, 0.0], [0.0, 0.0, 1.0]]
+    """
+    vectors = ops.cast(vectors, "float32")
+    squared = ops.sum(ops.square(vectors), axis=-1, keepdims=True)
+    unit = vectors * ops.rsqrt(ops.maximum(squared, 1e-12))
+    zero = ops.cast(ops.equal(squared, 0.0), "float32")
+    return ops.concatenate([unit, zero], axis=-1)
+
+
 def clinical_similarity(rows, cols):
     """Clinical similarity between clinical vectors.
 
@@ -92,19 +120,9 @@ def clinical_similarity(rows, cols):
     >>> s.astype("float64").round(3).tolist()
     [[1.0, 0.0, 0.707], [0.0, 1.0, 0.0], [0.707, 0.0, 1.0]]
     """
-    rows = ops.cast(rows, "float32")
-    cols = ops.cast(cols, "float32")
-    row_sq = ops.sum(ops.square(rows), axis=-1, keepdims=True)
-    col_sq = ops.sum(ops.square(cols), axis=-1, keepdims=True)
-    cosine = ops.matmul(
-        rows * ops.rsqrt(ops.maximum(row_sq, 1e-12)),
-        ops.transpose(cols * ops.rsqrt(ops.maximum(col_sq, 1e-12))),
+    return ops.matmul(
+        clinical_features(rows), ops.transpose(clinical_features(cols))
     )
-    row_zero = ops.equal(row_sq, 0.0)
-    col_zero = ops.transpose(ops.equal(col_sq, 0.0))
-    both = ops.logical_and(row_zero, col_zero)
-    one = ops.logical_xor(row_zero, col_zero)
-    return ops.where(both, 1.0, ops.where(one, 0.0, cosine))
 
 
 def check_sources(sources, source_weights):
@@ -161,38 +179,72 @@ def resolve_sources(sources, y_true, y_pred):
 
 
 def source_features(name, y_true, y_pred, uncertain_value):
-    """The per-study features of a source (rows are compared by cosine)."""
+    """Unit per-study features of a source: S^k = F_k F_k^T."""
     if name == "text":
         return l2_normalize(y_pred["text_embeddings"])
     if name == "graph":
         return l2_normalize(y_pred["graph_embeddings"])
-    return clinical_vectors(y_true["labels"], uncertain_value)
+    return clinical_features(
+        clinical_vectors(y_true["labels"], uncertain_value)
+    )
 
 
-def pair_similarity(name, rows, cols):
-    """(R, M) similarity of one source between row and column features."""
-    if name == "clinical":
-        return clinical_similarity(rows, cols)
-    return ops.matmul(rows, ops.transpose(cols))
+def _active(sources, weights):
+    """(source, weight) of the sources with a non-zero weight."""
+    pairs = []
+    for name in sources:
+        weight = 1.0 if weights is None else weights.get(name, 1.0)
+        if weight != 0.0:
+            pairs.append((name, weight))
+    return pairs
+
+
+def mixed_features(sources, weights, features, scale=1.0):
+    """Row and column features whose product is the mixed similarity.
+
+    S = sum_k w_k F_k F_k^T / sum_k w_k is one matmul of the concatenated
+    features: rows scaled by `scale * w_k / sum_k w_k`, columns as they are.
+
+    Args:
+        sources: the source names.
+        weights: None (equal) or a dict `{source: weight}`.
+        features: dict `{source: (N, d_k) unit features}`.
+        scale: an extra factor of the row side (e.g. 1 / temperature).
+
+    Returns:
+        `(row_features, col_features)`, each (N, sum_k d_k), or
+        `(None, None)` when no source has a weight.
+
+    Example:
+    >>> import keras
+    >>> import numpy as np
+    >>> f = {"text": np.eye(2, dtype="float32")}
+    >>> rows, cols = mixed_features(("text",), None, f)
+    >>> keras.ops.convert_to_numpy(rows @ keras.ops.transpose(cols)).tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
+    pairs = _active(sources, weights)
+    if not pairs:
+        return None, None
+    total = sum(weight for _, weight in pairs)
+    rows, cols = [], []
+    for name, weight in pairs:
+        feature = ops.cast(features[name], "float32")
+        factor = scale * weight / total
+        rows.append(feature * factor if factor != 1.0 else feature)
+        cols.append(feature)
+    if len(pairs) == 1:
+        return rows[0], cols[0]
+    return ops.concatenate(rows, axis=-1), ops.concatenate(cols, axis=-1)
 
 
 def mixed_similarity(sources, weights, row_features, col_features):
     """S = sum_k w_k S^k / sum_k w_k over `sources`; None if no source."""
-    if not sources:
+    rows, _ = mixed_features(sources, weights, row_features)
+    _, cols = mixed_features(sources, weights, col_features)
+    if rows is None:
         return None
-    total = None
-    norm = 0.0
-    for name in sources:
-        weight = 1.0 if weights is None else weights.get(name, 1.0)
-        if weight == 0.0:
-            continue
-        term = pair_similarity(name, row_features[name], col_features[name])
-        term = term * weight if weight != 1.0 else term
-        total = term if total is None else total + term
-        norm += weight
-    if total is None:
-        return None
-    return total / norm if norm != 1.0 else total
+    return ops.matmul(rows, ops.transpose(cols))
 
 
 def soft_targets(
