@@ -13,7 +13,8 @@ gradient with respect to the embeddings) at N in {256, 1024, 4096}, d = 512:
 
 (a) and (b) are compiled the way Keras's `fit` compiles them on that backend
 (`tf.function`, `jax.jit`, torch eager). Medians of `--repeats` runs after
-one warm-up, ratios from the same run.
+one warm-up, the variants timed in alternation (a, b, b', c, a, ...), ratios
+from the same run.
 
 Peak memory at N = 16384, d = 256: one fresh process per (backend, variant)
 runs one forward+backward of the loss, unchunked and with `--chunk-size`,
@@ -184,14 +185,22 @@ def _native_step(backend, y_pred):
     return step
 
 
-def _median_time(fn, repeats):
-    fn()  # warm-up (compilation)
-    times = []
+def _median_times(steps, repeats):
+    """Median seconds of each step, timed in alternation after a warm-up.
+
+    Every step is compiled and run once first; then each repeat runs every
+    step in turn, so that a slow spell of a shared machine hits all the
+    variants of a ratio alike.
+    """
+    for step in steps.values():
+        step()
+    times = {name: [] for name in steps}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def worker_time(backend, sizes, d, repeats):
@@ -203,43 +212,30 @@ def worker_time(backend, sizes, d, repeats):
     own = SoftLabelContrastive(
         sources=("text", "clinical", "graph"), negatives="own"
     )
+    with_negations = (
+        "image_embeddings",
+        "text_embeddings",
+        "negation_embeddings",
+    )
     for n in sizes:
         y_true, y_pred = _batch(n, d, k=1)
         plain_pred = {
             k: v for k, v in y_pred.items() if k != "negation_embeddings"
         }
-        row = {"backend": backend, "n": n, "d": d}
-        row["a_plain"] = _median_time(
-            _our_step(
+        steps = {
+            "a_plain": _our_step(
                 backend,
                 plain,
                 y_true,
                 plain_pred,
                 ("image_embeddings", "text_embeddings"),
             ),
-            repeats,
-        )
-        row["b_full"] = _median_time(
-            _our_step(
-                backend,
-                full,
-                y_true,
-                y_pred,
-                ("image_embeddings", "text_embeddings", "negation_embeddings"),
-            ),
-            repeats,
-        )
-        row["b_own"] = _median_time(
-            _our_step(
-                backend,
-                own,
-                y_true,
-                y_pred,
-                ("image_embeddings", "text_embeddings", "negation_embeddings"),
-            ),
-            repeats,
-        )
-        row["c_native"] = _median_time(_native_step(backend, y_pred), repeats)
+            "b_full": _our_step(backend, full, y_true, y_pred, with_negations),
+            "b_own": _our_step(backend, own, y_true, y_pred, with_negations),
+            "c_native": _native_step(backend, y_pred),
+        }
+        row = {"backend": backend, "n": n, "d": d}
+        row.update(_median_times(steps, repeats))
         results.append(row)
         print(json.dumps(row), flush=True)
     return results

@@ -112,14 +112,13 @@ class SoftLabelContrastive(PairwiseSoftTargetLoss):
             neg_similarity = self.negation_similarity(
                 parts, static, start, stop
             )
+        # Row lse of S / tau: P_ij = exp(S_ij / tau - a_i).
+        scaled_lse = ops.logsumexp(scaled, axis=-1, keepdims=True)
         if neg_similarity is None:
-            probs = ops.softmax(scaled, axis=-1)
-            i2t_soft = ops.sum(probs * logits, axis=-1)
+            i2t_soft = ops.sum(ops.exp(scaled - scaled_lse) * logits, axis=-1)
         else:
             # Negated reports share the image row's target softmax; the
             # text rows' targets stay P.
-            scaled_lse = ops.logsumexp(scaled, axis=-1, keepdims=True)
-            probs = ops.exp(scaled - scaled_lse)
             neg_scaled = ops.where(
                 valid, neg_similarity / self.target_temperature, MASK_VALUE
             )
@@ -130,9 +129,16 @@ class SoftLabelContrastive(PairwiseSoftTargetLoss):
                 ops.exp(scaled - joint_lse) * logits, axis=-1
             ) + ops.sum(ops.exp(neg_scaled - joint_lse) * neg_logits, axis=-1)
         if square:
-            t2i_soft = ops.sum(ops.transpose(probs) * logits, axis=0)
+            # Text j's target over images is row j of P; S is symmetric, so
+            # P_ji = exp(S_ij / tau - a_j): a column reduction of L, with
+            # no transposed N x N matrix (slow on CPU).
+            t2i_soft = ops.sum(
+                ops.exp(scaled - ops.transpose(scaled_lse)) * logits, axis=0
+            )
         else:
-            t2i_soft = ops.sum(probs * t2i_logits, axis=-1)
+            t2i_soft = ops.sum(
+                ops.exp(scaled - scaled_lse) * t2i_logits, axis=-1
+            )
         i2t = i2t_lse - (1.0 - weight) * positive - weight * i2t_soft
         t2i = t2i_lse - (1.0 - weight) * positive - weight * t2i_soft
         return 0.5 * (i2t + t2i)
