@@ -87,7 +87,7 @@ def main(argv=None):
     parser.add_argument(
         "--engine",
         default="single",
-        choices=["single", "tf-multiworker", "tf-mirrored"],
+        choices=["single", "tf-multiworker", "tf-mirrored", "torch-ddp"],
     )
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--dump", default=None)
@@ -110,6 +110,8 @@ def main(argv=None):
         setup = distribution.tf_setup()
     elif args.engine == "tf-mirrored":
         setup = distribution.tf_setup(num_cpu_devices=2)
+    elif args.engine == "torch-ddp":
+        setup = distribution.torch_setup()
     else:
         setup = None
     config = TrainingConfig(
@@ -149,6 +151,8 @@ def main(argv=None):
         write_preset=False,
     )
     if args.dump:
+        # Under torchrun every rank dumps: "{rank}" in the path names it.
+        args.dump = args.dump.format(rank=os.environ.get("RANK", "0"))
         weights = [
             keras.ops.convert_to_numpy(w)
             for w in result.model.trainable_weights

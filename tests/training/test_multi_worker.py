@@ -1,6 +1,8 @@
-"""Two TensorFlow worker processes (MultiWorkerMirroredStrategy over
-TF_CONFIG on 127.0.0.1) train together; their weights are identical and
-equal the single-process run on the same global batches."""
+"""Two worker processes train together and end with identical weights,
+equal to the single-process run on the same global batches: TensorFlow
+(MultiWorkerMirroredStrategy over TF_CONFIG on 127.0.0.1) in the TF pass,
+torch (`torchrun`, gloo on 127.0.0.1, the recipe's DDP set-up) in the torch
+pass."""
 
 import json
 import os
@@ -13,13 +15,15 @@ import keras
 import numpy as np
 import pytest
 
-pytestmark = [
-    pytest.mark.distributed,
-    pytest.mark.skipif(
-        keras.backend.backend() != "tensorflow",
-        reason="MultiWorkerMirroredStrategy is a TensorFlow engine test",
-    ),
-]
+pytestmark = pytest.mark.distributed
+only_tf = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="MultiWorkerMirroredStrategy is a TensorFlow engine test",
+)
+only_torch = pytest.mark.skipif(
+    keras.backend.backend() != "torch",
+    reason="torchrun + DDP is a torch engine test",
+)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "training" / "standin.py"
@@ -37,10 +41,10 @@ def _free_ports(count):
     return ports
 
 
-def _env(**extra):
+def _env(backend="tensorflow", **extra):
     env = dict(
         os.environ,
-        KERAS_BACKEND="tensorflow",
+        KERAS_BACKEND=backend,
         TF_CPP_MIN_LOG_LEVEL="2",
         CUDA_VISIBLE_DEVICES="",
     )
@@ -58,6 +62,7 @@ def _weights(path):
         return int(data["steps"]), [data[k] for k in keys]
 
 
+@only_tf
 def test_two_workers_match_single_process(tmp_path):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
@@ -88,6 +93,47 @@ def test_two_workers_match_single_process(tmp_path):
                 text=True,
             )
         )
+    _run_single(tmp_path, common, "tensorflow")
+    for worker in workers:
+        output, _ = worker.communicate(timeout=120)
+        assert worker.returncode == 0, output[-3000:]
+
+    _assert_same_weights(tmp_path, "worker0.npz", "worker1.npz")
+
+
+@only_torch
+def test_torchrun_two_processes_match_single_process(tmp_path):
+    (port,) = _free_ports(1)
+    common = ["--epochs", "2", "--steps_per_epoch", "3", "--batch_size", "8"]
+    torchrun = pathlib.Path(sys.executable).parent / "torchrun"
+    ddp = subprocess.run(
+        [
+            str(torchrun),
+            "--nproc_per_node=2",
+            "--master_addr=127.0.0.1",
+            f"--master_port={port}",
+            str(SCRIPT),
+            "--engine",
+            "torch-ddp",
+            "--output_dir",
+            str(tmp_path / "ddp"),
+            "--dump",
+            str(tmp_path / "rank{rank}.npz"),
+            *common,
+        ],
+        cwd=ROOT,
+        env=_env("torch", PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert ddp.returncode == 0, (ddp.stdout + ddp.stderr)[-4000:]
+    _run_single(tmp_path, common, "torch")
+    _assert_same_weights(tmp_path, "rank0.npz", "rank1.npz")
+
+
+def _run_single(tmp_path, common, backend):
+    """The single-process run on the same global batches."""
     single = subprocess.run(
         [
             sys.executable,
@@ -101,18 +147,18 @@ def test_two_workers_match_single_process(tmp_path):
             *common,
         ],
         cwd=ROOT,
-        env=_env(),
+        env=_env(backend),
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert single.returncode == 0, single.stdout + single.stderr
-    for worker in workers:
-        output, _ = worker.communicate(timeout=120)
-        assert worker.returncode == 0, output[-3000:]
 
-    steps0, w0 = _weights(tmp_path / "worker0.npz")
-    steps1, w1 = _weights(tmp_path / "worker1.npz")
+
+def _assert_same_weights(tmp_path, first, second):
+    """Both workers: same steps and weights, equal to the single run."""
+    steps0, w0 = _weights(tmp_path / first)
+    steps1, w1 = _weights(tmp_path / second)
     steps_single, w_single = _weights(tmp_path / "single.npz")
     assert steps0 == steps1 == steps_single == 6
     initial = [keras.ops.convert_to_numpy(w) for w in _initial_weights()]
