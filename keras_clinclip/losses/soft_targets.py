@@ -199,17 +199,16 @@ def _active(sources, weights):
     return pairs
 
 
-def mixed_features(sources, weights, features, scale=1.0):
+def mixed_features(sources, weights, features):
     """Row and column features whose product is the mixed similarity.
 
     S = sum_k w_k F_k F_k^T / sum_k w_k is one matmul of the concatenated
-    features: rows scaled by `scale * w_k / sum_k w_k`, columns as they are.
+    features: rows scaled by `w_k / sum_k w_k`, columns as they are.
 
     Args:
         sources: the source names.
         weights: None (equal) or a dict `{source: weight}`.
         features: dict `{source: (N, d_k) unit features}`.
-        scale: an extra factor of the row side (e.g. 1 / temperature).
 
     Returns:
         `(row_features, col_features)`, each (N, sum_k d_k), or
@@ -230,21 +229,12 @@ def mixed_features(sources, weights, features, scale=1.0):
     rows, cols = [], []
     for name, weight in pairs:
         feature = ops.cast(features[name], "float32")
-        factor = scale * weight / total
+        factor = weight / total
         rows.append(feature * factor if factor != 1.0 else feature)
         cols.append(feature)
     if len(pairs) == 1:
         return rows[0], cols[0]
     return ops.concatenate(rows, axis=-1), ops.concatenate(cols, axis=-1)
-
-
-def mixed_similarity(sources, weights, row_features, col_features):
-    """S = sum_k w_k S^k / sum_k w_k over `sources`; None if no source."""
-    rows, _ = mixed_features(sources, weights, row_features)
-    _, cols = mixed_features(sources, weights, col_features)
-    if rows is None:
-        return None
-    return ops.matmul(rows, ops.transpose(cols))
 
 
 def soft_targets(
@@ -302,7 +292,8 @@ def soft_targets(
         )
         for name in sources
     }
-    similarity = mixed_similarity(sources, weights, features, features)
+    rows, cols = mixed_features(sources, weights, features)
+    similarity = None if rows is None else ops.matmul(rows, ops.transpose(cols))
     n = ops.shape(y_pred["text_embeddings"])[0]
     identity = ops.eye(n, dtype="float32")
     if similarity is None or float(soft_weight) == 0.0:
