@@ -28,6 +28,8 @@ class GraphAlignment(SoftLabelContrastive):
             scale s for this loss.
         max_logit_scale: clamp of the logit scale (None: no clamp).
         chunk_size: rows per block (O(N * chunk) extra memory).
+        check_finite: name the entry holding NaN/inf (see
+            `SoftLabelContrastive`).
         name: name of the loss.
         reduction: Keras reduction of the per-study losses.
         dtype: ignored (the loss always computes in float32).
@@ -58,6 +60,7 @@ class GraphAlignment(SoftLabelContrastive):
         logit_scale=None,
         max_logit_scale=100.0,
         chunk_size=None,
+        check_finite=False,
         name=None,
         reduction="sum_over_batch_size",
         dtype=None,
@@ -72,10 +75,16 @@ class GraphAlignment(SoftLabelContrastive):
             negation_soft_targets=False,
             max_logit_scale=max_logit_scale,
             chunk_size=chunk_size,
+            check_finite=check_finite,
             name=name,
             reduction=reduction,
             dtype=dtype,
         )
+        if logit_scale is not None and not float(logit_scale) > 0:
+            raise ValueError(
+                "`logit_scale` must be a positive multiplier s (e.g. "
+                f"1 / 0.07) or None; got {logit_scale}."
+            )
         self.weight = float(weight)
         self.fixed_logit_scale = (
             None if logit_scale is None else float(logit_scale)

@@ -14,6 +14,7 @@ import keras
 from keras import ops
 
 from keras_clinclip import distribute
+from keras_clinclip.backend.numerics import assert_finite
 from keras_clinclip.losses import soft_targets as st
 
 NEGATIVES = ("batch", "own", None)
@@ -60,7 +61,7 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
 
     def __init__(
         self,
-        sources=st.SOURCES,
+        sources="auto",
         source_weights=None,
         target_temperature=0.1,
         soft_weight=0.5,
@@ -69,6 +70,7 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
         negation_soft_targets=False,
         max_logit_scale=100.0,
         chunk_size=None,
+        check_finite=False,
         name=None,
         reduction="sum_over_batch_size",
         dtype=None,
@@ -110,6 +112,11 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
                 "clinical soft-target mass, so `sources` must include "
                 f"'clinical'; got sources={tuple(self._sources)}."
             )
+        if max_logit_scale is not None and not float(max_logit_scale) > 0:
+            raise ValueError(
+                "`max_logit_scale` must be > 0 (it clamps the positive "
+                f"multiplier s = exp(t)) or None; got {max_logit_scale}."
+            )
         self.max_logit_scale = (
             None if max_logit_scale is None else float(max_logit_scale)
         )
@@ -120,6 +127,8 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
                     f"`chunk_size` must be >= 1, got {chunk_size}."
                 )
         self.chunk_size = chunk_size
+        self.check_finite = bool(check_finite)
+        self._announced_sources = False
 
     # === Config ===
     def get_config(self):
@@ -138,6 +147,7 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
                 "negation_soft_targets": self.negation_soft_targets,
                 "max_logit_scale": self.max_logit_scale,
                 "chunk_size": self.chunk_size,
+                "check_finite": self.check_finite,
             }
         )
         return config
@@ -191,11 +201,79 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
                     raise KeyError(
                         f"`{where}[{key!r}]` is missing: "
                         f"{self._why(key)} needs it. `{where}` has keys "
-                        f"{sorted(batch)}."
+                        f"{sorted(batch)}.{self._auto_hint(key)}"
                     )
         y_true = {k: y_true[k] for k in true_keys}
         y_pred = {k: y_pred[k] for k in pred_keys}
+        self._announce_sources(y_true, y_pred)
+        self._check_not_empty(y_pred[self.row_key])
+        if self.check_finite:
+            y_true, y_pred = self._checked(y_true, y_pred)
         return super().__call__(y_true, y_pred, sample_weight=sample_weight)
+
+    def _auto_hint(self, key):
+        """For a source the user named, how to use what the batch has."""
+        source_keys = {k for _, k in st._SOURCE_KEYS.values()}
+        if self._sources == "auto" or key not in source_keys:
+            return ""
+        return (
+            ' Listed `sources` are required; pass `sources="auto"` (the '
+            "default) to use only the sources present in the batch."
+        )
+
+    def _announce_sources(self, y_true, y_pred):
+        """Say once which sources `"auto"` resolved to."""
+        if self._sources != "auto" or self._announced_sources:
+            return
+        self._announced_sources = True
+        chosen = st.resolve_sources("auto", y_true, y_pred)
+        missing = [s for s in st.SOURCES if s not in chosen]
+        print(
+            f"{type(self).__name__}: soft-target sources from the batch: "
+            f"{', '.join(chosen) or 'none (hard CLIP targets)'}"
+            + (f" (absent: {', '.join(missing)})." if missing else "."),
+            flush=True,
+        )
+
+    def _check_not_empty(self, rows):
+        n = _static_dim(rows, 0)
+        if n is None:
+            try:
+                n = int(ops.shape(rows)[0])
+            except (TypeError, ValueError):
+                n = None
+        if n == 0:
+            raise ValueError(
+                f"{type(self).__name__} got an empty batch: "
+                f"`y_pred[{self.row_key!r}]` has shape "
+                f"{tuple(rows.shape)}. A contrastive loss needs at least "
+                "one study; drop empty batches from the dataset."
+            )
+
+    def _checked(self, y_true, y_pred):
+        """`check_finite=True`: name the key holding NaN/inf (or s <= 0).
+
+        Masked-out negation slots are exempt: they may hold anything.
+        """
+        y_pred = dict(y_pred)
+        for key in sorted(y_pred):
+            if key in ("negation_embeddings", "training_step"):
+                continue
+            y_pred[key] = assert_finite(
+                y_pred[key], f"y_pred[{key!r}]", positive=key == "logit_scale"
+            )
+        if "negation_embeddings" in y_pred and "negation_mask" in y_true:
+            valid = ops.cast(y_true["negation_mask"], "bool")[..., None]
+            kept = ops.where(valid, y_pred["negation_embeddings"], 0.0)
+            assert_finite(kept, "y_pred['negation_embeddings'] (valid slots)")
+        y_true = dict(y_true)
+        if "labels" in y_true:
+            labels = ops.cast(y_true["labels"], "float32")
+            # NaN means "not mentioned" in the CheXpert convention.
+            assert_finite(
+                ops.where(ops.isnan(labels), 0.0, labels), "y_true['labels']"
+            )
+        return y_true, y_pred
 
     def _why(self, key):
         name = type(self).__name__
@@ -312,8 +390,16 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
                 distribute.all_gather(src_cols)
             )
         if use_negations:
-            neg = st.l2_normalize(y_pred["negation_embeddings"])
             mask = ops.cast(y_true["negation_mask"], "float32")
+            # Masked-out slots may hold anything (padding, NaN): select
+            # zeros for them, so they add exactly 0 to the value and to
+            # the gradient (a select, unlike a product, passes no NaN).
+            neg = ops.where(
+                ops.greater(mask, 0.0)[..., None],
+                ops.cast(y_pred["negation_embeddings"], "float32"),
+                0.0,
+            )
+            neg = st.l2_normalize(neg)
             d = ops.shape(neg)[-1]
             if self.negatives == "batch":
                 parts["neg_cols"] = ops.reshape(

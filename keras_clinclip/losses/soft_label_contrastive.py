@@ -29,9 +29,10 @@ class SoftLabelContrastive(PairwiseSoftTargetLoss):
     `docs/losses.md` for the reasons and for distribution.
 
     Args:
-        sources: similarity sources of the soft targets, any of `"text"`,
-            `"clinical"`, `"graph"`; `()` for plain CLIP; `"auto"` uses
-            those whose inputs are in the batch. Listed sources are required.
+        sources: `"auto"` (default: the similarity sources whose inputs
+            are in the batch, announced once on the first call), or a list
+            of `"text"`, `"clinical"`, `"graph"` (each then required: a
+            missing input is a `KeyError` naming it); `()` for plain CLIP.
         source_weights: None (equal weights), a list matching `sources`, or a
             dict `{source: weight}`.
         target_temperature: temperature of the target softmax over S.
@@ -50,6 +51,12 @@ class SoftLabelContrastive(PairwiseSoftTargetLoss):
         chunk_size: compute the rows in blocks of this many rows with
             rematerialisation: O(N * chunk) extra memory, same value and
             gradient. Needs a static batch size.
+        check_finite: raise a `FloatingPointError` naming the entry
+            (e.g. `y_pred['image_embeddings']`) that holds NaN/inf, or a
+            logit scale <= 0, inside the compiled step on every backend.
+            Opt-in: it costs a host round-trip per entry. Masked-out
+            negation slots are exempt (they add exactly zero to the loss
+            and its gradient whatever they hold).
         name: name of the loss.
         reduction: Keras reduction of the per-study losses.
         dtype: ignored (the loss always computes in float32); kept for

@@ -246,10 +246,13 @@ def test_errors_name_the_missing_key_option_and_present_keys():
     y_true, y_pred = reference.random_batch(n=3, seed=11)
     pred = {k: v for k, v in y_pred.items() if k != "graph_embeddings"}
     with pytest.raises(KeyError) as info:
-        SoftLabelContrastive()(y_true, pred)
+        SoftLabelContrastive(sources=("text", "clinical", "graph"))(
+            y_true, pred
+        )
     message = str(info.value)
     assert "graph_embeddings" in message and "sources" in message
     assert "image_embeddings" in message  # the keys present
+    assert 'sources="auto"' in message  # the way out
     with pytest.raises(KeyError, match="labels"):
         SoftLabelContrastive(sources=("clinical",))({}, y_pred)
     true = {k: v for k, v in y_true.items() if k != "negation_mask"}
