@@ -77,6 +77,26 @@ def _check_pattern(pattern, where):
     return pattern
 
 
+_MACRO = re.compile(r"%([a-z_]+)%")
+
+
+def _expand(pattern, macros, where):
+    """Replace each `%name%` of a pattern by the macro `name`."""
+    if not isinstance(pattern, str):
+        return pattern
+
+    def replace(match):
+        name = match.group(1)
+        if name not in macros:
+            raise ValueError(
+                f"{where}: unknown macro %{name}% in {pattern!r}; known: "
+                f"{sorted(macros)}"
+            )
+        return f"(?:{macros[name]})"
+
+    return _MACRO.sub(replace, pattern)
+
+
 def _alternation(entries):
     """One regex of `(p1)|(p2)|...`, longest pattern first.
 
@@ -91,7 +111,28 @@ def _alternation(entries):
 class Lexicon:
     """The compiled phrases (findings, triggers, anatomy)."""
 
-    def __init__(self, findings, triggers, anatomy):
+    def __init__(self, findings, triggers, anatomy, macros=None):
+        macros = dict(macros or {})
+        for name, body in macros.items():
+            macros[name] = _expand(body, macros, f"macro {name!r}")
+        findings = {
+            name: {
+                key: [
+                    _expand(p, macros, f"finding {name!r} {key}") for p in value
+                ]
+                if key in ("mentions", "normal") and value
+                else value
+                for key, value in spec.items()
+            }
+            for name, spec in findings.items()
+        }
+        triggers = {
+            kind: [_expand(p, macros, kind) for p in value]
+            if isinstance(value, list)
+            else value
+            for kind, value in triggers.items()
+        }
+        self.macros = macros
         self.findings = findings
         self.triggers = triggers
         self.anatomy = anatomy
@@ -108,6 +149,12 @@ class Lexicon:
                     f"finding {name!r}: unknown observation {observation!r}; "
                     f"choose one of {CHEXPERT_OBSERVATIONS}"
                 )
+            for other in spec.get("also") or []:
+                if other not in CHEXPERT_OBSERVATIONS[1:]:
+                    raise ValueError(
+                        f"finding {name!r}: unknown observation {other!r} in "
+                        f"'also'; choose one of {CHEXPERT_OBSERVATIONS[1:]}"
+                    )
             for pattern in spec.get("mentions") or []:
                 where = f"finding {name!r} mention"
                 entries.append((_check_pattern(pattern, where), (name, "m")))
@@ -187,6 +234,7 @@ def lexicon():
     for path in filter(None, os.environ.get(ENV_VAR, "").split(os.pathsep)):
         extra = _read_yaml(path)
         _merge(findings, {"findings": extra.get("findings") or {}})
+        _merge(findings, {"macros": extra.get("macros") or {}})
         _merge(
             triggers,
             {
@@ -203,7 +251,9 @@ def lexicon():
                 if k in ("anatomy", "sides", "severity", "descriptors")
             },
         )
-    return Lexicon(findings["findings"], triggers, anatomy)
+    return Lexicon(
+        findings["findings"], triggers, anatomy, findings.get("macros")
+    )
 
 
 def lower(text):

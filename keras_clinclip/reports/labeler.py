@@ -113,6 +113,10 @@ def sentence_mentions(sentence):
             if status == POSITIVE and spec.get("uncertain"):
                 status = UNCERTAIN
         mentions.append(Mention(a, b, name, spec.get("observation"), status))
+        # "the cardiac and mediastinal silhouettes are enlarged" states two
+        # observations at once.
+        for other in spec.get("also") or ():
+            mentions.append(Mention(a, b, name, other, status))
     return tuple(mentions)
 
 
@@ -155,6 +159,12 @@ def _status(text, a, b, triggers, prev_end, next_start, starts=None):
             continue
         if trig.end > a:
             continue
+        if trig.kind == "negation_post" and not text[: trig.start].strip():
+            # "Resolved right lower lobe pneumonia.": a resolution that
+            # opens the sentence governs what follows it.
+            if _words(text[trig.end : a]) <= _PRE_WINDOW:
+                pre = "negation_pre"
+            break
         if trig.kind == "terminators":
             if not _SOFT_TERMINATOR.match(text, trig.start):
                 break

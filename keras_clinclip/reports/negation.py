@@ -69,6 +69,18 @@ def _phrase(finding_name, side):
     return phrase
 
 
+def _finding_of(mention):
+    """The finding whose sentences state `mention`'s observation.
+
+    A phrase stating two observations ("the cardiac and mediastinal
+    silhouettes") is rewritten with the first finding of the observation.
+    """
+    spec = lexicon().findings[mention.finding]
+    if spec.get("observation") == mention.observation and not spec.get("also"):
+        return mention.finding
+    return lexicon().by_observation[mention.observation][0]
+
+
 def _sentence_for(finding_name, side, positive, rng):
     """A fluent sentence stating the finding absent (or present)."""
     spec = lexicon().findings[finding_name]
@@ -179,13 +191,13 @@ def _rebuild(mentions, finding, rng):
             continue
         seen.add(obs)
         value = status[obs]
+        name = _finding_of(mention)
         if value == POSITIVE:
-            out.append(_sentence_for(mention.finding, None, True, rng))
+            out.append(_sentence_for(name, None, True, rng))
         elif value == UNCERTAIN:
-            phrase = _phrase(mention.finding, None)
-            out.append(f"Possible {phrase}.")
+            out.append(f"Possible {_phrase(name, None)}.")
         else:
-            out.append(_sentence_for(mention.finding, None, False, rng))
+            out.append(_sentence_for(name, None, False, rng))
     return out
 
 
@@ -239,7 +251,7 @@ def _rewrite(sentence, mentions, mine, target, finding, mode, rng):
     if mode == "omit":
         addition = None
     else:
-        addition = _sentence_for(main.finding, side, mode == "affirm", rng)
+        addition = _sentence_for(_finding_of(main), side, mode == "affirm", rng)
     if not others:
         return addition
     # Cutting list items is quadratic in the items of a sentence: a
