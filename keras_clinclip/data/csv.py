@@ -1,38 +1,24 @@
 """Generic CSV / JSONL tables: `image_path`, `report`, optional labels."""
 
-import csv as _csv
-import gzip
-import json
 import logging
 import math
 import pathlib
 
 import numpy as np
 
+from keras_clinclip import tables
 from keras_clinclip.data import records as rec
 from keras_clinclip.data.templates import CHEXPERT_OBSERVATIONS
 
 logger = logging.getLogger("keras_clinclip.data")
 
 
-def open_text(path):
-    """Open a text file, gzip-compressed when it ends in `.gz`.
-
-    Example:
-    >>> import tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "a.txt")
-    >>> _ = open(path, "w").write("x")
-    >>> open_text(path).read()
-    'x'
-    """
-    path = pathlib.Path(path)
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
-
-
 def read_rows(path):
     """Rows of a CSV (`.csv`, `.csv.gz`) or JSONL (`.jsonl`) file as dicts.
+
+    Strict (`keras_clinclip.tables`): the first bad row (not UTF-8, an
+    unclosed quote, missing or extra cells, bad JSON) raises a `ValueError`
+    naming the file, line and column; a byte-order mark is dropped.
 
     Args:
         path: the file.
@@ -47,35 +33,17 @@ def read_rows(path):
     >>> read_rows(path)
     (['a'], [{'a': 1}])
     """
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: table file not found.")
-    name = path.name.lower()
-    if name.endswith((".jsonl", ".jsonl.gz", ".json")):
-        rows, columns = [], []
-        with open_text(path) as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise ValueError(
-                        f"{path}, line {number}: not valid JSON ({error})."
-                    ) from error
-                if not isinstance(row, dict):
-                    raise ValueError(
-                        f"{path}, line {number}: expected a JSON object."
-                    )
-                for key in row:
-                    if key not in columns:
-                        columns.append(key)
-                rows.append(row)
-        return columns, rows
-    with open_text(path) as handle:
-        reader = _csv.DictReader(handle)
-        rows = list(reader)
-        return list(reader.fieldnames or []), rows
+    rows = []
+    with tables.Table(path) as table:
+        columns = list(table.columns or [])
+        for row in table:
+            if row.error is not None:
+                raise ValueError(row.error)
+            for key in row.values:
+                if key not in columns:
+                    columns.append(key)
+            rows.append(row.values)
+    return columns, rows
 
 
 def parse_label(value, where):
@@ -133,8 +101,12 @@ def load_records(
         label_columns: the label columns in `CHEXPERT_OBSERVATIONS` order
             (default: the observation names that are present; missing
             ones are NaN).
-        on_error: `"raise"` (a bad row raises an error naming the file and
-            row) or `"skip"` (the row is left out and counted in the log).
+        on_error: `"raise"` (a bad row raises an error naming the file,
+            row and line) or `"skip"` (the row is left out; the count and
+            the first 20 errors are logged, logger `keras_clinclip.data`).
+            Bad rows are those `keras_clinclip.tables` reports (not UTF-8,
+            unclosed quote, missing or extra cells, bad JSON), an empty
+            image path or report, and a label outside 1, 0, -1, blank.
 
     Returns:
         A records dict with `id`, `image_path`, `report`, `labels`,
@@ -154,7 +126,11 @@ def load_records(
             f"on_error must be 'raise' or 'skip', got {on_error!r}"
         )
     path = pathlib.Path(path)
-    columns, rows = read_rows(path)
+    with tables.Table(path) as table:
+        rows = list(table)
+        columns = list(table.columns or [])
+    for row in rows:
+        columns += [key for key in row.values if key not in columns]
     missing = [c for c in (image_column, report_column) if c not in columns]
     if missing:
         raise ValueError(
@@ -176,26 +152,34 @@ def load_records(
         )
     root = pathlib.Path(image_root) if image_root else path.parent
     out = {"id": [], "image_path": [], "report": [], "labels": [], "split": []}
-    skipped = 0
-    for number, row in enumerate(rows, start=1):
+    skipped = []
+    for number, line, row, error in rows:
         where = f"{path}, row {number}"
         try:
+            if error is not None:
+                raise ValueError(error)
             image = row.get(image_column)
             if rec.is_blank(image):
-                raise ValueError(f"{where}: empty '{image_column}'.")
+                raise ValueError(
+                    f"{where} (line {line}): empty '{image_column}'."
+                )
             report = row.get(report_column)
             if rec.is_blank(report):
-                raise ValueError(f"{where}: empty '{report_column}'.")
+                raise ValueError(
+                    f"{where} (line {line}): empty '{report_column}'."
+                )
             labels = [
                 math.nan
                 if column is None
-                else parse_label(row.get(column), f"{where}, column {column}")
+                else parse_label(
+                    row.get(column), f"{where}, column {column} (line {line})"
+                )
                 for column in label_columns
             ]
-        except ValueError:
+        except ValueError as problem:
             if on_error == "raise":
                 raise
-            skipped += 1
+            skipped.append(str(problem))
             continue
         study = row.get(id_column)
         study = str(number - 1) if rec.is_blank(study) else str(study)
@@ -211,7 +195,17 @@ def load_records(
             rec.hash_split(study) if rec.is_blank(split) else str(split)
         )
     if skipped:
-        logger.warning("%s: skipped %d bad row(s).", path, skipped)
+        logger.warning(
+            "%s: skipped %d bad row(s):\n%s",
+            path,
+            len(skipped),
+            "\n".join(skipped[:20])
+            + (
+                f"\n... and {len(skipped) - 20} more"
+                if len(skipped) > 20
+                else ""
+            ),
+        )
     unknown = sorted(set(out["split"]) - set(rec.SPLITS))
     if unknown:
         raise ValueError(

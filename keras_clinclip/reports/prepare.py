@@ -11,14 +11,21 @@ and a report column. Each output line is one JSON object:
 
 `graph` is sparse: {"max_nodes", "feature_dim", "num_nodes", "features":
 [[node, feature, value], ...], "edges": [[i, j, type], ...]}; rebuild the
-dense arrays of `graph_to_arrays` with `graph_arrays_from_record`. A row
-that cannot be processed is written with only "id" and "error". Rows are
-read, processed and written in blocks, so memory stays constant; the output
-is flushed after every block, and on an interruption it is valid JSONL up
-to its last full line.
+dense arrays of `graph_to_arrays` with `graph_arrays_from_record`.
+
+Every input row gives exactly one output line, in order. A row that cannot
+be read (the rules of `keras_clinclip.tables`: not UTF-8, an unclosed
+quote, missing or extra cells, bad JSON) or processed is written with only
+"id" and "error" (naming the file, line and column), and counted in the
+summary. The input is refused (exit code 2, nothing written) when its
+header cannot be read, it lacks the report column, or `--out` is the input
+itself (also through a link). Rows are read, processed and written in
+blocks, so memory stays constant; the output goes to a temporary file in
+the folder of `--out`, renamed onto it at the end (on an error the old
+`--out` is untouched; on Ctrl-C the complete lines written so far are
+kept, exit code 130).
 """
 
-import csv
 import itertools
 import json
 import math
@@ -29,6 +36,7 @@ import time
 
 import numpy as np
 
+from keras_clinclip import tables
 from keras_clinclip.reports._text import as_text
 from keras_clinclip.reports.graph import EDGE_TYPES
 from keras_clinclip.reports.graph import GRAPH_FEATURE_DIM
@@ -41,6 +49,7 @@ from keras_clinclip.reports.negation import negate_finding
 from keras_clinclip.reports.negation import omit_finding
 from keras_clinclip.reports.sections import split_sections
 from keras_clinclip.reports.sentences import split_sentences
+from keras_clinclip.utils import atomic_write
 
 BLOCK = 256  # rows per worker per block
 
@@ -87,55 +96,43 @@ def add_arguments(parser):
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _rows(path, fmt, id_column, report_column):
-    """Yield (row number, id, report or exception) from the input file."""
-    if fmt == "auto":
-        lower = path.lower()
-        fmt = (
-            "jsonl"
-            if lower.endswith((".jsonl", ".json", ".ndjson"))
-            else ("csv")
+def _rows(table, id_column, report_column):
+    """Yield (row number, line, id, report or exception) per table row."""
+    if table.columns is not None and report_column not in table.columns:
+        raise ValueError(
+            f"{table.path}: no column {report_column!r} (columns: "
+            f"{table.columns})"
         )
-    if fmt == "csv":
-        csv.field_size_limit(1 << 30)
-        with open(
-            path, encoding="utf-8", errors="surrogateescape", newline=""
-        ) as f:
-            reader = csv.DictReader(f)
-            fields = reader.fieldnames or []
-            if report_column not in fields:
-                raise ValueError(
-                    f"{path}: no column {report_column!r} (columns: {fields})"
-                )
-            for number, row in enumerate(reader, 1):
-                yield (
-                    number,
-                    row.get(id_column, str(number)),
-                    row.get(report_column),
-                )
-        return
-    with open(path, "rb") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except (ValueError, UnicodeDecodeError) as error:
-                yield number, str(number), ValueError(f"bad JSON: {error}")
-                continue
-            if not isinstance(row, dict):
-                yield number, str(number), ValueError("line is not an object")
-                continue
-            if report_column not in row:
-                yield (
-                    number,
-                    row.get(id_column, str(number)),
-                    ValueError(
-                        f"no key {report_column!r} (keys: {sorted(row)})"
-                    ),
-                )
-                continue
-            yield number, row.get(id_column, str(number)), row[report_column]
+    for number, line, values, error in table:
+        report_id = values.get(id_column, str(number))
+        if error is not None:
+            yield number, line, report_id, _TableRowError(error)
+        elif report_column not in values:
+            yield (
+                number,
+                line,
+                report_id,
+                ValueError(
+                    f"no key {report_column!r} (keys: {sorted(values)})"
+                ),
+            )
+        else:
+            yield number, line, report_id, values[report_column]
+
+
+class _TableRowError(ValueError):
+    """A row the table reader could not read; its message is complete."""
+
+
+def _same_file(out, source):
+    """True when writing `out` would replace or truncate `source`."""
+    out, source = os.path.abspath(out), os.path.abspath(source)
+    if os.path.realpath(out) == os.path.realpath(source):
+        return True
+    try:
+        return os.path.samefile(out, source)
+    except OSError:  # `out` does not exist yet
+        return False
 
 
 def _sparse_graph(arrays, max_nodes):
@@ -232,11 +229,25 @@ def process_report(
 
 
 def _work(item):
-    number, report_id, report, options = item
-    record = process_report(report_id, report, **options)
-    if record["error"] is not None:
-        record["error"] = f"row {number}: {record['error']}"
-    return json.dumps(record, ensure_ascii=False, allow_nan=False)
+    """One output line and whether it holds an error."""
+    number, line, report_id, report, options = item
+    if isinstance(report, _TableRowError):
+        record = {"id": report_id, "error": str(report)}
+    else:
+        record = process_report(report_id, report, **options)
+        if record["error"] is not None:
+            record["error"] = f"row {number} (line {line}): {record['error']}"
+    text = json.dumps(record, ensure_ascii=False, allow_nan=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:  # a lone surrogate from JSON input
+        record = {
+            "id": as_text(report_id).encode("utf-8", "replace").decode(),
+            "error": f"row {number} (line {line}): not writable as UTF-8 "
+            f"({error.reason}: {error.object[error.start]!r})",
+        }
+        text = json.dumps(record, ensure_ascii=False, allow_nan=False)
+    return text, record["error"] is not None
 
 
 class _Progress:
@@ -263,8 +274,9 @@ class _Progress:
 def run(args):
     """Run `prepare` with parsed arguments; returns the exit status.
 
-    Returns 0 when every readable row was written (rows with an "error"
-    field included), 2 when the input cannot be read.
+    Returns 0 when every row was written (rows with an "error" field
+    included), 2 when the input cannot be read or `--out` is an input,
+    130 when interrupted (the rows done so far are kept).
     """
     options = {
         "max_nodes": args.max_nodes,
@@ -274,60 +286,91 @@ def run(args):
     if args.workers < 1:
         print(f"--workers must be >= 1, got {args.workers}", file=sys.stderr)
         return 2
+    if os.path.exists(args.reports) and _same_file(args.out, args.reports):
+        print(
+            f"clinclip prepare: --out {args.out} is the input file "
+            f"--reports {args.reports}; choose another output path (the "
+            "input is left as it is).",
+            file=sys.stderr,
+        )
+        return 2
+    if os.path.isdir(args.out):
+        print(
+            f"clinclip prepare: --out {args.out} is a folder; give a file.",
+            file=sys.stderr,
+        )
+        return 2
     try:
         total = os.path.getsize(args.reports)
-        rows = _rows(
-            args.reports, args.format, args.id_column, args.report_column
-        )
-        first = list(itertools.islice(rows, 1))
+        table = tables.Table(args.reports, args.format)
     except (OSError, ValueError) as error:
         print(f"clinclip prepare: {error}", file=sys.stderr)
         return 2
-    rows = itertools.chain(first, rows)
+    with table:
+        try:
+            rows = _rows(table, args.id_column, args.report_column)
+            first = list(itertools.islice(rows, 1))
+        except ValueError as error:
+            print(f"clinclip prepare: {error}", file=sys.stderr)
+            return 2
+        rows = itertools.chain(first, rows)
+        return _write(args, rows, options, total, table)
+
+
+def _write(args, rows, options, total, table):
+    """Process `rows` in blocks into a temporary file renamed onto --out."""
     progress = _Progress(total, args.quiet)
     pool = None
     if args.workers > 1:
         pool = multiprocessing.get_context("fork").Pool(args.workers)
     count = errors = 0
     approx_bytes = 0
+    interrupted = False
     try:
-        with open(
-            args.out, "w", encoding="utf-8", errors="surrogateescape"
-        ) as out:
-            while True:
-                block = [
-                    (*row, options)
-                    for row in itertools.islice(rows, BLOCK * args.workers)
-                ]
-                if not block:
-                    break
-                if pool is None:
-                    lines = [_work(item) for item in block]
-                else:
-                    lines = pool.map(_work, block, chunksize=32)
-                for item, line in zip(block, lines):
-                    out.write(line + "\n")
-                    count += 1
-                    approx_bytes += len(str(item[2])) + len(str(item[1])) + 4
-                    if '"error": null' not in line:
-                        errors += 1
-                out.flush()
-                progress.update(count, approx_bytes, errors)
-    except KeyboardInterrupt:
-        print(
-            f"\ninterrupted: {count} rows written to {args.out}",
-            file=sys.stderr,
-        )
-        return 130
+        with atomic_write(args.out, encoding="utf-8") as out:
+            try:
+                while True:
+                    block = [
+                        (*row, options)
+                        for row in itertools.islice(rows, BLOCK * args.workers)
+                    ]
+                    if not block:
+                        break
+                    if pool is None:
+                        lines = [_work(item) for item in block]
+                    else:
+                        lines = pool.map(_work, block, chunksize=32)
+                    for item, (line, is_error) in zip(block, lines):
+                        out.write(line + "\n")
+                        count += 1
+                        approx_bytes += len(str(item[3])) + len(str(item[2]))
+                        errors += is_error
+                    out.flush()
+                    progress.update(count, approx_bytes, errors)
+            except KeyboardInterrupt:
+                interrupted = True  # keep the complete lines written so far
     finally:
         if pool is not None:
             pool.terminate()
             pool.join()
+    if interrupted:
+        print(
+            f"\ninterrupted: {count} rows written to {args.out} (the input "
+            "was not read to its end)",
+            file=sys.stderr,
+        )
+        return 130
     progress.update(count, total, errors)
     if not args.quiet:
         sys.stderr.write("\n")
+    blank = (
+        f"; {table.blank_lines} blank line(s) skipped"
+        if table.blank_lines
+        else ""
+    )
     print(
-        f"prepared {count} rows into {args.out} ({errors} with an error)",
+        f"prepared {count} rows into {args.out} ({errors} with an error"
+        f"{blank})",
         file=sys.stderr,
     )
     return 0
