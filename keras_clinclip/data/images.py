@@ -1,4 +1,8 @@
-"""Decode radiographs (PNG, JPEG, DICOM) to 8-bit grayscale arrays.
+"""Decode radiographs (PNG, JPEG, TIFF, DICOM) to 8-bit grayscale arrays.
+
+PNG and TIFF: the sample depth comes from the file (PNG `sBIT` or bit
+depth, TIFF `BitsPerSample`/`SampleFormat`) or from `bit_depth=`, never
+from the pixel values; float samples are scaled by their own range.
 
 DICOM is read with pydicom: the modality LUT (rescale slope/intercept),
 then the VOI LUT or window centre/width (the first one when several are
@@ -116,19 +120,162 @@ def dicom_to_array(dataset, name="<dicom>"):
     return image
 
 
-def decode_image(source, name=None):
-    """Decode a PNG, JPEG or DICOM image to uint8 grayscale (H, W).
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_bit_depth(data):
+    """The sample depth of a PNG: `(bit depth, significant bits or None)`.
+
+    Read from the `IHDR` chunk (1, 2, 4, 8 or 16) and the optional `sBIT`
+    chunk (the significant bits of a grayscale sample, e.g. 12 for a
+    12-bit radiograph in a 16-bit PNG).
+
+    Args:
+        data: the file's bytes.
+
+    Returns:
+        `(depth, significant)`, or `(None, None)` when `data` is not a PNG.
+
+    Example:
+    >>> import io
+    >>> from PIL import Image
+    >>> buffer = io.BytesIO()
+    >>> Image.fromarray(np.zeros((2, 2), np.uint16)).save(buffer, "PNG")
+    >>> png_bit_depth(buffer.getvalue())
+    (16, None)
+    """
+    if not data.startswith(_PNG_SIGNATURE):
+        return None, None
+    depth = significant = None
+    position = len(_PNG_SIGNATURE)
+    while position + 8 <= len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind = data[position + 4 : position + 8]
+        body = data[position + 8 : position + 8 + length]
+        if kind == b"IHDR" and len(body) >= 9:
+            depth = body[8]
+        elif kind == b"sBIT" and body:
+            significant = body[0]  # gray, or the first (red) channel
+        elif kind in (b"IDAT", b"IEND"):
+            break
+        position += 12 + length
+    return depth, significant
+
+
+def _check_bit_depth(bit_depth):
+    if bit_depth is None:
+        return None
+    if isinstance(bit_depth, bool) or not isinstance(
+        bit_depth, (int, np.integer)
+    ):
+        raise ValueError(f"bit_depth must be an int, got {bit_depth!r}.")
+    if not 1 <= bit_depth <= 32:
+        raise ValueError(f"bit_depth must be 1..32, got {bit_depth}.")
+    return int(bit_depth)
+
+
+def _integer_range(bits, signed):
+    if signed:
+        return -(2.0 ** (bits - 1)), 2.0 ** (bits - 1) - 1
+    return 0.0, 2.0**bits - 1
+
+
+def _pil_to_uint8(image, data, name, bit_depth):
+    """A decoded Pillow image as uint8, by the depth rules of decode_image."""
+    tags = getattr(image, "tag_v2", None) or {}
+    sample_format = tags.get(339, 1)
+    if isinstance(sample_format, tuple):
+        sample_format = sample_format[0]
+    if image.mode == "F" or sample_format == 3:
+        if bit_depth is not None:
+            raise ImageDecodeError(
+                f"{name}: bit_depth={bit_depth} applies to integer samples; "
+                "this image has float samples (scaled by their own range)."
+            )
+        array = np.asarray(image, np.float64)
+        bad = int(np.size(array) - np.isfinite(array).sum())
+        if bad:
+            raise ImageDecodeError(
+                f"{name}: {bad} pixel(s) are not finite (NaN or inf)."
+            )
+        return _to_uint8(array)
+    if image.mode not in ("L", "I", "I;16", "I;16B", "I;16L", "I;16S"):
+        if bit_depth is not None:
+            raise ImageDecodeError(
+                f"{name}: bit_depth={bit_depth} applies to grayscale "
+                f"images; this one is {image.mode}."
+            )
+        return np.asarray(image.convert("L"), np.uint8)
+    container = {"L": 8, "I": 32}.get(image.mode, 16)
+    signed = image.mode == "I;16S" or sample_format == 2
+    significant = None
+    depth, sbit = png_bit_depth(data)
+    if depth in (8, 16):
+        container = depth
+        significant = sbit if sbit and sbit < depth else None
+    elif 258 in tags:
+        bits = tags[258]
+        container = int(bits[0] if isinstance(bits, tuple) else bits)
+    array = np.asarray(image)
+    if bit_depth is not None:
+        if bit_depth > container:
+            raise ImageDecodeError(
+                f"{name}: bit_depth={bit_depth} but the file holds "
+                f"{container}-bit samples."
+            )
+        lo, hi = _integer_range(bit_depth, signed)
+        if array.size and (array.max() > hi or array.min() < lo):
+            raise ImageDecodeError(
+                f"{name}: a sample ({array.max()}) is outside the range of "
+                f"bit_depth={bit_depth} ({lo:.0f}..{hi:.0f})."
+            )
+        return _to_uint8(array, lo, hi)
+    if significant is None:
+        if image.mode == "L":
+            return np.asarray(array, np.uint8)
+        return _to_uint8(array, *_integer_range(container, signed))
+    # sBIT: b-bit samples. Stored as they are (0..2^b-1), or, as the PNG
+    # specification describes, scaled up to the container's bits; a sample
+    # above 2^b-1 can only be the second kind.
+    array = np.asarray(array, np.int64)
+    if array.size and array.max() > 2**significant - 1:
+        array = array >> (container - significant)
+    return _to_uint8(array, 0.0, 2.0**significant - 1)
+
+
+def decode_image(source, name=None, bit_depth=None):
+    """Decode a PNG, JPEG, TIFF or DICOM image to uint8 grayscale (H, W).
+
+    The sample depth comes from the file, never from the pixel values:
+
+    - PNG: the `sBIT` chunk (significant bits: a 12-bit image in a 16-bit
+      PNG, samples 0..4095) when present, else the PNG bit depth (8 or
+      16). Samples above 2^sBIT - 1 mean the file stores them scaled to
+      16 bits as the PNG specification describes; they are read so.
+    - TIFF: `BitsPerSample` and `SampleFormat` (signed samples are mapped
+      from -2^(b-1)..2^(b-1)-1).
+    - Float samples (TIFF `F`) have no fixed range: they are scaled by
+      their own range (minimum -> 0, maximum -> 255); NaN or inf is an
+      error.
+    - DICOM: its header (see the module docstring).
+
+    `bit_depth=b` overrides the file for integer samples (0..2^b-1): for
+    16-bit files that hold 10-, 12- or 14-bit samples without an `sBIT`
+    chunk (a 12-bit image without it is read as 16-bit, i.e. dark). A
+    sample outside that range is an error.
 
     Args:
         source: a path (str or `pathlib.Path`) or the file's bytes.
         name: a name for error messages (defaults to the path).
+        bit_depth: the bits per sample of integer PNG/TIFF/JPEG images
+            (1..32), or None for the file's own depth. Not for DICOM.
 
     Returns:
         uint8 (H, W).
 
     Raises:
         ImageDecodeError: naming the file when it is missing, empty,
-            truncated or not an image.
+            truncated, not an image, or has samples outside `bit_depth`.
 
     Example:
     >>> import io
@@ -137,7 +284,13 @@ def decode_image(source, name=None):
     >>> Image.fromarray(np.zeros((4, 6), np.uint8)).save(buffer, "PNG")
     >>> decode_image(buffer.getvalue()).shape
     (4, 6)
+    >>> buffer = io.BytesIO()
+    >>> twelve_bit = np.array([[0, 2048, 4095]], np.uint16)
+    >>> Image.fromarray(twelve_bit).save(buffer, "PNG")
+    >>> decode_image(buffer.getvalue(), bit_depth=12).tolist()
+    [[0, 128, 255]]
     """
+    bit_depth = _check_bit_depth(bit_depth)
     if isinstance(source, (bytes, bytearray)):
         data = bytes(source)
         name = name or "<bytes>"
@@ -152,6 +305,11 @@ def decode_image(source, name=None):
     if not data:
         raise ImageDecodeError(f"{name}: image file is empty.")
     if dicom:
+        if bit_depth is not None:
+            raise ValueError(
+                f"{name}: bit_depth is not used for DICOM, whose header "
+                "gives the depth; leave it None."
+            )
         import pydicom
 
         try:
@@ -166,11 +324,9 @@ def decode_image(source, name=None):
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
-            if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-                array = np.asarray(image, np.float64)
-                bits = 16 if array.max() > 4095 else 12
-                return _to_uint8(array, 0.0, 2.0**bits - 1)
-            return np.asarray(image.convert("L"), np.uint8)
+            return _pil_to_uint8(image, data, name, bit_depth)
+    except ImageDecodeError:
+        raise
     except Exception as error:
         raise ImageDecodeError(
             f"{name}: not a readable image ({type(error).__name__}: {error})."
