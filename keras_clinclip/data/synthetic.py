@@ -67,6 +67,28 @@ FINDINGS = {
 }
 
 
+# Findings with a region for `SynthCXR.finding_mask` -> the zone used
+# (None: the finding's own zone; "any": the whole lung of its side;
+# effusion's region is its drawn fluid).
+REGION_FINDINGS = {
+    "cardiomegaly": None,
+    "widened_mediastinum": None,
+    "effusion": "lower",
+    "pneumothorax": "any",
+    "consolidation": None,
+    "opacity": None,
+    "atelectasis": None,
+    "edema": "any",
+    "nodule": None,
+    "mass": None,
+    "granuloma": None,
+    "fracture": None,
+    "pleural_thickening": None,
+    "scarring": None,
+    "interstitial": "any",
+}
+
+
 def normalize_findings(findings):
     """Turn finding specifications into a list of `Finding` tuples.
 
@@ -628,6 +650,76 @@ class SynthCXR:
         gamma = rng.uniform(0.85, 1.2)
         out = np.clip(d * gain + offset, 0, 1) ** gamma
         return (out * 255 + 0.5).astype(np.uint8)
+
+    def finding_mask(self, findings, name, seed=0):
+        """Where `render(findings, seed)` drew the finding `name`.
+
+        The region is the lung of each stated side, cut to the stated zone
+        (thirds of the lung's height, where the renderer puts a finding's
+        centre) widened by half a zone up and down (a large finding spills
+        over); effusion is the fluid below its drawn surface; pneumothorax,
+        edema and interstitial the whole lung(s); cardiomegaly the heart
+        and widened_mediastinum the mediastinum. Other findings (devices,
+        the spine, global changes) have no region here.
+
+        Args:
+            findings: the finding specifications given to `render`.
+            name: one of `REGION_FINDINGS`, present in `findings`.
+            seed: the seed given to `render`.
+
+        Returns:
+            A boolean array (image_size, image_size).
+
+        Example:
+        >>> r = SynthCXR(image_size=64)
+        >>> mask = r.finding_mask([("nodule", "left", "upper", 0.5)],
+        ...                       "nodule", seed=3)
+        >>> bool(mask[:, 32:].any()), bool(mask[:, :24].any())
+        (True, False)
+        """
+        found = normalize_findings(findings)
+        chosen = [f for f in found if f.name == name]
+        if name not in REGION_FINDINGS or not chosen:
+            raise ValueError(
+                f"finding_mask: {name!r} is not a drawn finding with a "
+                f"region here (drawn: {[f.name for f in found]}; regions "
+                f"exist for {sorted(REGION_FINDINGS)})"
+            )
+        rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 7])
+        g = self._geometry(rng, found)  # the same draws as `render`
+        xx, yy = self._xx, self._yy
+        cx, top, bw, bh = g["cx"], g["top"], g["bw"], g["bh"]
+        if name == "cardiomegaly":  # the heart of `render`
+            hw = g["ctr"] * bw * 1.1
+            hh = 0.24 * bh * (0.9 + 0.8 * (g["ctr"] - 0.42))
+            heart = _disk(xx, yy, cx + 0.16 * hw, top + 0.8 * bh, hw / 2, hh)
+            return (heart > 0.05) & (yy < top + bh + 0.01)
+        if name == "widened_mediastinum":
+            near = np.abs(xx - cx) < 0.075 * bw * g["med"] + 0.02
+            return near & (yy > top) & (yy < top + 0.8 * bh)
+        lungs = dict(zip(("right", "left"), self._lungs(g)))
+        mask = np.zeros(xx.shape, bool)
+        for f in chosen:
+            zone = REGION_FINDINGS[name] or f.zone or "any"
+            for side in _sides(f.side):
+                lung = lungs[side] > 0.5
+                rows = np.nonzero(lung.any(1))[0] / (self.image_size - 1.0)
+                if zone == "any" or len(rows) == 0:
+                    mask |= lung
+                    continue
+                ys, ye = rows.min(), rows.max()
+                height = ye - ys
+                if name == "effusion":  # the fluid surface of `render`
+                    level = ye - (0.1 + 0.35 * f.severity) * height
+                    lateral = np.clip(np.abs(xx - cx) / (bw / 2), 0, 1.2)
+                    surface = level - 0.3 * height * lateral**3
+                    mask |= lung & (yy >= surface - 0.05)
+                    continue
+                z = ZONES.index(zone)
+                lo = ys + height * (z - 0.5) / 3
+                hi = ys + height * (z + 1.5) / 3
+                mask |= lung & (yy >= lo) & (yy <= hi)
+        return mask
 
     def _vessels(self, rng, hila, g):
         s = self.image_size
