@@ -18,72 +18,12 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from keras_clinclip.reports import label_report  # noqa: E402
 from keras_clinclip.reports.label_agreement import label_agreement  # noqa: E402
-from keras_clinclip.reports.negation import negate_finding  # noqa: E402
+from tests.reports.mimic_style_corpus import FINDINGS  # noqa: E402
 from tests.reports.mimic_style_corpus import corpus  # noqa: E402
-
-FINDINGS = (
-    "Enlarged Cardiomediastinum",
-    "Cardiomegaly",
-    "Lung Opacity",
-    "Lung Lesion",
-    "Edema",
-    "Consolidation",
-    "Pneumonia",
-    "Atelectasis",
-    "Pneumothorax",
-    "Pleural Effusion",
-    "Pleural Other",
-    "Fracture",
-    "Support Devices",
-)
-
-
-def _same(a, b):
-    return (math.isnan(a) and math.isnan(b)) or a == b
-
-
-def round_trip(entries):
-    """(ok, total, failures) of negate-then-relabel over present/uncertain
-    reference findings: the finding becomes 0 and no other label changes."""
-    ok, total, failures = 0, 0, []
-    for _, text, expected in entries:
-        before = label_report(text)
-        for name, value in expected.items():
-            if name == "No Finding" or value not in (1.0, -1.0):
-                continue
-            total += 1
-            try:
-                after = label_report(negate_finding(text, name))
-            except ValueError as error:
-                failures.append((name, text, str(error)))
-                continue
-            others = all(
-                _same(before[o], after[o]) for o in FINDINGS if o != name
-            )
-            if after[name] == 0.0 and others:
-                ok += 1
-            else:
-                failures.append((name, text, negate_finding(text, name)))
-    return ok, total, failures
-
-
-def evaluate(entries):
-    """Predicted and reference label dicts (the listed classes only, plus
-    every finding expected not mentioned) of the corpus entries."""
-    predicted, reference, classes = [], [], []
-    for phrase_class, text, expected in entries:
-        labels = label_report(text)
-        truth = {o: expected.get(o, math.nan) for o in FINDINGS}
-        if "No Finding" in expected:
-            truth["No Finding"] = expected["No Finding"]
-        else:
-            labels = {k: v for k, v in labels.items() if k != "No Finding"}
-        predicted.append(labels)
-        reference.append(truth)
-        classes.append(phrase_class)
-    return predicted, reference, classes
+from tests.reports.mimic_style_corpus import predictions  # noqa: E402
+from tests.reports.mimic_style_corpus import round_trip  # noqa: E402
+from tests.reports.mimic_style_corpus import same  # noqa: E402
 
 
 def _line(title, result):
@@ -106,9 +46,13 @@ def _line(title, result):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--errors", action="store_true")
+    parser.add_argument(
+        "--uncertain", default="keep", help="label_report's uncertain="
+    )
     args = parser.parse_args()
     entries = corpus()
-    predicted, reference, classes = evaluate(entries)
+    predicted, reference = predictions(entries, uncertain=args.uncertain)
+    classes = [phrase_class for phrase_class, _, _ in entries]
     names = ("No Finding", *FINDINGS)
     print(f"{len(entries)} entries")
     print(
@@ -144,7 +88,7 @@ def main():
             entries, predicted, reference
         ):
             for name in names:
-                if name in truth and not _same(
+                if name in truth and not same(
                     float(ours.get(name, math.nan)), truth[name]
                 ):
                     print(

@@ -3,6 +3,7 @@
     <root>/files/p10/p10000032/s50414267/<dicom_id>.jpg   (or .dcm)
     <root>/mimic-cxr-2.0.0-metadata.csv.gz   (ViewPosition per dicom_id)
     <root>/mimic-cxr-2.0.0-chexpert.csv.gz   (labels per study)
+    <root>/mimic-cxr-2.0.0-negbio.csv.gz     (the NegBio labels, same form)
     <root>/mimic-cxr-2.0.0-split.csv.gz      (official split per dicom_id)
     reports: <root>/mimic-cxr-reports.zip (files/p10/p10000032/s50414267.txt)
              or <root>/files/p10/p10000032/s50414267.txt
@@ -22,6 +23,10 @@ from keras_clinclip.data.csv import parse_label
 from keras_clinclip.data.csv import read_rows
 
 _PREFIX = "mimic-cxr-2.0.0-"
+
+
+# `labels=` choices that read an official label table, and its name.
+LABEL_TABLES = {"chexpert": "chexpert", "csv": "chexpert", "negbio": "negbio"}
 
 
 def _table(root, name):
@@ -105,9 +110,12 @@ def mimic_cxr(
             `mimic-cxr-reports.zip`, else `root/files/.../sXXXX.txt`).
         sections: the report sections kept (`reports.report_body`).
         one_image_per_study: keep one image per study (PA before AP).
-        labels: `"csv"` (the CheXpert table), `"labeler"`
-            (`reports.label_report` on the text) or `"auto"` (the table
-            when present).
+        labels: `"chexpert"` (alias `"csv"`: the official
+            `mimic-cxr-2.0.0-chexpert.csv(.gz)`), `"negbio"`
+            (`mimic-cxr-2.0.0-negbio.csv(.gz)`), `"labeler"`
+            (`reports.label_report` on the text) or `"auto"` (the CheXpert
+            table when present, else the NegBio table, else the labeler).
+            A study missing from a table gets NaN labels.
         graphs: add the report graph arrays.
         on_missing_report: `"skip"` the studies without a report, or
             `"raise"`.
@@ -151,13 +159,16 @@ def mimic_cxr(
         _require(split_table, columns, ["dicom_id", "split"])
         split_of = {r["dicom_id"]: r["split"] for r in rows}
     label_of = {}
-    label_table = _table(root, "chexpert")
     if labels == "auto":
-        labels = "csv" if label_table is not None else "labeler"
-    if labels == "csv":
+        labels = next(
+            (n for n in ("chexpert", "negbio") if _table(root, n)), "labeler"
+        )
+    if labels in LABEL_TABLES:
+        label_table = _table(root, LABEL_TABLES[labels])
         if label_table is None:
             raise FileNotFoundError(
-                f"{root}: labels='csv' needs {_PREFIX}chexpert.csv.gz."
+                f"{root}: labels={labels!r} needs "
+                f"{_PREFIX}{LABEL_TABLES[labels]}.csv.gz (or .csv)."
             )
         columns, rows = read_rows(label_table)
         _require(
@@ -171,7 +182,10 @@ def mimic_cxr(
                 for name in templates.CHEXPERT_OBSERVATIONS
             ]
     elif labels != "labeler":
-        raise ValueError(f"labels must be csv, labeler or auto, got {labels!r}")
+        raise ValueError(
+            f"labels must be one of {sorted(LABEL_TABLES)}, labeler or auto, "
+            f"got {labels!r}"
+        )
 
     read_report = _report_reader(root, reports)
     chosen = {}
@@ -213,7 +227,7 @@ def mimic_cxr(
                 raise FileNotFoundError(f"{path}: no report {study}.txt found.")
             continue
         body = " ".join(report_tools.report_body(text, wanted).split())
-        if labels == "csv":
+        if labels in LABEL_TABLES:
             row = label_of.get(study, [np.nan] * rec.NUM_CLASSES)
         else:
             row = report_tools.labels_to_array(

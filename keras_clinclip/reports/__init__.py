@@ -21,11 +21,14 @@ from keras_clinclip.reports.graph import GRAPH_MAX_NODES
 from keras_clinclip.reports.graph import graph_to_arrays
 from keras_clinclip.reports.graph import report_graph
 from keras_clinclip.reports.knowledge_graph import knowledge_graph
+from keras_clinclip.reports.label_agreement import label_agreement
+from keras_clinclip.reports.label_agreement import read_reference_labels
 from keras_clinclip.reports.labeler import label_report
 from keras_clinclip.reports.labeler import label_reports
 from keras_clinclip.reports.labeler import labels_to_array
 from keras_clinclip.reports.labeler import positive_findings
 from keras_clinclip.reports.labeler import sentence_mentions
+from keras_clinclip.reports.negation import FindingNotStatedError
 from keras_clinclip.reports.negation import affirm_finding
 from keras_clinclip.reports.negation import negate_finding
 from keras_clinclip.reports.negation import omit_finding
@@ -38,6 +41,7 @@ from keras_clinclip.reports.sentences import split_sentences
 __all__ = [
     "CHEXPERT_OBSERVATIONS",
     "EDGE_TYPES",
+    "FindingNotStatedError",
     "GRAPH_FEATURE_DIM",
     "GRAPH_MAX_NODES",
     "affirm_finding",
@@ -45,6 +49,7 @@ __all__ = [
     "graph_arrays_from_record",
     "graph_to_arrays",
     "knowledge_graph",
+    "label_agreement",
     "label_report",
     "label_reports",
     "labels_to_array",
@@ -53,6 +58,7 @@ __all__ = [
     "omit_finding",
     "positive_findings",
     "process_report",
+    "read_reference_labels",
     "report_body",
     "report_graph",
     "sentence_mentions",

@@ -207,11 +207,31 @@ class Lexicon:
         self.anatomy_names = tuple((anatomy.get("anatomy") or {}).keys())
         self.descriptors = tuple(anatomy.get("descriptors") or ())
         self.finding_names = tuple(findings)
+        # Findings with "also" state several observations; the sentences of
+        # edited reports and the graph nodes use each observation's own
+        # (first) finding instead.
+        self.combined = frozenset(
+            name for name, spec in findings.items() if spec.get("also")
+        )
         self.by_observation = {}
         for name, spec in findings.items():
             observation = spec.get("observation")
             if observation:
                 self.by_observation.setdefault(observation, []).append(name)
+
+
+def finding_of(mention):
+    """The finding that stands for `mention` in edits and graphs.
+
+    A phrase stating two observations ("the cardiac and mediastinal
+    silhouettes") stands for the first finding of each observation.
+    """
+    lex = lexicon()
+    if mention.finding in lex.combined or (
+        lex.findings[mention.finding].get("observation") != mention.observation
+    ):
+        return lex.by_observation[mention.observation][0]
+    return mention.finding
 
 
 def _merge(base, extra):

@@ -26,6 +26,7 @@ import numpy as np
 from keras_clinclip.reports._lexicon import CHEXPERT_OBSERVATIONS
 from keras_clinclip.reports._lexicon import DATA_DIR
 from keras_clinclip.reports._lexicon import _read_yaml
+from keras_clinclip.reports._lexicon import finding_of
 from keras_clinclip.reports._lexicon import lexicon
 from keras_clinclip.reports._lexicon import lower
 from keras_clinclip.reports._text import as_text
@@ -43,7 +44,11 @@ EDGE_TYPES = ("located_at", "modify", "suggestive_of")
 # The vocabularies of the node features come from the shipped data files
 # only, so that the feature size does not change when users add phrases
 # (an added finding sets its observation and the "other finding" slot).
-_SHIPPED_FINDINGS = tuple(_read_yaml(DATA_DIR / "findings.yaml")["findings"])
+_SHIPPED_FINDINGS = tuple(
+    name
+    for name, spec in _read_yaml(DATA_DIR / "findings.yaml")["findings"].items()
+    if not spec.get("also")  # graphed as the findings they stand for
+)
 _SHIPPED_ANATOMY = _read_yaml(DATA_DIR / "anatomy.yaml")
 _REGIONS = tuple(_SHIPPED_ANATOMY["regions"])
 _DESCRIPTORS = tuple(_SHIPPED_ANATOMY["descriptors"])
@@ -144,7 +149,8 @@ def report_graph(text):
 
 def _add_finding(graph, mention, near, low=""):
     lex = lexicon()
-    node = f"finding:{mention.finding}"
+    name = finding_of(mention)
+    node = f"finding:{name}"
     status = _status_name(mention.status)
     side = None
     severity = 0.0
@@ -168,7 +174,7 @@ def _add_finding(graph, mention, near, low=""):
         graph.add_node(
             node,
             type="finding",
-            name=mention.finding,
+            name=name,
             observation=mention.observation,
             status=status,
             severity=severity,

@@ -35,6 +35,25 @@ _ALT_WINDOW = 4
 _REACH = 300
 _FINDINGS_OBSERVATIONS = CHEXPERT_OBSERVATIONS[1:]
 
+# What an uncertain (-1) label becomes, by the `uncertain=` option of
+# `label_report`: the CheXpert convention keeps it; "positive" and
+# "negative" are the U-Ones and U-Zeros mappings of Irvin et al. (2019).
+UNCERTAIN_POLICIES = {
+    "keep": UNCERTAIN,
+    "positive": POSITIVE,
+    "negative": NEGATIVE,
+}
+
+
+def _uncertain_value(uncertain):
+    try:
+        return UNCERTAIN_POLICIES[uncertain]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"uncertain must be one of {sorted(UNCERTAIN_POLICIES)}, got "
+            f"{uncertain!r}"
+        ) from None
+
 
 class Mention(NamedTuple):
     """A mention of a finding in a sentence (offsets in the sentence)."""
@@ -120,6 +139,21 @@ def sentence_mentions(sentence):
     return tuple(mentions)
 
 
+# The status a trigger kind gives the mention it governs (phrase class ->
+# label; the phrases of each class are in data/triggers.yaml). A post
+# trigger that keeps a mention positive or makes it uncertain wins over
+# every pre trigger; a negating post trigger only applies when no pre
+# trigger or alternative governs the mention.
+TRIGGER_STATUS = {
+    "negation_pre": NEGATIVE,
+    "uncertainty_pre": UNCERTAIN,
+    "negation_post": NEGATIVE,
+    "uncertainty_post": UNCERTAIN,
+    "positive_post": POSITIVE,
+}
+_DECISIVE_POST = ("uncertainty_post", "positive_post")
+
+
 def _status(text, a, b, triggers, prev_end, next_start, starts=None):
     """The status of the mention text[a:b] given the sentence's triggers.
 
@@ -138,13 +172,11 @@ def _status(text, a, b, triggers, prev_end, next_start, starts=None):
             break
         if _words(text[b : trig.start]) > _POST_WINDOW:
             break
-        if trig.kind in ("negation_post", "uncertainty_post", "positive_post"):
+        if trig.kind.endswith("_post"):
             post = trig.kind
             break
-    if post == "positive_post":
-        return POSITIVE
-    if post == "uncertainty_post":
-        return UNCERTAIN
+    if post in _DECISIVE_POST:
+        return TRIGGER_STATUS[post]
     # Before (or inside) the mention: the nearest pre-trigger in scope.
     pre = None
     linked = False
@@ -182,10 +214,8 @@ def _status(text, a, b, triggers, prev_end, next_start, starts=None):
                 if _negated_before(text, trig.start, triggers[lo:index]):
                     pre = "negation_pre"
             break
-    if pre == "negation_pre":
-        return NEGATIVE
-    if pre == "uncertainty_pre":
-        return UNCERTAIN
+    if pre is not None:
+        return TRIGGER_STATUS[pre]
     # "atelectasis or pneumonia": an alternative right next to the mention.
     near = triggers[lo:hi]
     for trig in near:
@@ -203,9 +233,7 @@ def _status(text, a, b, triggers, prev_end, next_start, starts=None):
                 and _words(text[b : trig.start]) <= _ALT_WINDOW
             ):
                 return UNCERTAIN
-    if post == "negation_post":
-        return NEGATIVE
-    return POSITIVE
+    return TRIGGER_STATUS.get(post, POSITIVE)
 
 
 # Terminators that end a negation's scope but not a hedge's.
@@ -261,7 +289,7 @@ def report_mentions(text):
     return out
 
 
-def _labels_from_mentions(mentions, mentioned_anything):
+def _labels_from_mentions(mentions, mentioned_anything, uncertain=UNCERTAIN):
     statuses = {}
     for mention in mentions:
         if mention.observation:
@@ -275,10 +303,14 @@ def _labels_from_mentions(mentions, mentioned_anything):
         if o != "Support Devices"
     )
     no_finding = math.nan if abnormal or not mentioned_anything else 1.0
+    if uncertain != UNCERTAIN:
+        labels = {
+            k: uncertain if v == UNCERTAIN else v for k, v in labels.items()
+        }
     return {"No Finding": no_finding, **labels}
 
 
-def label_report(text, sections="auto"):
+def label_report(text, sections="auto", uncertain="keep"):
     """CheXpert-14 labels of one report.
 
     Each observation gets 1.0 (positive), 0.0 (negative), -1.0 (uncertain)
@@ -292,6 +324,12 @@ def label_report(text, sections="auto"):
         sections: `"auto"` labels FINDINGS and IMPRESSION when the text has
             section headers (the whole text otherwise); `None` labels the
             whole text; a tuple of section names labels those.
+        uncertain: what a hedged mention ("possible", "may represent",
+            "cannot be excluded", "X versus Y") is labelled: `"keep"`
+            (-1.0, the CheXpert convention), `"positive"` (1.0) or
+            `"negative"` (0.0); the keys of `UNCERTAIN_POLICIES`. "No
+            Finding" follows the CheXpert rule whatever the choice (a hedged
+            finding is not "No Finding").
 
     Returns:
         A `dict` from each of the 14 `CHEXPERT_OBSERVATIONS` (in order) to a
@@ -299,7 +337,8 @@ def label_report(text, sections="auto"):
 
     Raises:
         TypeError: `text` is not a `str`/`bytes` (e.g. `None`).
-        ValueError: `text` is `bytes` that are not UTF-8.
+        ValueError: `text` is `bytes` that are not UTF-8, or `uncertain` is
+            not a known policy.
 
     Example:
     >>> labels = label_report(
@@ -308,7 +347,10 @@ def label_report(text, sections="auto"):
     (1.0, 0.0)
     >>> labels["Pneumonia"], labels["No Finding"]
     (-1.0, nan)
+    >>> label_report("Possible pneumonia.", uncertain="positive")["Pneumonia"]
+    1.0
     """
+    value = _uncertain_value(uncertain)
     text = as_text(text, "report")
     if sections is not None:
         text = report_body(text, None if sections == "auto" else sections)
@@ -316,10 +358,10 @@ def label_report(text, sections="auto"):
     mentions = []
     for a, b in spans:
         mentions.extend(sentence_mentions(text[a:b]))
-    return _labels_from_mentions(mentions, bool(spans))
+    return _labels_from_mentions(mentions, bool(spans), value)
 
 
-def label_reports(texts, sections="auto", errors="raise"):
+def label_reports(texts, sections="auto", errors="raise", uncertain="keep"):
     """CheXpert-14 labels of many reports.
 
     Sentences are cached, so the frequent normal sentences of a corpus are
@@ -330,6 +372,7 @@ def label_reports(texts, sections="auto", errors="raise"):
         sections: as in `label_report`.
         errors: `"raise"` (a bad row raises an error naming its index) or
             `"nan"` (a bad row gets all-NaN labels).
+        uncertain: as in `label_report`.
 
     Returns:
         A list of label dicts, one per report.
@@ -341,10 +384,13 @@ def label_reports(texts, sections="auto", errors="raise"):
     """
     if errors not in ("raise", "nan"):
         raise ValueError(f"errors must be 'raise' or 'nan', got {errors!r}")
+    _uncertain_value(uncertain)
     out = []
     for index, text in enumerate(texts):
         try:
-            out.append(label_report(text, sections=sections))
+            out.append(
+                label_report(text, sections=sections, uncertain=uncertain)
+            )
         except (TypeError, ValueError) as error:
             if errors == "raise":
                 raise type(error)(f"row {index}: {error}") from None

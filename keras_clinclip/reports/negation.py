@@ -17,6 +17,7 @@ import yaml
 
 from keras_clinclip.reports._lexicon import DATA_DIR
 from keras_clinclip.reports._lexicon import check_observation
+from keras_clinclip.reports._lexicon import finding_of as _finding_of
 from keras_clinclip.reports._lexicon import lexicon
 from keras_clinclip.reports._lexicon import lower
 from keras_clinclip.reports._text import as_text
@@ -67,18 +68,6 @@ def _phrase(finding_name, side):
     if side and spec.get("lateral"):
         phrase = f"{side} {phrase}"
     return phrase
-
-
-def _finding_of(mention):
-    """The finding whose sentences state `mention`'s observation.
-
-    A phrase stating two observations ("the cardiac and mediastinal
-    silhouettes") is rewritten with the first finding of the observation.
-    """
-    spec = lexicon().findings[mention.finding]
-    if spec.get("observation") == mention.observation and not spec.get("also"):
-        return mention.finding
-    return lexicon().by_observation[mention.observation][0]
 
 
 def _sentence_for(finding_name, side, positive, rng):
@@ -201,7 +190,35 @@ def _rebuild(mentions, finding, rng):
     return out
 
 
-def _edit(report, finding, mode, seed):
+class FindingNotStatedError(ValueError):
+    """`negate_finding` was asked to negate a finding the report does not
+    state as positive or uncertain (so there is nothing to negate)."""
+
+
+def _keep(text, finding):
+    return text
+
+
+def _refuse(text, finding):
+    raise FindingNotStatedError(
+        f"the report does not state {finding!r} as positive or uncertain, so "
+        "there is nothing to negate (label_report gives "
+        f"{_current_label(text, finding)}); pass if_absent='keep' to get the "
+        "report back unchanged"
+    )
+
+
+def _current_label(text, finding):
+    from keras_clinclip.reports.labeler import label_report
+
+    return label_report(text, sections=None)[finding]
+
+
+# What `negate_finding` does with a report that does not state the finding.
+IF_ABSENT = {"raise": _refuse, "keep": _keep}
+
+
+def _edit(report, finding, mode, seed, if_absent=_keep):
     check_observation(finding)
     if finding == "No Finding":
         raise ValueError(
@@ -233,7 +250,7 @@ def _edit(report, finding, mode, seed):
             b = b + len(text[b:]) - len(text[b:].lstrip(" "))
         position = b
     if not pieces:
-        return text
+        return if_absent(text, finding)
     pieces.append(text[position:])
     return (
         "".join(pieces).strip() if not text[:1].isspace() else "".join(pieces)
@@ -266,7 +283,7 @@ def _rewrite(sentence, mentions, mine, target, finding, mode, rng):
     return " ".join(parts)
 
 
-def negate_finding(report, finding, seed=0):
+def negate_finding(report, finding, seed=0, if_absent="raise"):
     """The report with every positive or uncertain statement of `finding`
     turned into a negative one.
 
@@ -275,21 +292,36 @@ def negate_finding(report, finding, seed=0):
         finding: one of `CHEXPERT_OBSERVATIONS` (not "No Finding").
         seed: picks among several phrasings; the same seed gives the same
             text.
+        if_absent: what to do when the report does not state `finding` as
+            positive or uncertain (it is negative or not mentioned, so a
+            "negation" would be the report itself): `"raise"` (default) a
+            `FindingNotStatedError`, or `"keep"` to return the report
+            unchanged. The choices are the keys of `IF_ABSENT`.
 
     Returns:
-        The new report (`str`); unchanged when `finding` is not stated as
-        positive or uncertain. The side (left / right / bilateral) of the
+        The new report (`str`). The side (left / right / bilateral) of the
         original statement is kept.
 
     Raises:
-        ValueError: `finding` is not one of the 14 observations.
+        ValueError: `finding` is not one of the 14 observations, or
+            `if_absent` is not a key of `IF_ABSENT`.
+        FindingNotStatedError: (a `ValueError`) the report does not state
+            `finding` as positive or uncertain, with `if_absent="raise"`.
 
     Example:
     >>> negate_finding("Small left pleural effusion. Mild cardiomegaly.",
     ...                "Pleural Effusion")
     'There is no left pleural effusion. Mild cardiomegaly.'
+    >>> negate_finding("No pneumothorax.", "Pneumothorax", if_absent="keep")
+    'No pneumothorax.'
     """
-    return _edit(report, finding, "negate", seed)
+    try:
+        policy = IF_ABSENT[if_absent]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"if_absent must be one of {sorted(IF_ABSENT)}, got {if_absent!r}"
+        ) from None
+    return _edit(report, finding, "negate", seed, policy)
 
 
 def omit_finding(report, finding):

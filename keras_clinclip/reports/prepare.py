@@ -43,6 +43,8 @@ from keras_clinclip.reports.graph import GRAPH_FEATURE_DIM
 from keras_clinclip.reports.graph import GRAPH_MAX_NODES
 from keras_clinclip.reports.graph import graph_to_arrays
 from keras_clinclip.reports.graph import report_graph
+from keras_clinclip.reports.label_agreement import agreement_report
+from keras_clinclip.reports.label_agreement import read_reference_labels
 from keras_clinclip.reports.labeler import label_report
 from keras_clinclip.reports.labeler import positive_findings
 from keras_clinclip.reports.negation import negate_finding
@@ -94,6 +96,17 @@ def add_arguments(parser):
         "--no-graph", action="store_true", help="leave out the graph arrays"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--reference-labels",
+        default=None,
+        help="CSV/JSONL of reference labels (e.g. mimic-cxr-2.0.0-chexpert"
+        ".csv.gz): print the per-class agreement of our labels with them",
+    )
+    parser.add_argument(
+        "--reference-id-column",
+        default=None,
+        help="id column of --reference-labels (default study_id, else id)",
+    )
 
 
 def _rows(table, id_column, report_column):
@@ -283,6 +296,16 @@ def run(args):
         "seed": args.seed,
         "graph": not args.no_graph,
     }
+    reference = None
+    if getattr(args, "reference_labels", None):
+        try:
+            reference = read_reference_labels(
+                args.reference_labels,
+                getattr(args, "reference_id_column", None),
+            )
+        except (OSError, ValueError) as error:
+            print(f"clinclip prepare: {error}", file=sys.stderr)
+            return 2
     if args.workers < 1:
         print(f"--workers must be >= 1, got {args.workers}", file=sys.stderr)
         return 2
@@ -314,7 +337,10 @@ def run(args):
             print(f"clinclip prepare: {error}", file=sys.stderr)
             return 2
         rows = itertools.chain(first, rows)
-        return _write(args, rows, options, total, table)
+        status = _write(args, rows, options, total, table)
+    if status == 0 and reference is not None:
+        print(agreement_report(args.out, reference))
+    return status
 
 
 def _write(args, rows, options, total, table):

@@ -96,9 +96,13 @@ def test_seed_changes_phrasing_deterministically():
         assert label_report(text)["Pneumothorax"] == 0.0
 
 
-def test_unmentioned_or_negative_finding_is_unchanged():
-    assert negate_finding(REPORT, "Fracture") == REPORT
-    assert negate_finding(REPORT, "Pneumothorax") == REPORT
+def test_unmentioned_or_negative_finding_is_refused_or_kept():
+    # Nothing to negate: an error by default (issue 19), the report itself
+    # with if_absent="keep".
+    for finding in ("Fracture", "Pneumothorax"):
+        with pytest.raises(ValueError, match="nothing to negate"):
+            negate_finding(REPORT, finding)
+        assert negate_finding(REPORT, finding, if_absent="keep") == REPORT
 
 
 def test_affirm_finding():
