@@ -22,6 +22,7 @@ from keras_clinclip.version import __version__
 # (pure Python) stays cheap. `keras_clinclip.models` registers the Keras
 # classes, so it is imported eagerly once Keras is importable.
 _SUBMODULES = (
+    "backend",
     "data",
     "distribute",
     "evaluation",

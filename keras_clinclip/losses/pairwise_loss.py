@@ -178,6 +178,16 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
         return True
 
     @property
+    def trained_keys(self):
+        """The `y_pred` entries this loss passes gradient to."""
+        keys = [self.row_key, self.col_key]
+        if self.uses_negations and self.negatives is not None:
+            keys.append("negation_embeddings")
+        if self.needs_scale_key():
+            keys.append("logit_scale")
+        return tuple(keys)
+
+    @property
     def uses_training_step(self):
         """True when `soft_weight` is a schedule of the training step."""
         return _is_schedule(self.soft_weight)

@@ -1,7 +1,11 @@
 """A `keras.Model` whose `compile` takes losses over whole dicts."""
 
+import warnings
+
 import keras
 from keras import ops
+
+from keras_clinclip.backend.keras_compat import KerasCompatMixin
 
 
 def _as_loss_list(loss):
@@ -18,7 +22,44 @@ def _as_loss_list(loss):
     return [loss]
 
 
-class ContrastiveLossMixin:
+def _output_names(model):
+    structure = getattr(model, "_outputs_struct", None)
+    return set(structure) if isinstance(structure, dict) else set()
+
+
+def _warn_untrained_outputs(model, losses):
+    """Warn once when a graph branch gets no gradient from the losses.
+
+    The graph source of the soft targets is under stop-gradient, so only
+    a loss that reads `graph_embeddings` with gradient (`GraphAlignment`)
+    trains the graph encoder. Losses that do not declare what they train
+    (`trained_keys`) are assumed to train anything.
+    """
+    if "graph_embeddings" not in _output_names(model) or not losses:
+        return
+    trained = set()
+    for loss in losses:
+        keys = getattr(loss, "trained_keys", None)
+        if keys is None:
+            return
+        trained |= set(keys)
+    if "graph_embeddings" in trained:
+        return
+    if getattr(model, "_warned_untrained_graph", False):
+        return
+    model._warned_untrained_graph = True
+    warnings.warn(
+        f"{type(model).__name__} has a graph branch (`graph_embeddings`) "
+        "but no compiled loss trains it: the graph source of the soft "
+        "targets is stop-gradient, so the graph encoder's weights will not "
+        "change. Add `keras_clinclip.losses.GraphAlignment()` to the losses "
+        "(`loss=[SoftLabelContrastive(), GraphAlignment()]`), or build the "
+        "model without a graph branch.",
+        stacklevel=3,
+    )
+
+
+class ContrastiveLossMixin(KerasCompatMixin):
     """Mixin that routes whole `y_true`/`y_pred` dicts to the losses.
 
     Keras's `compile(loss=...)` maps a single loss onto *each* output of a
@@ -79,6 +120,7 @@ class ContrastiveLossMixin:
                 )
         self.contrastive_losses = losses
         self.contrastive_loss_weights = weights
+        _warn_untrained_outputs(self, losses)
         super().compile(optimizer=optimizer, loss=None, **kwargs)
         # Record the real losses so that `.keras` files recompile on load.
         self._compile_config.config["loss"] = losses or None
@@ -150,11 +192,12 @@ class ContrastiveLossMixin:
                 ops.cast(self._aggregate_additional_loss(extra), "float32")
             )
         if not terms:
-            if keras.backend.backend() == "jax":
-                return ops.zeros(())
+            # Keras's TensorFlow trainer raises here and its JAX trainer
+            # would train on a loss of 0.0: the same error everywhere.
             raise ValueError(
-                "No loss to compute. Pass `loss=` to `compile()`, e.g. "
-                "`model.compile(loss=keras_clinclip.losses."
+                f"No loss to compute: `{type(self).__name__}.compile()` was "
+                "given no loss and no layer adds one. Pass `loss=`, e.g. "
+                "`model.compile(optimizer, loss=keras_clinclip.losses."
                 "SoftLabelContrastive())`."
             )
         total = terms[0]

@@ -24,6 +24,11 @@ import dataclasses
 import json
 import os
 
+import keras
+
+from keras_clinclip.backend.torch_ddp import all_reduce_gradients  # noqa: F401
+from keras_clinclip.backend.torch_ddp import broadcast_weights  # noqa: F401
+
 
 @dataclasses.dataclass
 class Setup:
@@ -221,6 +226,9 @@ def jax_setup(
     import keras
 
     if coordinator_address or (num_processes or 1) > 1:
+        # CPU-only processes (tests, debugging) need a collectives backend
+        # for their cross-process all-reduce; GPU and TPU ignore it.
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
         jax.distributed.initialize(
             coordinator_address=coordinator_address,
             num_processes=num_processes,
@@ -259,6 +267,71 @@ def jax_setup(
     )
     setup.distribution = distribution
     return setup
+
+
+def save_weights_alone(model):
+    """Let one process of a multi-host JAX job save `model`'s weights alone.
+
+    Under a multi-process `keras.distribution`, every Keras variable is a
+    global array: creating one is a collective that all processes must
+    join. `save_weights` creates a few throw-away variables (Keras builds
+    reference objects to list the attributes to skip), so a save made by
+    the chief alone waits forever for the others. This wraps the model
+    instance's `save_weights` so that it runs without the distribution:
+    its temporary variables stay local, and the model's own (replicated)
+    weights are read from this process's copy. No-op with one process.
+
+    Args:
+        model: a Keras model built under the multi-host distribution.
+
+    Returns:
+        The model.
+
+    Example:
+    >>> import keras
+    >>> model = keras.Sequential([keras.layers.Dense(1)])
+    >>> save_weights_alone(model) is model
+    True
+    """
+    import keras
+
+    if keras.backend.backend() != "jax":
+        return model
+    import jax
+
+    if jax.process_count() <= 1 or getattr(model, "_saves_alone", False):
+        return model
+    original = model.save_weights
+
+    def save_weights(*args, **kwargs):
+        current = keras.distribution.distribution()
+        keras.distribution.set_distribution(None)
+        try:
+            return original(*args, **kwargs)
+        finally:
+            keras.distribution.set_distribution(current)
+
+    model.save_weights = save_weights
+    model._saves_alone = True
+    return model
+
+
+class SaveWeightsAlone(keras.callbacks.Callback):
+    """Apply `save_weights_alone` to the model `fit` trains (multi-host).
+
+    Pass it to `train(..., callbacks=[SaveWeightsAlone()])` in a
+    multi-process JAX job: the chief's backups, checkpoints and final
+    weights are then written by the chief alone (see `save_weights_alone`).
+
+    Example:
+    >>> import keras
+    >>> model = keras.Sequential([keras.layers.Dense(1)])
+    >>> SaveWeightsAlone().set_model(model)
+    """
+
+    def set_model(self, model):
+        super().set_model(model)
+        save_weights_alone(model)
 
 
 def torch_setup():
@@ -305,89 +378,18 @@ def torch_setup():
     )
 
 
-def broadcast_weights(model):
-    """Copy rank 0's weights to every torch process (no-op when alone).
-
-    Args:
-        model: a built Keras model (torch backend).
-    """
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()):
-        return
-    for variable in model.variables:
-        dist.broadcast(variable.value.data, src=0)
-
-
-def all_reduce_gradients(optimizer, average=False):
-    """Sum (or average) gradients over torch processes before each step.
-
-    Keras's torch `fit` calls `optimizer.apply(grads, variables)` once per
-    step; this wraps that call on the given optimizer instance so that the
-    gradients are all-reduced first, which is what DDP does. Use
-    `average=False` when each process's loss is already its share of the
-    global-batch loss (our losses' convention under a process group),
-    `average=True` for a per-process mean loss.
-
-    Args:
-        optimizer: a Keras optimizer (torch backend).
-        average: divide the summed gradients by the number of processes.
-
-    Returns:
-        The same optimizer.
-
-    Example:
-    >>> import keras
-    >>> optimizer = all_reduce_gradients(keras.optimizers.SGD())
-    >>> callable(optimizer.apply)
-    True
-    """
-    original = optimizer.apply
-
-    def apply(grads, trainable_variables=None):
-        import torch.distributed as dist
-
-        if dist.is_available() and dist.is_initialized():
-            world = dist.get_world_size()
-            reduced = []
-            for grad in grads:
-                if grad is not None:
-                    grad = grad.contiguous()
-                    dist.all_reduce(grad, op=dist.ReduceOp.SUM)
-                    if average:
-                        grad = grad / world
-                reduced.append(grad)
-            grads = reduced
-        return original(grads, trainable_variables)
-
-    optimizer.apply = apply
-    return optimizer
-
-
 def fix_tf_distributed_fit(model, sample_batch=None):
-    """Work around two Keras 3.15 bugs of `fit` under `tf.distribute`.
+    """Apply the Keras workarounds to a model trained under `tf.distribute`.
 
-    1. Under a strategy, Keras's TensorFlow `fit` builds the model
-       symbolically from a batch that it takes from the *training
-       iterator* (so the run silently skips its first batch) and reduces
-       with `strategy.reduce("MEAN", batch)`, which fails on boolean
-       tensors (our padding masks) under `MirroredStrategy` and on any
-       nested structure (our dict batches) under
-       `MultiWorkerMirroredStrategy`. Only the batch's shapes matter
-       there, so this builds from `sample_batch` (taken from a separate
-       pipeline) and never touches the training iterator.
-    2. Under `MultiWorkerMirroredStrategy` each step's logs are reduced
-       with `strategy.reduce("MEAN", v, axis=0)`, which fails on the
-       scalar metric values. The step's logs are reshaped to shape (1,),
-       which that reduction turns back into the cross-replica mean.
-
-    Both are patched on the given model instance only. No-op for other
-    strategies and backends.
+    Kept for existing scripts: ClinCLIP models (every
+    `ContrastiveLossMixin` model) need no call, and other models can use
+    `keras_clinclip.backend.keras_compat.patch_model`, which this calls.
+    See that module for the bugs and the Keras versions that have them.
 
     Args:
         model: a Keras model created in the strategy's scope.
         sample_batch: an `(x, y)` batch with the training data's
-            structure (any batch size).
+            structure (any batch size), used for Keras's symbolic build.
 
     Returns:
         The model.
@@ -398,51 +400,9 @@ def fix_tf_distributed_fit(model, sample_batch=None):
     >>> fix_tf_distributed_fit(model) is model
     True
     """
-    import keras
+    from keras_clinclip.backend import keras_compat
 
-    if keras.backend.backend() != "tensorflow":
-        return model
-    import tensorflow as tf
-
-    strategy = getattr(model, "_distribute_strategy", None)
-    if strategy is None or strategy.num_replicas_in_sync <= 1:
-        return model
-    multi_worker = isinstance(
-        strategy, tf.distribute.MultiWorkerMirroredStrategy
-    )
-
-    def local(value):
-        if isinstance(value, tf.distribute.DistributedValues):
-            return strategy.experimental_local_results(value)[0]
-        return value
-
-    def maybe_symbolic_build(iterator=None, data_batch=None):
-        if data_batch is None:
-            if sample_batch is None:
-                raise ValueError(
-                    "fix_tf_distributed_fit needs a `sample_batch` to build "
-                    "the model without consuming the training iterator."
-                )
-            data_batch = sample_batch
-        data_batch = tf.nest.map_structure(local, data_batch)
-        with strategy.scope():
-            model._symbolic_build(data_batch=data_batch)
-
-    def rank_one(step):
-        def wrapped(data):
-            logs = step(data)
-            return tf.nest.map_structure(
-                lambda v: tf.reshape(v, (1,)) if v.shape.rank == 0 else v,
-                logs,
-            )
-
-        return wrapped
-
-    model._maybe_symbolic_build = maybe_symbolic_build
-    if multi_worker:
-        model.train_step = rank_one(model.train_step)
-        model.test_step = rank_one(model.test_step)
-    return model
+    return keras_compat.patch_model(model, sample_batch=sample_batch)
 
 
 def take_rows(dataset, index, count):
@@ -524,14 +484,10 @@ def local_stream(stream, setup, global_batch_size):
 
 
 def fix_tf_gradient_clipping(optimizer, num_replicas):
-    """Clip the *summed* gradients under `tf.distribute` (Keras 3.15 bug).
+    """Clip the *summed* gradients under `tf.distribute` (a Keras bug).
 
-    Keras's TensorFlow optimizer clips each replica's gradients by their
-    own global norm, then sums them across replicas, so a clipped
-    multi-replica step differs from the single-device step on the global
-    batch. This moves the clipping after the cross-replica sum on the
-    given optimizer instance. No-op with one replica or no
-    `global_clipnorm`.
+    Kept for existing scripts: `compile` on a ClinCLIP model already does
+    it (`keras_clinclip.backend.keras_compat.clip_after_reduce`).
 
     Args:
         optimizer: a Keras optimizer (TensorFlow backend).
@@ -546,19 +502,6 @@ def fix_tf_gradient_clipping(optimizer, num_replicas):
     >>> fix_tf_gradient_clipping(optimizer, 1).global_clipnorm
     1.0
     """
-    clip = getattr(optimizer, "global_clipnorm", None)
-    if num_replicas <= 1 or not clip:
-        return optimizer
-    import tensorflow as tf
+    from keras_clinclip.backend import keras_compat
 
-    original = optimizer._all_reduce_sum_gradients
-
-    def reduce_then_clip(grads_and_vars):
-        grads_and_vars = list(original(grads_and_vars))
-        grads = [g for g, _ in grads_and_vars]
-        clipped, _ = tf.clip_by_global_norm(grads, clip)
-        return list(zip(clipped, [v for _, v in grads_and_vars]))
-
-    optimizer.global_clipnorm = None
-    optimizer._all_reduce_sum_gradients = reduce_then_clip
-    return optimizer
+    return keras_compat.clip_after_reduce(optimizer, num_replicas)

@@ -1,0 +1,264 @@
+"""Workarounds for Keras bugs: one module, each gated on Keras's version.
+
+Each `Workaround` names the bug, the first Keras release known to have it
+and the last one checked (`checked`). It is active from `first` on: a
+newer Keras keeps it until `tests/backend/test_keras_compat.py`, which
+reproduces every bug on the *unpatched* Keras, fails because the bug is
+gone; then set `fixed_in` and the workaround switches itself off.
+
+The workarounds reach users without any call: `ContrastiveLossMixin`
+(hence `ClinCLIPBackbone`, `ClinCLIPPretrainer` and `ContrastiveModel`)
+inherits `KerasCompatMixin`, and `compile` patches the optimizer it is
+given. `patch_model` applies the same fixes to another model instance.
+
+`KERAS_CLINCLIP_WORKAROUNDS_OFF=name,name` switches workarounds off (to
+check whether the installed Keras still needs them).
+"""
+
+import dataclasses
+import os
+
+import keras
+
+KERAS_VERSION = tuple(
+    int(part) for part in keras.version().split(".")[:3] if part.isdigit()
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Workaround:
+    """A Keras bug worked around here, and the versions that have it.
+
+    Args:
+        name: a short identifier.
+        bug: what goes wrong without the workaround.
+        first: the first Keras version known to have the bug.
+        checked: the newest version on which the bug was reproduced.
+        fixed_in: the first version without the bug (None: not yet).
+
+    Example:
+    >>> w = Workaround("demo", "a bug", first=(3, 0, 0), checked=(3, 1, 0),
+    ...                fixed_in=(3, 2, 0))
+    >>> w.active((3, 1, 5)), w.active((3, 2, 0))
+    (True, False)
+    """
+
+    name: str
+    bug: str
+    first: tuple
+    checked: tuple
+    fixed_in: tuple = None
+
+    def active(self, version=None):
+        """Whether Keras `version` (default: the installed one) needs it."""
+        off = os.environ.get("KERAS_CLINCLIP_WORKAROUNDS_OFF", "")
+        if self.name in off.split(","):
+            return False
+        version = KERAS_VERSION if version is None else tuple(version)
+        if version < self.first:
+            return False
+        return self.fixed_in is None or version < self.fixed_in
+
+
+TF_DISTRIBUTED_BUILD = Workaround(
+    "tf_distributed_build",
+    "Under a tf.distribute strategy, fit/evaluate build the model from a "
+    "first batch reduced with strategy.reduce('MEAN', batch): boolean "
+    "padding masks fail (AddN on bool) and, under "
+    "MultiWorkerMirroredStrategy, so does any dict batch.",
+    first=(3, 0, 0),
+    checked=(3, 15, 1),
+)
+TF_MULTI_WORKER_SCALAR_LOGS = Workaround(
+    "tf_multi_worker_scalar_logs",
+    "Under MultiWorkerMirroredStrategy each step's logs are reduced with "
+    "strategy.reduce('MEAN', v, axis=0), which fails on scalar losses.",
+    first=(3, 0, 0),
+    checked=(3, 15, 1),
+)
+TF_DISTRIBUTED_CLIPPING = Workaround(
+    "tf_distributed_clipping",
+    "Under a tf.distribute strategy, global_clipnorm clips each replica's "
+    "gradients by their own norm before the cross-replica sum, so a "
+    "clipped step differs from the single-device step.",
+    first=(3, 0, 0),
+    checked=(3, 15, 1),
+)
+WORKAROUNDS = (
+    TF_DISTRIBUTED_BUILD,
+    TF_MULTI_WORKER_SCALAR_LOGS,
+    TF_DISTRIBUTED_CLIPPING,
+)
+
+
+def _strategy(model):
+    if keras.backend.backend() != "tensorflow":
+        return None
+    strategy = getattr(model, "_distribute_strategy", None)
+    if strategy is None or strategy.num_replicas_in_sync <= 1:
+        return None
+    return strategy
+
+
+def _multi_worker(strategy):
+    import tensorflow as tf
+
+    return isinstance(
+        strategy, tf.distribute.MultiWorkerMirroredStrategy
+    ) and strategy.extended._in_multi_worker_mode()
+
+
+def symbolic_build(model, iterator=None, data_batch=None):
+    """Keras's distributed symbolic build, from one replica's batch.
+
+    Only the batch's shapes and dtypes matter for the build, so the first
+    replica's local batch serves: no reduction, any dtype, any nesting.
+    Nothing is built when every layer already is (a functional model).
+    """
+    import tensorflow as tf
+
+    strategy = model.distribute_strategy
+    if data_batch is None and iterator is not None:
+        for _, _, step_iterator in iterator:
+            data_batch = next(step_iterator)
+            break
+
+    def local(value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return strategy.experimental_local_results(value)[0]
+        return value
+
+    data_batch = tf.nest.map_structure(local, data_batch)
+    with strategy.scope():
+        model._symbolic_build(data_batch=data_batch)
+
+
+def rank_one_logs(logs):
+    """Scalar step logs as shape (1,), which MWMS's reduction accepts."""
+    import tensorflow as tf
+
+    return tf.nest.map_structure(
+        lambda v: tf.reshape(v, (1,)) if v.shape.rank == 0 else v, logs
+    )
+
+
+def clip_after_reduce(optimizer, num_replicas):
+    """Clip the cross-replica *sum* of the gradients (TF optimizers).
+
+    Returns the optimizer; a no-op with one replica, no
+    `global_clipnorm`, or an optimizer already patched.
+    """
+    clip = getattr(optimizer, "global_clipnorm", None)
+    if (
+        num_replicas <= 1
+        or not clip
+        or not TF_DISTRIBUTED_CLIPPING.active()
+        or getattr(optimizer, "_clinclip_clip_after_reduce", False)
+    ):
+        return optimizer
+    import tensorflow as tf
+
+    original = optimizer._all_reduce_sum_gradients
+
+    def reduce_then_clip(grads_and_vars):
+        grads_and_vars = list(original(grads_and_vars))
+        grads = [g for g, _ in grads_and_vars]
+        clipped, _ = tf.clip_by_global_norm(grads, clip)
+        return list(zip(clipped, [v for _, v in grads_and_vars]))
+
+    optimizer.global_clipnorm = None
+    optimizer._all_reduce_sum_gradients = reduce_then_clip
+    optimizer._clinclip_clip_after_reduce = True
+    return optimizer
+
+
+class KerasCompatMixin:
+    """Applies the active workarounds to a Keras model class.
+
+    `ContrastiveLossMixin` inherits it, so every ClinCLIP model trains
+    with plain `model.fit` under `tf.distribute` without any extra call.
+
+    Example:
+    >>> import keras
+    >>> class MyModel(KerasCompatMixin, keras.Model):
+    ...     pass
+    >>> isinstance(MyModel(), keras.Model)
+    True
+    """
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if _strategy(self) is None or not TF_DISTRIBUTED_BUILD.active():
+            return super()._maybe_symbolic_build(
+                iterator=iterator, data_batch=data_batch
+            )
+        symbolic_build(self, iterator=iterator, data_batch=data_batch)
+
+    def train_step(self, *args, **kwargs):
+        # (data) under TF and torch, (state, data) under JAX.
+        return self._compat_logs(super().train_step(*args, **kwargs))
+
+    def test_step(self, *args, **kwargs):
+        return self._compat_logs(super().test_step(*args, **kwargs))
+
+    def _compat_logs(self, logs):
+        strategy = _strategy(self)
+        if (
+            strategy is not None
+            and TF_MULTI_WORKER_SCALAR_LOGS.active()
+            and _multi_worker(strategy)
+        ):
+            return rank_one_logs(logs)
+        return logs
+
+    def compile(self, *args, **kwargs):
+        super().compile(*args, **kwargs)
+        strategy = _strategy(self)
+        optimizer = getattr(self, "optimizer", None)
+        if strategy is not None and optimizer is not None:
+            clip_after_reduce(optimizer, strategy.num_replicas_in_sync)
+
+
+def patch_model(model, sample_batch=None):
+    """Apply the active workarounds to one model instance (any class).
+
+    ClinCLIP models need no call (see `KerasCompatMixin`); this is for
+    a plain `keras.Model` trained under `tf.distribute`. Call it after
+    `compile`. No-op on other backends and without a strategy.
+
+    Args:
+        model: a Keras model created and compiled in a strategy's scope.
+        sample_batch: optional `(x, y)` batch used for the symbolic build
+            instead of the training iterator's first batch.
+
+    Returns:
+        The model.
+
+    Example:
+    >>> import keras
+    >>> model = keras.Sequential([keras.layers.Dense(1)])
+    >>> patch_model(model) is model
+    True
+    """
+    strategy = _strategy(model)
+    if strategy is None:
+        return model
+    if TF_DISTRIBUTED_BUILD.active():
+
+        def maybe_symbolic_build(iterator=None, data_batch=None):
+            if data_batch is None and sample_batch is not None:
+                data_batch = sample_batch
+                iterator = None
+            symbolic_build(model, iterator=iterator, data_batch=data_batch)
+
+        model._maybe_symbolic_build = maybe_symbolic_build
+    if TF_MULTI_WORKER_SCALAR_LOGS.active() and _multi_worker(strategy):
+        for name in ("train_step", "test_step"):
+            step = getattr(model, name)
+
+            def wrapped(data, step=step):
+                return rank_one_logs(step(data))
+
+            setattr(model, name, wrapped)
+    if getattr(model, "optimizer", None) is not None:
+        clip_after_reduce(model.optimizer, strategy.num_replicas_in_sync)
+    return model
