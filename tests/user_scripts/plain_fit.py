@@ -61,9 +61,7 @@ elif MODE == "torch_ddp":
     rank = int(os.environ["RANK"])
     world = int(os.environ["WORLD_SIZE"])
 
-records = synthetic_pairs(
-    GLOBAL_BATCH, seed=3, image_size=32, num_negations=1
-)
+records = synthetic_pairs(GLOBAL_BATCH, seed=3, image_size=32, num_negations=1)
 if MODE == "torch_ddp":
     # Each process reads its slice of the global batch.
     size = GLOBAL_BATCH // world

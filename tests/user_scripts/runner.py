@@ -79,7 +79,10 @@ def run_multiworker(tmp_path, steps=2, timeout=240, **extra):
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     processes = []
     for index in range(2):
-        config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        config = {
+            "cluster": cluster,
+            "task": {"type": "worker", "index": index},
+        }
         command = [
             sys.executable,
             str(SCRIPT),
