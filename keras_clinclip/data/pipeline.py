@@ -11,6 +11,7 @@ import numpy as np
 
 from keras_clinclip.data import images as image_io
 from keras_clinclip.data import records as rec
+from keras_clinclip.data import truncation as trunc
 
 logger = logging.getLogger("keras_clinclip.data")
 
@@ -58,17 +59,22 @@ def dataset_options(autotune=False, deterministic=True):
 
 
 class ErrorLog:
-    """Counts the samples skipped with `on_error="skip"`.
+    """Counts the samples skipped with `on_error="skip"` and the negated
+    reports masked by the collision guard.
 
     `make_dataset` attaches one to the dataset it returns
     (`dataset.error_log`); a summary is logged (logger
     `keras_clinclip.data`, level WARNING) at the end of every epoch in
-    which samples were skipped.
+    which samples were skipped or negations masked.
 
     Attributes:
         skipped: list of `(row, source, reason)` skipped in the records
             before the first epoch (bad labels, empty reports, missing
             files); they are left out of every epoch.
+        masked_negations: list of `(row, slot, source)` of the negated
+            reports whose token ids equal their report's after
+            preprocessing; found before the first epoch, their
+            `negation_mask` is 0 in every epoch.
         epoch_errors: `(row, source, reason)` of the current epoch.
         epochs: the list of per-epoch summaries logged so far.
 
@@ -82,6 +88,7 @@ class ErrorLog:
     def __init__(self):
         self._lock = threading.Lock()
         self.skipped = []
+        self.masked_negations = []
         self.epoch_errors = []
         self.epochs = []
 
@@ -97,6 +104,7 @@ class ErrorLog:
             "skipped": len(errors) + len(self.skipped),
             "decode_errors": errors,
             "record_errors": list(self.skipped),
+            "masked_negations": len(self.masked_negations),
         }
         self.epochs.append(summary)
         if summary["skipped"]:
@@ -108,6 +116,17 @@ class ErrorLog:
                 len(errors),
                 len(self.skipped),
                 "; ".join(f"row {r} ({s}): {m}" for r, s, m in examples),
+            )
+        if self.masked_negations:
+            logger.warning(
+                "keras_clinclip.data: %d negated report(s) masked "
+                "(negation_mask 0) this epoch: their token ids equal their "
+                "report's after preprocessing; first: %s",
+                len(self.masked_negations),
+                "; ".join(
+                    f"row {r} slot {k} ({s})"
+                    for r, k, s in self.masked_negations[:3]
+                ),
             )
         return summary
 
@@ -177,6 +196,68 @@ def _pad_negations(records, num_negations, n):
             if given_labels is not None and k < np.shape(given_labels)[1]:
                 labels[i, k] = given_labels[i][k]
     return texts, mask, labels
+
+
+def _truncate_negations(columns, preprocessor):
+    """Negation-aware truncation of the reports and their negations."""
+    counter = trunc.token_counter(preprocessor)
+    if counter is None:
+        return
+    count_tokens, budget = counter
+    texts, mask = columns["negations"], columns["negation_mask"]
+    groups = [
+        (report, [t for t, m in zip(texts[i], mask[i]) if m])
+        for i, report in enumerate(columns["report"])
+    ]
+    for i, (report, variants) in enumerate(
+        trunc.truncate_groups(groups, count_tokens, budget)
+    ):
+        columns["report"][i] = report
+        slots = np.flatnonzero(mask[i])
+        texts[i, slots] = np.asarray(variants, dtype=object)
+
+
+def _numpy(value):
+    import tensorflow as tf
+
+    if isinstance(value, tf.Tensor):
+        return value.numpy()
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(value))
+
+
+def _guard_collisions(columns, preprocessor, ids, log, chunk=1024):
+    """Mask the negations whose token ids equal their report's."""
+    import tensorflow as tf
+
+    mask = columns["negation_mask"]
+    rows = np.flatnonzero(mask.any(axis=1))
+    if not len(rows):
+        return
+    k = mask.shape[1]
+    texts = np.concatenate(
+        [columns["report"][rows, None], columns["negations"][rows]], axis=1
+    ).reshape(-1)
+    # One shape for every call: `tokenize` is traced once.
+    padded = np.full(-(-len(texts) // chunk) * chunk, "", dtype=object)
+    padded[: len(texts)] = texts
+    token_ids = np.concatenate(
+        [
+            _numpy(
+                preprocessor.tokenize(
+                    tf.constant(padded[start : start + chunk].astype(str))
+                )["token_ids"]
+            )
+            for start in range(0, len(padded), chunk)
+        ]
+    )[: len(texts)]
+    token_ids = token_ids.reshape(len(rows), k + 1, -1)
+    same = np.all(token_ids[:, 1:] == token_ids[:, :1], axis=-1)
+    for i, slot in zip(*np.nonzero(same & (mask[rows] > 0))):
+        row = int(columns["row"][rows[i]])
+        mask[rows[i], slot] = 0.0
+        log.masked_negations.append((row, int(slot), str(ids[row])))
 
 
 def _load_image_fn(paths, log, on_error):
@@ -277,6 +358,7 @@ def make_dataset(
     prefetch=True,
     num_parallel_calls=None,
     autotune=False,
+    truncation="negation_aware",
 ):
     """Build the `tf.data` pipeline from a records dict.
 
@@ -287,6 +369,13 @@ def make_dataset(
     no horizontal flip unless asked); convert images and tokenise reports
     and negated reports with `preprocessor`; attach labels, negation masks
     and labels, graph arrays; prefetch.
+
+    Before the first epoch, reports with negations are cut so that every
+    negation's edit fits `sequence_length` (`truncation`, see
+    `keras_clinclip.data.truncation`), and a negation whose token ids
+    still equal its report's gets `negation_mask = 0`, is counted in
+    `dataset.error_log.masked_negations` and reported in the log at the end
+    of each epoch (the collision guard).
 
     Batches are `(x, y)` with `x["images"]`, `x["token_ids"]`,
     `x["padding_mask"]`, and when K > 0 `x["negation_token_ids"]` (B, K,
@@ -329,6 +418,12 @@ def make_dataset(
             `tf.data.AUTOTUNE`: one call per CPU core unless `autotune`).
         autotune: run tf.data's autotuning thread (see `dataset_options`;
             off by default: it can stall the end of every epoch).
+        truncation: `"negation_aware"` (default): a report longer than the
+            preprocessor's `sequence_length` and its negations are cut the
+            same way, keeping the negated sentences (needs a preprocessor
+            with `tokenizer` and `sequence_length`, such as
+            `ClinCLIPPreprocessor`; others are left to their `tokenize`);
+            `"end"`: `tokenize` cuts the end of every text.
 
     Returns:
         A `tf.data.Dataset` of `(x, y)`, with an `error_log` attribute
@@ -356,6 +451,11 @@ def make_dataset(
     if on_error not in ("raise", "skip"):
         raise ValueError(
             f"on_error must be 'raise' or 'skip', got {on_error!r}."
+        )
+    if truncation not in trunc.TRUNCATION_MODES:
+        raise ValueError(
+            f"truncation must be one of {trunc.TRUNCATION_MODES}, got "
+            f"{truncation!r}."
         )
     for method in ("tokenize", "convert_images"):
         if not callable(getattr(preprocessor, method, None)):
@@ -434,6 +534,10 @@ def make_dataset(
     columns = {key: value[keep] for key, value in columns.items()}
     if len(columns["row"]) == 0:
         raise ValueError("Every record was skipped; see dataset.error_log.")
+    if num_negations:
+        if truncation == "negation_aware":
+            _truncate_negations(columns, preprocessor)
+        _guard_collisions(columns, preprocessor, records["id"], log)
 
     ds = tf.data.Dataset.from_tensor_slices(columns)
     if shard is not None:
@@ -470,7 +574,7 @@ def make_dataset(
             return element
 
     ds = ds.map(decode, num_parallel_calls=parallel, deterministic=True)
-    if on_error == "skip":
+    if on_error == "skip" or log.masked_negations:
         # After every element has been decoded, one sentinel element logs
         # the epoch's summary; it is then filtered out with the failures.
         spec = ds.element_spec

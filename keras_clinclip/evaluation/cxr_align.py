@@ -18,6 +18,14 @@ reading, with s(x) the cosine of the image and text x:
 
 Inequalities are strict (a tie is a failure, so a collapsed model that
 gives every text the same score gets 0, not 1) and can demand a `margin`.
+
+Before scoring, `evaluate_cxr_align` cuts each item's report, negation
+and omitted report the same way so that the edit fits the preprocessor's
+`sequence_length` (`keras_clinclip.data.truncation`), and excludes the
+items whose negation still has its report's token ids (no model could
+tell them apart): they are counted in `"num_excluded"`, not scored as
+failures. An omitted report with the token ids of its report or its
+negation is left out of Task B (`"num_excluded_omitted"`).
 Both are `tasks` entries, i.e. orderings of text kinds, so other readings
 (e.g. `("omitted", "negation")` alone) are one argument away.
 """
@@ -220,6 +228,113 @@ def flatten_cxr_align(data, sources=None):
     return rows
 
 
+def _token_ids(preprocessor, texts, batch_size):
+    from keras_clinclip.evaluation.embed import _to_numpy
+
+    out = []
+    size = min(batch_size, len(texts))
+    for start in range(0, len(texts), batch_size):
+        chunk = list(texts[start : start + batch_size])
+        count = len(chunk)
+        chunk += chunk[:1] * (size - count)  # one shape: traced once
+        ids = _to_numpy(preprocessor.tokenize(chunk)["token_ids"])
+        out.append(ids[:count])
+    return np.concatenate(out)
+
+
+def prepare_cxr_align_texts(
+    rows, preprocessor, truncation="negation_aware", batch_size=64
+):
+    """The texts of CXR-Align items as the model sees them, and collisions.
+
+    Each item's report, negation and omitted report are cut the same way
+    so that the edits fit the preprocessor's `sequence_length`
+    (`keras_clinclip.data.truncation`; preprocessors without `tokenizer`
+    and `sequence_length` are left to their `tokenize`). Then items whose
+    negation has its report's token ids are marked for exclusion, and an
+    omitted report with the token ids of its report or negation is
+    dropped (Task B leaves the item out).
+
+    Args:
+        rows: the list of `flatten_cxr_align`.
+        preprocessor: an object with `tokenize(texts)`.
+        truncation: `"negation_aware"` or `"end"` (the preprocessor's own
+            cut at the end of each text).
+        batch_size: texts per `tokenize` call.
+
+    Returns:
+        dict with `report`, `negation`, `omitted` (lists of the texts to
+        embed; `omitted` entries None when absent or dropped), `keep`
+        (bool numpy array: the negation differs from the report) and
+        `num_excluded_omitted`.
+
+    Example:
+    >>> from keras_clinclip.models import tiny_clinclip_preprocessor
+    >>> rows = [{"report": "lungs clear . small left effusion . heart "
+    ...                    "size normal .",
+    ...          "negation": "lungs clear . no left effusion . heart size "
+    ...                      "normal .",
+    ...          "omitted": "lungs clear . heart size normal ."}]
+    >>> texts = prepare_cxr_align_texts(rows, tiny_clinclip_preprocessor(9))
+    >>> for key in ("report", "negation", "omitted"):
+    ...     print(texts[key][0])
+    lungs clear . small left effusion .
+    lungs clear . no left effusion .
+    lungs clear .
+    >>> bool(texts["keep"][0])
+    True
+    """
+    from keras_clinclip.data import truncation as trunc
+
+    if truncation not in trunc.TRUNCATION_MODES:
+        raise ValueError(
+            f"truncation must be one of {trunc.TRUNCATION_MODES}, got "
+            f"{truncation!r}"
+        )
+    reports = [r["report"] for r in rows]
+    negations = [r["negation"] for r in rows]
+    omitted = [r.get("omitted") or None for r in rows]
+    given = [text is not None for text in omitted]
+    counter = trunc.token_counter(preprocessor)
+    if truncation == "negation_aware" and counter is not None:
+        groups = [
+            (report, [negation] + ([other] if other else []))
+            for report, negation, other in zip(reports, negations, omitted)
+        ]
+        cut = trunc.truncate_groups(groups, *counter)
+        reports = [report for report, _ in cut]
+        negations = [variants[0] for _, variants in cut]
+        omitted = [  # an omitted report cut to nothing is dropped
+            variants[1] or None if len(variants) > 1 else None
+            for _, variants in cut
+        ]
+    ids = {
+        "report": _token_ids(preprocessor, reports, batch_size),
+        "negation": _token_ids(preprocessor, negations, batch_size),
+    }
+    keep = ~np.all(ids["report"] == ids["negation"], axis=-1)
+    with_omitted = [i for i, text in enumerate(omitted) if text]
+    if with_omitted:
+        other = _token_ids(
+            preprocessor, [omitted[i] for i in with_omitted], batch_size
+        )
+        for row, tokens in zip(with_omitted, other):
+            if any(np.array_equal(tokens, ids[k][row]) for k in ids):
+                omitted[row] = None
+    dropped = sum(
+        1
+        for row, text in enumerate(omitted)
+        if given[row] and keep[row] and not text
+    )
+    return {
+        "report": reports,
+        "negation": negations,
+        "omitted": omitted,
+        "keep": keep,
+        "num_excluded_omitted": dropped,
+    }
+
+
 def evaluate_cxr_align(
     backbone,
     preprocessor,
@@ -228,6 +343,7 @@ def evaluate_cxr_align(
     sources=None,
     batch_size=64,
     progress=False,
+    truncation="negation_aware",
     **kwargs,
 ):
     """Run CXR-Align with a model.
@@ -242,12 +358,17 @@ def evaluate_cxr_align(
         sources: optional list of sources to evaluate.
         batch_size: model batch size.
         progress: show progress bars.
+        truncation: how texts longer than the preprocessor's
+            `sequence_length` are cut (see `prepare_cxr_align_texts`).
         **kwargs: passed to `cxr_align_scores` (`tasks`, `margin`,
             `n_bootstrap`, `seed`, ...).
 
     Returns:
-        the dict of `cxr_align_scores`, plus `"ids"` and
-        `"num_missing_images"`.
+        the dict of `cxr_align_scores`, plus `"ids"` (of the scored
+        items), `"num_missing_images"`, `"num_excluded"` and
+        `"excluded_ids"` (items whose negation has the token ids of its
+        report after preprocessing: left out, not scored) and
+        `"num_excluded_omitted"` (scored items left out of Task B).
 
     Example:
     >>> class Fake:
@@ -283,41 +404,57 @@ def evaluate_cxr_align(
             f"none of the {len(rows)} CXR-Align ids has an image in "
             f"images_by_id (first id: {rows[0]['id']!r})"
         )
+    texts = prepare_cxr_align_texts(kept, preprocessor, truncation, batch_size)
+    excluded = [r["id"] for r, ok in zip(kept, texts["keep"]) if not ok]
+    excluded_omitted = texts["num_excluded_omitted"]
+    scored = np.flatnonzero(texts["keep"])
+    if not len(scored):
+        raise ValueError(
+            f"all {len(kept)} CXR-Align items have a negation with the "
+            "token ids of their report after preprocessing (the edits lie "
+            "beyond the preprocessor's sequence_length); nothing to score"
+        )
+    if excluded:
+        import warnings
+
+        warnings.warn(
+            f"CXR-Align: {len(excluded)} of {len(kept)} items excluded: "
+            "their negation has the token ids of their report after "
+            "preprocessing (see result['excluded_ids'])",
+            UserWarning,
+            stacklevel=2,
+        )
+    kept = [kept[i] for i in scored]
+    texts = {
+        key: [texts[key][i] for i in scored]
+        for key in ("report", "negation", "omitted")
+    }
     images = np.stack([np.asarray(images_by_id[r["id"]]) for r in kept])
     image_emb = embed_images(
         backbone, images, preprocessor, batch_size, progress
     )
     report_emb = embed_texts(
-        backbone, [r["report"] for r in kept], preprocessor, batch_size
+        backbone, texts["report"], preprocessor, batch_size
     )
     negation_emb = embed_texts(
-        backbone, [r["negation"] for r in kept], preprocessor, batch_size
+        backbone, texts["negation"], preprocessor, batch_size
     )
     omitted_emb = None
-    with_omitted = [i for i, r in enumerate(kept) if r["omitted"]]
+    with_omitted = [i for i, text in enumerate(texts["omitted"]) if text]
     if with_omitted:
         omitted_emb = np.full(report_emb.shape, np.nan, dtype=np.float64)
         omitted_emb[with_omitted] = embed_texts(
             backbone,
-            [kept[i]["omitted"] for i in with_omitted],
+            [texts["omitted"][i] for i in with_omitted],
             preprocessor,
             batch_size,
-        )
-    identical = int(np.sum(np.all(report_emb == negation_emb, axis=1)))
-    if identical:
-        import warnings
-
-        warnings.warn(
-            f"CXR-Align: {identical} of {len(kept)} reports embed exactly "
-            "like their negated version (they count as failures); the "
-            "texts probably differ only after the preprocessor's "
-            "sequence_length, which truncated them",
-            UserWarning,
-            stacklevel=2,
         )
     result = cxr_align_scores(
         image_emb, report_emb, negation_emb, omitted_emb, **kwargs
     )
     result["ids"] = [r["id"] for r in kept]
     result["num_missing_images"] = missing
+    result["num_excluded"] = len(excluded)
+    result["excluded_ids"] = excluded
+    result["num_excluded_omitted"] = excluded_omitted
     return result

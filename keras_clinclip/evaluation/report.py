@@ -137,7 +137,14 @@ def format_cxr_align_table(result):
                 entry["num_images"],
             ]
         )
-    return _table(["Task", "ordering", "score", "95% CI", "images"], rows)
+    table = _table(["Task", "ordering", "score", "95% CI", "images"], rows)
+    if result.get("num_excluded"):
+        table += (
+            f"\n\nExcluded: {result['num_excluded']} item(s) whose "
+            "negation has the token ids of their report after "
+            "preprocessing (not scored)."
+        )
+    return table
 
 
 def format_linear_probe_table(results):

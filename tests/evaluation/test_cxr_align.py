@@ -142,7 +142,7 @@ def test_evaluate_with_a_fake_model_and_json_dict():
     assert result["tasks"]["B"]["score"] == 1.0
 
 
-def test_truncated_reports_are_flagged():
+def test_items_identical_after_preprocessing_are_excluded():
     class Truncating:
         """Embeds only the first word, like a too-short sequence_length."""
 
@@ -164,12 +164,23 @@ def test_truncated_reports_are_flagged():
             "1": {
                 "report": "Effusion on the left.",
                 "negation": "Effusion absent on the left.",
-            }
+            },
+            "2": {"report": "Edema.", "negation": "No edema."},
         }
     }
     model = Truncating()
-    with pytest.warns(UserWarning, match="1 of 1 reports embed exactly"):
+    images = {"1": np.array([1.0, 0.0]), "2": np.array([1.0, 0.0])}
+    with pytest.warns(UserWarning, match="1 of 2 items excluded"):
         result = cxr_align.evaluate_cxr_align(
-            model, model, data, {"1": np.array([1.0, 0.0])}, n_bootstrap=0
+            model, model, data, images, n_bootstrap=0
         )
-    assert result["tasks"]["A"]["score"] == 0.0  # a tie is a failure
+    assert result["num_excluded"] == 1
+    assert result["excluded_ids"] == ["1"]
+    assert result["ids"] == ["2"]
+    assert result["tasks"]["A"]["num_images"] == 1
+    from keras_clinclip.evaluation.report import format_cxr_align_table
+
+    assert "Excluded: 1 item(s)" in format_cxr_align_table(result)
+    only = {"s": {"1": data["s"]["1"]}}
+    with pytest.raises(ValueError, match="nothing to score"):
+        cxr_align.evaluate_cxr_align(model, model, only, images)
