@@ -108,8 +108,8 @@ def _clean(text):
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _quote_problem(text):
-    """(cell index, what is wrong) for the first quoting error of a line."""
+def _quote_problem(text, error):
+    """(cell index, what is wrong) for the CSV `error` raised on a line."""
     cell, i, n = 0, 0, len(text.rstrip("\r\n"))
     at_start = True
     while i < n:
@@ -141,7 +141,7 @@ def _quote_problem(text):
         else:
             at_start = False
         i += 1
-    return cell, "a character the CSV reader cannot parse (a NUL byte?)"
+    return cell, f"the CSV reader stops here ({error})"
 
 
 class Table:
@@ -172,7 +172,7 @@ class Table:
     >>> table.columns, rows[0].values
     (['id', 'report'], {'id': 'a', 'report': 'ok'})
     >>> rows[1].error.split(": ")[1]
-    '1 cell, the header has 2 (id, report); the row is left out.'
+    '1 cell, the header has 2 (id, report).'
     """
 
     def __init__(self, path, fmt="auto"):
@@ -291,7 +291,7 @@ class Table:
             if bad is not None:
                 raise TableError(f"{where}: the header is {_undecodable(bad)}.")
             if error is not None:
-                _, problem = _quote_problem(lines[0][1])
+                _, problem = _quote_problem(lines[0][1], error)
                 raise TableError(f"{where}: cannot read the header: {problem}.")
             repeated = sorted({name for name in cells if cells.count(name) > 1})
             if repeated:
@@ -319,7 +319,7 @@ class Table:
             line, text, _ = lines[0]
             where = f"{self.path}, line {line}"
             if error is not None:
-                index, problem = _quote_problem(text)
+                index, problem = _quote_problem(text, error)
                 partial = next(csv.reader([text.rstrip("\r\n")]), [])
                 values = {
                     name: _clean(cell)
@@ -329,8 +329,7 @@ class Table:
                     number,
                     line,
                     values,
-                    f"{where}, column {self._name(index)}: {problem}; the row "
-                    "is left out.",
+                    f"{where}, column {self._name(index)}: {problem}.",
                 )
                 continue
             values = {name: _clean(cell) for name, cell in zip(columns, cells)}
@@ -354,8 +353,7 @@ class Table:
                     line,
                     values,
                     f"{where}: {count} cell{'s' * (count != 1)}, the header "
-                    f"has {len(columns)} ({', '.join(columns)}); the row is "
-                    "left out.",
+                    f"has {len(columns)} ({', '.join(columns)}).",
                 )
                 continue
             yield TableRow(number, line, values, None)
