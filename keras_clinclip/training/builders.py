@@ -187,7 +187,7 @@ def load_records(config):
                 "keras_clinclip.data.load_records is not available; "
                 f"cannot read {config.dataset!r}."
             )
-        records = data.load_records(config.dataset)
+        records = data.load_records(config.dataset, on_error=config.on_error)
     return records
 
 
@@ -241,6 +241,7 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
         "num_negations": negations,
         "graphs": options["graph"],
         "image_size": config.image_size,
+        "on_error": config.on_error,
     }
     n_train = _split_size(records, "train")
     steps = n_train // config.batch_size
@@ -250,10 +251,13 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
             f"batch of `batch_size`={config.batch_size}."
         )
 
+    error_logs = []
+
     def stream(start_step):
         dataset = data_lib.make_dataset(
             records, preprocessor, split="train", training=True, **common
         )
+        error_logs.append(dataset.error_log)
         return dataset.repeat().skip(start_step)
 
     validation = None
@@ -267,12 +271,14 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
             drop_remainder=True,
             **common,
         )
+        error_logs.append(validation.error_log)
     return TrainingData(
         train=stream,
         steps_per_epoch=steps,
         validation=validation,
         records=records,
         preprocessor=preprocessor,
+        error_logs=error_logs,
     )
 
 

@@ -104,7 +104,10 @@ def build_callbacks(
             )
     callbacks.append(
         TrainingStateBackup(
-            paths["backup"], save_freq=save_freq, write=is_chief
+            paths["backup"],
+            save_freq=save_freq,
+            write=is_chief,
+            log_csv=paths["log_csv"] if is_chief else None,
         )
     )
     return callbacks

@@ -92,6 +92,10 @@ class TrainingConfig:
         image_size: side of the square input images, in pixels.
         max_length: report token length (longer reports are truncated).
         num_negations: negated reports per study (K).
+        on_error: `raise` stops at the first bad record (empty report,
+            bad label, missing file) or unreadable image, naming its row
+            and file; `skip` leaves such samples out and counts them
+            (`keras_clinclip.data.make_dataset`'s `on_error`).
         image_encoder: image tower: `small_resnet`, `tiny` or a KerasHub
             preset name/path.
         text_encoder: text tower: `minilm` (pretrained all-MiniLM-L6-v2),
@@ -135,6 +139,11 @@ class TrainingConfig:
     image_size: int = _field(96, "image side in pixels")
     max_length: int = _field(64, "report token length")
     num_negations: int = _field(1, "negated reports per study (K)")
+    on_error: str = _field(
+        "raise",
+        "bad record or unreadable image: raise, or skip and count it",
+        choices=("raise", "skip"),
+    )
     # Model.
     image_encoder: str = _field(
         "small_resnet", "image tower: small_resnet, tiny or a preset"
@@ -217,13 +226,12 @@ class TrainingConfig:
                 f"Field `learning_rate` must be positive, got "
                 f"{self.learning_rate!r}."
             )
-        choices = _choices()
-        if self.mixed_precision not in choices["mixed_precision"]:
-            raise ValueError(
-                f"Field `mixed_precision` must be one of "
-                f"{choices['mixed_precision']}, got "
-                f"{self.mixed_precision!r}."
-            )
+        for name, allowed in _choices().items():
+            if allowed and getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"Field `{name}` must be one of {allowed}, got "
+                    f"{getattr(self, name)!r}."
+                )
 
     def loss_options(self):
         """The options of `self.loss`, see `loss_options`."""

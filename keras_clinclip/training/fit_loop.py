@@ -41,7 +41,9 @@ def fit_with_resume(
     saved state, the model and optimizer are restored, the batches already
     consumed are skipped, the interrupted epoch is finished, then the
     remaining epochs run: the restarted job ends with the same number of
-    optimizer steps, on the same batches, as an uninterrupted one.
+    optimizer steps, on the same batches, as an uninterrupted one. The
+    random state of the model's seed generators (dropout) and the CSV log
+    are put back from the backup too.
 
     Args:
         model: a compiled, built Keras model.
@@ -78,7 +80,9 @@ def fit_with_resume(
     backups = [c for c in callbacks if isinstance(c, TrainingStateBackup)]
     start = 0
     if backups:
-        start = TrainingStateBackup.restore(model, backups[0].backup_dir)
+        start = TrainingStateBackup.restore(
+            model, backups[0].backup_dir, log_csv=backups[0].log_csv
+        )
     total = int(epochs) * int(steps_per_epoch)
     history = {}
     if start >= total:

@@ -9,12 +9,15 @@ with the same command continues from its last backup.
 
 import dataclasses
 import functools
+import json
 import pathlib
+import sys
 import time
 
 import keras
 
 from keras_clinclip.training import distribution as distribution_lib
+from keras_clinclip.training import run_folder
 from keras_clinclip.training.callbacks import build_callbacks
 from keras_clinclip.training.callbacks import run_paths
 from keras_clinclip.training.config import TrainingConfig
@@ -23,6 +26,7 @@ from keras_clinclip.training.config import config_from_args
 from keras_clinclip.training.fit_loop import fit_with_resume
 from keras_clinclip.training.fit_loop import stream_from
 from keras_clinclip.training.optim import build_optimizer
+from keras_clinclip.training.training_state_backup import CorruptStateError
 
 
 @dataclasses.dataclass
@@ -37,6 +41,9 @@ class TrainingData:
         validation: optional validation dataset.
         records: optional dict of record columns (for evaluation).
         preprocessor: optional preprocessor used to tokenize/convert.
+        error_logs: the `ErrorLog`s of the datasets built so far (see
+            `keras_clinclip.data.make_dataset`'s `on_error`), summed up by
+            `skipped_summary`.
 
     Example:
     >>> TrainingData(train=None, steps_per_epoch=3).steps_per_epoch
@@ -48,6 +55,7 @@ class TrainingData:
     validation: object = None
     records: object = None
     preprocessor: object = None
+    error_logs: list = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -61,6 +69,8 @@ class TrainingResult:
         steps: the optimizer steps done in total.
         seconds: wall time of the `fit` calls.
         data: the `TrainingData` used.
+        skipped: `skipped_summary(data)`: the samples skipped with
+            `on_error="skip"`.
     """
 
     model: object
@@ -69,6 +79,46 @@ class TrainingResult:
     steps: int
     seconds: float
     data: object = None
+    skipped: dict = None
+
+
+def skipped_summary(data):
+    """What `on_error="skip"` left out of a run's data.
+
+    Args:
+        data: a `TrainingData`.
+
+    Returns:
+        A dict: `records` (bad rows left out before training: empty
+        report, bad label, missing file), `images` (distinct rows whose
+        image could not be decoded when read) and `examples` (up to 3
+        `"row R (source): reason"` strings).
+
+    Example:
+    >>> from keras_clinclip.data import ErrorLog
+    >>> log = ErrorLog()
+    >>> log.add(7, "a.png", "not an image")
+    >>> summary = skipped_summary(TrainingData(None, 1, error_logs=[log]))
+    >>> summary["records"], summary["images"]
+    (0, 1)
+    """
+    records, images, examples = {}, {}, []
+    for log in data.error_logs:
+        for row, source, reason in log.skipped:
+            records[(row, source)] = reason
+        errors = list(log.epoch_errors)
+        for summary in log.epochs:
+            errors.extend(summary["decode_errors"])
+        for row, source, reason in errors:
+            images[(row, source)] = reason
+    for (row, source), reason in list(records.items()) + list(images.items()):
+        if len(examples) < 3:
+            examples.append(f"row {row} ({source}): {reason}")
+    return {
+        "records": len(records),
+        "images": len(images),
+        "examples": examples,
+    }
 
 
 def build_losses(config):
@@ -163,8 +213,15 @@ def train(
     losses=None,
     callbacks=(),
     write_preset=True,
+    restart=False,
 ):
     """Train a model as `config` describes, resuming from a backup if any.
+
+    The run folder (`config.output_dir`) is locked for the whole call
+    (`run_folder.RunLock`: a second run on it stops at once). A folder
+    that holds a run of other options is refused (`RunFolderError` naming
+    them) unless `restart`; `config.json` is written only after that
+    check.
 
     Args:
         config: a `TrainingConfig`.
@@ -177,16 +234,38 @@ def train(
         callbacks: extra Keras callbacks.
         write_preset: save a KerasHub preset of the final model (chief
             only) to `<output_dir>/preset` when the model supports it.
+        restart: delete the outputs of an earlier run in `output_dir`
+            and start afresh (`run_folder.clear_run`).
 
     Returns:
         A `TrainingResult`.
     """
     setup = setup or _default_setup()
+    if not setup.is_chief:
+        return _train(
+            config, setup, model, data, losses, callbacks, write_preset
+        )
+    with run_folder.RunLock(config.output_dir):
+        run_folder.check_run_config(config, restart=restart)
+        _save_config(config, run_paths(config.output_dir)["config"])
+        return _train(
+            config, setup, model, data, losses, callbacks, write_preset
+        )
+
+
+def _save_config(config, path):
+    from keras_clinclip.training import atomic_io
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_io.write_text_atomic(
+        path, json.dumps(config.to_dict(), indent=2) + "\n"
+    )
+
+
+def _train(config, setup, model, data, losses, callbacks, write_preset):
     keras.utils.set_random_seed(config.seed)
     _set_precision(config)
     paths = run_paths(config.output_dir)
-    if setup.is_chief:
-        config.save(paths["config"])
     data = data if data is not None else build_data(config, setup)
     steps_per_epoch = int(config.steps_per_epoch or data.steps_per_epoch)
     total_steps = steps_per_epoch * int(config.epochs)
@@ -265,13 +344,12 @@ def train(
         steps=steps,
         seconds=seconds,
         data=data,
+        skipped=skipped_summary(data),
     )
 
 
 def _write_model_info(config, data):
     """What `clinclip export` needs besides the config to rebuild it."""
-    import json
-
     from keras_clinclip.training import builders
     from keras_clinclip.training import export
 
@@ -308,6 +386,13 @@ def add_arguments(parser):
         help="a config.json of an earlier run; options given on the "
         "command line override it",
     )
+    parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="delete the outputs of an earlier run in --output_dir and "
+        "start afresh (without it, a rerun with the same options resumes "
+        "and one with other options is refused)",
+    )
 
 
 def run(args):
@@ -322,9 +407,76 @@ def run(args):
             if value != defaults[key]
         }
         config = TrainingConfig.from_dict({**base, **changed})
-    result = train(config)
+    try:
+        result = train(config, restart=bool(getattr(args, "restart", False)))
+    except Exception as error:  # noqa: BLE001 (reported, then exit 1)
+        return _report_failure(error, config)
     print(
         f"Done: {result.steps} steps in {result.seconds:.0f} s; outputs in "
         f"{config.output_dir}"
     )
+    if config.on_error == "skip":
+        skipped = result.skipped
+        line = (
+            f"Skipped (--on_error skip): {skipped['records']} bad "
+            f"record(s), {skipped['images']} unreadable image(s)"
+        )
+        if skipped["examples"]:
+            line += "; first: " + "; ".join(skipped["examples"])
+        print(line)
     return 0
+
+
+# Seconds a failed run may spend shutting down before it is ended.
+EXIT_DEADLINE = 30
+
+
+def _report_failure(error, config):
+    """Print one clear line for `error`, free the pipeline, return 1.
+
+    A `tf.data` iterator that failed inside a `numpy_function` (an
+    unreadable image) is still referenced by the traceback's frames; left
+    to the interpreter's shutdown, its threads may wait for the GIL that
+    the finalizing thread holds, and the process hangs. Dropping the
+    traceback and collecting it here destroys the iterator while the
+    interpreter is alive; from the start of the shutdown (`atexit`),
+    `faulthandler` ends the process with exit code 1 if the shutdown still
+    takes longer than `EXIT_DEADLINE` seconds.
+    """
+    import atexit
+    import faulthandler
+    import gc
+    import traceback
+
+    message, known = _error_message(error, config)
+    if not known:
+        traceback.print_exception(error)
+    error.__traceback__ = None
+    del error
+    gc.collect()
+    print(f"clinclip train: error: {message}", file=sys.stderr, flush=True)
+    atexit.register(faulthandler.dump_traceback_later, EXIT_DEADLINE, exit=True)
+    return 1
+
+
+def _error_message(error, config):
+    """`(line, known)`: the useful line of `error` (a data error is buried
+    in TF's text) and whether it is a known, explained failure."""
+    known = (run_folder.RunFolderError, CorruptStateError)
+    text = str(error)
+    if isinstance(error, known):
+        return text, True
+    marker = "ImageDecodeError: "
+    if marker in text:
+        line = text.split(marker, 1)[1].strip().splitlines()[0]
+        line = line.rstrip(".")
+        hint = ""
+        if config.on_error == "raise":
+            hint = (
+                " (pass --on_error skip to skip unreadable images; they "
+                "are counted in the run summary)"
+            )
+        return line + hint, True
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    return f"{type(error).__name__}: {first}", False

@@ -5,6 +5,7 @@ import os
 import pathlib
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_clinclip.training import atomic_io
@@ -21,11 +22,19 @@ class TrainingStateBackup(keras.callbacks.Callback):
     weights and the optimizer state (whose `iterations` counts the steps)
     to `state-<step>.weights.h5` through a temporary file and an atomic
     rename, then points `latest.json` at it the same way, so a kill at any
-    moment leaves the previous complete state readable. `restore` loads
-    it back and returns the step reached; the trainer
-    (`keras_clinclip.training.train.fit_with_resume`) then skips the
-    batches already seen, so the resumed run makes exactly the steps of an
-    uninterrupted one.
+    moment leaves the previous complete state readable. `latest.json` also
+    holds the random state that `save_weights` leaves out (the seed
+    generators of dropout and other random layers) and, with `log_csv`, a
+    copy of the CSV log as it was at that step. `restore` loads it all
+    back and returns the step reached; the trainer
+    (`keras_clinclip.training.fit_loop.fit_with_resume`) then skips the
+    batches already seen, so the resumed run makes exactly the steps, on
+    the same batches and random draws, of an uninterrupted one, and its
+    CSV log keeps every epoch's row exactly once.
+
+    A backup is never taken at the last batch of an epoch: the epoch-end
+    backup follows (after the CSV logger has written the epoch's row), so
+    a kill between the two cannot lose that row.
 
     Args:
         backup_dir: the directory of the backups (owned by this callback).
@@ -35,6 +44,8 @@ class TrainingStateBackup(keras.callbacks.Callback):
         write: False on non-chief workers of a multi-worker job: they
             never write.
         delete_on_end: remove the backups when `fit` ends normally.
+        log_csv: the `keras.callbacks.CSVLogger` file of the run, copied
+            into each backup and put back by `restore`.
 
     Example:
     >>> import tempfile, numpy as np, keras
@@ -51,7 +62,13 @@ class TrainingStateBackup(keras.callbacks.Callback):
     """
 
     def __init__(
-        self, backup_dir, save_freq=0, keep=1, write=True, delete_on_end=False
+        self,
+        backup_dir,
+        save_freq=0,
+        keep=1,
+        write=True,
+        delete_on_end=False,
+        log_csv=None,
     ):
         super().__init__()
         if int(save_freq) < 0:
@@ -63,6 +80,7 @@ class TrainingStateBackup(keras.callbacks.Callback):
         self.keep = max(int(keep), 1)
         self.write = bool(write)
         self.delete_on_end = bool(delete_on_end)
+        self.log_csv = pathlib.Path(log_csv) if log_csv else None
         self._last_saved = None
 
     # --- reading -----------------------------------------------------------
@@ -72,13 +90,17 @@ class TrainingStateBackup(keras.callbacks.Callback):
         path = pathlib.Path(backup_dir) / STATE_FILE
         if not path.exists():
             return None
-        state = json.loads(path.read_text())
-        weights = pathlib.Path(backup_dir) / state["weights"]
+        try:
+            state = json.loads(path.read_text())
+            weights = pathlib.Path(backup_dir) / state["weights"]
+            int(state["step"])
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+            raise CorruptStateError(
+                path, f"not a backup state ({type(error).__name__}: {error})"
+            ) from error
         if not weights.exists():
-            raise FileNotFoundError(
-                f"{path} points at {weights.name}, which is missing; the "
-                "backup directory was altered by hand. Delete it to start "
-                "afresh."
+            raise CorruptStateError(
+                path, f"it points at {weights.name}, which is missing"
             )
         return state
 
@@ -89,15 +111,21 @@ class TrainingStateBackup(keras.callbacks.Callback):
         return 0 if state is None else int(state["step"])
 
     @classmethod
-    def restore(cls, model, backup_dir):
+    def restore(cls, model, backup_dir, log_csv=None):
         """Load the latest backup into `model` (and its optimizer).
 
         Args:
             model: a built and compiled model of the same architecture.
             backup_dir: the callback's directory.
+            log_csv: the run's CSV log; rewritten from the backup's copy
+                (the rows of the epochs finished at the backup's step).
 
         Returns:
             The optimizer step of the restored state, 0 when there is none.
+
+        Raises:
+            CorruptStateError: a state file cannot be read or does not
+                fit `model`; the message names the file and the way out.
         """
         state = cls.read_state(backup_dir)
         if state is None:
@@ -110,13 +138,25 @@ class TrainingStateBackup(keras.callbacks.Callback):
         optimizer = model.optimizer
         if optimizer is not None and not optimizer.built:
             optimizer.build(model.trainable_variables)
-        model.load_weights(pathlib.Path(backup_dir) / state["weights"])
+        weights = pathlib.Path(backup_dir) / state["weights"]
+        try:
+            model.load_weights(weights)
+        except Exception as error:
+            raise CorruptStateError(
+                weights,
+                "cannot be loaded into this model "
+                f"({type(error).__name__}: {_first_line(error)})",
+            ) from error
         step = _current_step(model)
         if step != int(state["step"]):
-            raise ValueError(
-                f"The backup in {backup_dir} says step {state['step']} but "
-                f"its optimizer state holds {step} iterations."
+            raise CorruptStateError(
+                weights,
+                f"{STATE_FILE} says step {state['step']} but its optimizer "
+                f"state holds {step} iterations",
             )
+        _set_seed_states(model, state.get("seeds"), weights)
+        if log_csv is not None and "log_csv" in state:
+            atomic_io.write_text_atomic(log_csv, state["log_csv"])
         return step
 
     # --- writing -----------------------------------------------------------
@@ -131,9 +171,15 @@ class TrainingStateBackup(keras.callbacks.Callback):
         temp = atomic_io.temp_sibling(final)
         self.model.save_weights(str(temp), overwrite=True)
         atomic_io.commit(temp, final)
+        state = {
+            "step": step,
+            "weights": name,
+            "seeds": _seed_states(self.model),
+        }
+        if self.log_csv is not None and self.log_csv.exists():
+            state["log_csv"] = self.log_csv.read_text()
         atomic_io.write_text_atomic(
-            self.backup_dir / STATE_FILE,
-            json.dumps({"step": step, "weights": name}) + "\n",
+            self.backup_dir / STATE_FILE, json.dumps(state) + "\n"
         )
         self._last_saved = step
         self._prune()
@@ -152,7 +198,11 @@ class TrainingStateBackup(keras.callbacks.Callback):
         self._last_saved = _current_step(self.model)
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.save_freq and _current_step(self.model) % self.save_freq == 0:
+        if not self.save_freq:
+            return
+        if batch + 1 >= int(self.params.get("steps") or 0) > 0:
+            return  # the epoch-end backup follows, after the CSV row
+        if _current_step(self.model) % self.save_freq == 0:
             self.save()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -163,6 +213,64 @@ class TrainingStateBackup(keras.callbacks.Callback):
             for path in self.backup_dir.iterdir():
                 path.unlink(missing_ok=True)
             self.backup_dir.rmdir()
+
+
+class CorruptStateError(ValueError):
+    """A training-state file that cannot be read back.
+
+    The message names the file and the two ways out: delete the backup
+    directory (the run restarts from step 0 with the same options) or
+    rerun with `--restart` (every output of the run is deleted first).
+
+    Args:
+        path: the unreadable file.
+        reason: what is wrong with it.
+
+    Example:
+    >>> str(CorruptStateError("runs/x/backup/latest.json", "truncated"))[:43]
+    'runs/x/backup/latest.json: truncated. The t'
+    """
+
+    def __init__(self, path, reason):
+        self.path = pathlib.Path(path)
+        folder = self.path.parent
+        super().__init__(
+            f"{path}: {reason}. The training state in {folder} is corrupt "
+            "or from another model: delete that folder to restart this run "
+            "from step 0, or rerun with --restart to start afresh."
+        )
+
+
+def _first_line(error):
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _seed_states(model):
+    """The seed-generator states of `model` (not in `save_weights`)."""
+    weights = {id(v) for v in model.weights}
+    return [
+        [int(x) for x in ops.convert_to_numpy(v).reshape(-1)]
+        for v in model.variables
+        if id(v) not in weights
+    ]
+
+
+def _set_seed_states(model, states, path):
+    if states is None:
+        return
+    weights = {id(v) for v in model.weights}
+    variables = [v for v in model.variables if id(v) not in weights]
+    if len(variables) != len(states):
+        raise CorruptStateError(
+            path,
+            f"it holds {len(states)} random-seed states, the model has "
+            f"{len(variables)}",
+        )
+    for variable, values in zip(variables, states):
+        variable.assign(
+            np.asarray(values, variable.dtype).reshape(variable.shape)
+        )
 
 
 def _current_step(model):
