@@ -51,6 +51,24 @@ _HEADING = re.compile(
     r"|(?m:^)[ \t]*FINAL REPORT(?=[ \t]*(?:\n|$))"
 )
 BODY_SECTIONS = ("FINDINGS", "IMPRESSION")
+# Sections that say why and how the exam was done, not what it shows: a
+# report without FINDINGS or IMPRESSION is labelled without them (their
+# first paragraph; MIMIC-CXR reports often go on without a heading).
+CONTEXT_SECTIONS = (
+    "EXAMINATION",
+    "INDICATION",
+    "CLINICAL INDICATION",
+    "CLINICAL INFORMATION",
+    "CLINICAL HISTORY",
+    "HISTORY",
+    "REASON FOR EXAM",
+    "REASON FOR EXAMINATION",
+    "TECHNIQUE",
+    "COMPARISON",
+    "NOTIFICATION",
+    "RECOMMENDATION",
+)
+_PARAGRAPH = re.compile(r"\n[ \t]*\n")
 
 
 def split_sections(text):
@@ -105,12 +123,17 @@ def report_body(text, sections=None):
         sections: section names to keep (default FINDINGS, IMPRESSION).
 
     Returns:
-        The kept sections joined by a blank line, or the whole text when it
-        has no known section heading or none of the wanted sections.
+        The kept sections joined by a blank line. A text without any section
+        heading is returned whole; a text with headings but none of the
+        wanted sections is returned without its `CONTEXT_SECTIONS`
+        (indication, history, technique, comparison, notification, ...):
+        their first paragraph is dropped and any paragraph after it kept.
 
     Example:
     >>> report_body("INDICATION: r/o pneumonia. FINDINGS: No effusion.")
     'No effusion.'
+    >>> report_body("HISTORY: r/o pneumonia.\n\nThe lungs are clear.")
+    'The lungs are clear.'
     """
     text = as_text(text, "text")
     if not _HEADING.search(text):
@@ -118,4 +141,12 @@ def report_body(text, sections=None):
     wanted = tuple(sections or BODY_SECTIONS)
     parts = split_sections(text)
     kept = [parts[name] for name in wanted if parts.get(name)]
-    return "\n\n".join(kept) if kept else text
+    if kept:
+        return "\n\n".join(kept)
+    for name, body in parts.items():
+        if name in CONTEXT_SECTIONS:
+            pieces = _PARAGRAPH.split(body, maxsplit=1)
+            body = pieces[1].strip() if len(pieces) > 1 else ""
+        if body:
+            kept.append(body)
+    return "\n\n".join(kept)

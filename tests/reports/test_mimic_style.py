@@ -17,6 +17,7 @@ from keras_clinclip.reports import label_report
 from keras_clinclip.reports import label_reports
 from keras_clinclip.reports import negate_finding
 from keras_clinclip.reports import omit_finding
+from keras_clinclip.reports import report_body
 from keras_clinclip.reports import report_graph
 from keras_clinclip.reports import split_sections
 from keras_clinclip.reports import split_sentences
@@ -188,6 +189,23 @@ def test_sections_of_a_mimic_report():
     assert labels["Pleural Effusion"] == 1.0
     assert labels["Pneumothorax"] == 0.0
     assert math.isnan(labels["Pneumonia"])
+
+
+def test_report_without_findings_or_impression_heading():
+    # The findings follow the HISTORY paragraph without a heading: the
+    # history is left out, the findings are labelled.
+    text = (
+        "FINAL REPORT\nHISTORY: Fever, evaluate for pneumonia.\n\n"
+        "The lungs are clear. No pleural effusion."
+    )
+    assert report_body(text) == "The lungs are clear. No pleural effusion."
+    labels = label_report(text)
+    assert math.isnan(labels["Pneumonia"])
+    assert labels["Pleural Effusion"] == 0.0
+    assert labels["No Finding"] == 1.0
+    # Context only: nothing to label.
+    assert report_body("INDICATION: r/o pneumonia.") == ""
+    assert math.isnan(label_report("INDICATION: r/o pneumonia.")["Pneumonia"])
 
 
 def test_uncertain_policies():
