@@ -7,125 +7,24 @@ contract of `docs/architecture.md`.
 
 import numpy as np
 
-VOCABULARY = [
-    "[PAD]",
-    "[UNK]",
-    "[CLS]",
-    "[SEP]",
-    "[MASK]",
-    "no",
-    "not",
-    "without",
-    "there",
-    "is",
-    "are",
-    "a",
-    "the",
-    "small",
-    "large",
-    "left",
-    "right",
-    "pleural",
-    "effusion",
-    "pneumothorax",
-    "cardiomegaly",
-    "heart",
-    "size",
-    "normal",
-    "lungs",
-    "clear",
-    "opacity",
-    "edema",
-    "atelectasis",
-    "consolidation",
-    "nodule",
-    "fracture",
-    "mild",
-    "acute",
-    "finding",
-    "tube",
-    "stable",
-    "base",
-    ".",
-    ",",
-]
+from keras_clinclip.models.clinclip_tiny import TINY_VOCABULARY
+from keras_clinclip.models.clinclip_tiny import tiny_clinclip_backbone
+from keras_clinclip.models.clinclip_tiny import tiny_clinclip_image_encoder
+from keras_clinclip.models.clinclip_tiny import tiny_clinclip_preprocessor
+from keras_clinclip.models.clinclip_tiny import tiny_clinclip_text_encoder
+from keras_clinclip.models.clinclip_tiny import tiny_clinclip_tokenizer
+
+VOCABULARY = list(TINY_VOCABULARY)
 
 REPORT_WORDS = VOCABULARY[5:38]
 
-
-def tiny_tokenizer():
-    """A lower-casing WordPiece `BertTokenizer` over `VOCABULARY`."""
-    import keras_hub
-
-    return keras_hub.models.BertTokenizer(vocabulary=VOCABULARY, lowercase=True)
-
-
-def tiny_preprocessor(sequence_length=16, image_size=32):
-    """A `ClinCLIPPreprocessor` with the tiny tokenizer.
-
-    Example:
-    >>> tiny_preprocessor().sequence_length
-    16
-    """
-    from keras_clinclip.models import ClinCLIPImageConverter
-    from keras_clinclip.models import ClinCLIPPreprocessor
-
-    return ClinCLIPPreprocessor(
-        tokenizer=tiny_tokenizer(),
-        image_converter=ClinCLIPImageConverter(image_size=image_size),
-        sequence_length=sequence_length,
-    )
-
-
-def tiny_image_encoder(image_size=32, dtype=None):
-    """A one-stage ResNet (KerasHub `ResNetBackbone`), ~84k parameters."""
-    from keras_clinclip.models import small_resnet_image_encoder
-
-    return small_resnet_image_encoder(
-        image_size=image_size, filters=(64,), blocks=(1,), dtype=dtype
-    )
-
-
-def tiny_text_encoder(max_sequence_length=32, dtype=None):
-    """A 1-layer, 16-wide BERT over the tiny vocabulary."""
-    import keras_hub
-
-    return keras_hub.models.BertBackbone(
-        vocabulary_size=len(VOCABULARY),
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-        max_sequence_length=max_sequence_length,
-        dropout=0.0,
-        dtype=dtype,
-    )
-
-
-def tiny_backbone(**overrides):
-    """A tiny `ClinCLIPBackbone`; keyword arguments override the defaults.
-
-    Defaults: 32x32 images, tiny towers, `embedding_dim=16`, no negations,
-    no graph branch. Pass e.g. `num_negations=2`, `graph_feature_dim=8`,
-    `dtype="mixed_bfloat16"`, or `image_encoder=...`/`text_encoder=...`.
-
-    Example:
-    >>> tiny_backbone(num_negations=2).num_negations
-    2
-    """
-    from keras_clinclip.models import ClinCLIPBackbone
-
-    dtype = overrides.get("dtype")
-    image_size = overrides.pop("image_size", 32)
-    config = {
-        "image_encoder": tiny_image_encoder(image_size, dtype=dtype),
-        "text_encoder": tiny_text_encoder(dtype=dtype),
-        "embedding_dim": 16,
-        "graph_hidden_dim": 16,
-        "graph_num_layers": 1,
-    }
-    config.update(overrides)
-    return ClinCLIPBackbone(**config)
+# The tiny models ship in the package (`keras_clinclip.models.clinclip_tiny`)
+# so that docstrings and docs can use them; the tests use the short names.
+tiny_tokenizer = tiny_clinclip_tokenizer
+tiny_preprocessor = tiny_clinclip_preprocessor
+tiny_image_encoder = tiny_clinclip_image_encoder
+tiny_text_encoder = tiny_clinclip_text_encoder
+tiny_backbone = tiny_clinclip_backbone
 
 
 def tiny_batch(

@@ -1,13 +1,21 @@
-"""Models: ClinCLIPBackbone, preprocessor, zero-shot task, ContrastiveModel."""
+"""Models: ClinCLIPBackbone, preprocessor, tasks, ContrastiveModel."""
 
 from keras_clinclip.models.clinclip_backbone import ClinCLIPBackbone
 from keras_clinclip.models.clinclip_graph_encoder import ClinCLIPGraphEncoder
 from keras_clinclip.models.clinclip_image_converter import (
     ClinCLIPImageConverter,
 )
+from keras_clinclip.models.clinclip_model_card import read_model_card
 from keras_clinclip.models.clinclip_preprocessor import ClinCLIPPreprocessor
+from keras_clinclip.models.clinclip_pretrainer import ClinCLIPPretrainer
 from keras_clinclip.models.clinclip_prompts import load_prompts
 from keras_clinclip.models.clinclip_prompts import prompt_pairs
+from keras_clinclip.models.clinclip_tiny import tiny_clinclip_backbone
+from keras_clinclip.models.clinclip_tiny import tiny_clinclip_image_encoder
+from keras_clinclip.models.clinclip_tiny import tiny_clinclip_preprocessor
+from keras_clinclip.models.clinclip_tiny import tiny_clinclip_text_encoder
+from keras_clinclip.models.clinclip_tiny import tiny_clinclip_tokenizer
+from keras_clinclip.models.clinclip_tokenizer import ClinCLIPTokenizer
 from keras_clinclip.models.clinclip_towers import minilm_text_encoder
 from keras_clinclip.models.clinclip_towers import minilm_tokenizer
 from keras_clinclip.models.clinclip_towers import read_safetensors
@@ -24,6 +32,8 @@ __all__ = [
     "ClinCLIPGraphEncoder",
     "ClinCLIPImageConverter",
     "ClinCLIPPreprocessor",
+    "ClinCLIPPretrainer",
+    "ClinCLIPTokenizer",
     "ClinCLIPZeroShotClassifier",
     "ContrastiveLossMixin",
     "ContrastiveModel",
@@ -32,6 +42,12 @@ __all__ = [
     "prompt_pairs",
     "minilm_text_encoder",
     "minilm_tokenizer",
+    "read_model_card",
     "read_safetensors",
     "small_resnet_image_encoder",
+    "tiny_clinclip_backbone",
+    "tiny_clinclip_image_encoder",
+    "tiny_clinclip_preprocessor",
+    "tiny_clinclip_text_encoder",
+    "tiny_clinclip_tokenizer",
 ]

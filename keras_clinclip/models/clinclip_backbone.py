@@ -46,13 +46,35 @@ class _PackNegations(keras.layers.Layer):
 
     def compute_output_shape(
         self,
-        token_ids_shape,
-        padding_mask_shape,
-        negation_ids_shape,
-        negation_mask_shape,
+        token_ids_shape=None,
+        padding_mask_shape=None,
+        negation_ids_shape=None,
+        negation_mask_shape=None,
     ):
-        length = token_ids_shape[-1]
-        return (None, length), (None, length)
+        # Keras passes the shapes by keyword, and only those of the
+        # arguments it sees as tensors (none for numpy inputs).
+        length = token_ids_shape[-1] if token_ids_shape else None
+        batch = token_ids_shape[0] if token_ids_shape else None
+        negations = negation_ids_shape[1] if negation_ids_shape else None
+        total = None
+        if batch is not None and negations is not None:
+            total = batch * (1 + negations)
+        return (total, length), (total, length)
+
+    def compute_output_spec(
+        self, token_ids, padding_mask, negation_ids, negation_mask
+    ):
+        ids_shape, mask_shape = self.compute_output_shape(
+            _static_shape(token_ids),
+            _static_shape(padding_mask),
+            _static_shape(negation_ids),
+            _static_shape(negation_mask),
+        )
+        dtype = keras.backend.standardize_dtype(token_ids.dtype)
+        return (
+            keras.KerasTensor(ids_shape, dtype=dtype),
+            keras.KerasTensor(mask_shape, dtype="int32"),
+        )
 
 
 class _UnpackNegations(keras.layers.Layer):
@@ -71,10 +93,47 @@ class _UnpackNegations(keras.layers.Layer):
         )
         return reports, negations
 
-    def compute_output_shape(self, embeddings_shape, token_ids_shape):
+    def compute_output_shape(self, embeddings_shape, token_ids_shape=None):
         dim = embeddings_shape[-1]
-        batch = token_ids_shape[0]
+        batch = token_ids_shape[0] if token_ids_shape else None
         return (batch, dim), (batch, self.num_negations, dim)
+
+    def compute_output_spec(self, embeddings, token_ids):
+        # `token_ids` may be a numpy array, whose shape Keras does not pass.
+        reports, negations = self.compute_output_shape(
+            _static_shape(embeddings), _static_shape(token_ids)
+        )
+        dtype = embeddings.dtype
+        return (
+            keras.KerasTensor(reports, dtype=dtype),
+            keras.KerasTensor(negations, dtype=dtype),
+        )
+
+
+def scalar_logit_scale(y_pred):
+    """`y_pred` with its per-example `logit_scale` `(B, 1)` as a scalar.
+
+    The losses take `logit_scale` as a scalar; every row holds the same
+    value, and the mean passes the full gradient to it.
+
+    Args:
+        y_pred: the backbone's output dict (other values pass through).
+
+    Returns:
+        A new dict (or `y_pred` itself when it has no `logit_scale`).
+
+    Example:
+    >>> import numpy as np
+    >>> out = scalar_logit_scale({"logit_scale": np.full((3, 1), 5.0)})
+    >>> float(out["logit_scale"])
+    5.0
+    """
+    if isinstance(y_pred, dict) and "logit_scale" in y_pred:
+        y_pred = dict(y_pred)
+        y_pred["logit_scale"] = ops.mean(
+            ops.cast(y_pred["logit_scale"], "float32")
+        )
+    return y_pred
 
 
 def _input_names(encoder):
@@ -123,9 +182,11 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
     hands the losses its scalar value), and when configured
     `negation_embeddings` `(B, K, d)` and `graph_embeddings` `(B, d)`.
 
-    `compile()` defaults to `keras_clinclip.losses.SoftLabelContrastive()`
-    and AdamW; losses receive the whole `y_true`/`y_pred` dicts (see
-    `ContrastiveLossMixin`).
+    `compile(loss=...)` passes the whole `y_true`/`y_pred` dicts to the
+    losses (see `ContrastiveLossMixin`); with no arguments it takes the
+    defaults of `ClinCLIPPretrainer` (AdamW and the full loss). For
+    training on raw images and report strings, and for presets with
+    `task.json`, use the task `ClinCLIPPretrainer`.
 
     Args:
         image_encoder: a Keras model mapping `(B, H, W, C)` images (or a
@@ -390,9 +451,9 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
             training: bool, passed to the towers.
 
         Example:
-        >>> from tests.helpers import tiny_backbone
+        >>> from keras_clinclip.models import tiny_clinclip_backbone
         >>> import numpy as np
-        >>> model = tiny_backbone()
+        >>> model = tiny_clinclip_backbone()
         >>> images = np.zeros((2,) + model.image_shape, "float32")
         >>> tuple(model.embed_images(images).shape)
         (2, 16)
@@ -408,9 +469,9 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
             training: bool, passed to the text tower.
 
         Example:
-        >>> from tests.helpers import tiny_backbone
+        >>> from keras_clinclip.models import tiny_clinclip_backbone
         >>> import numpy as np
-        >>> model = tiny_backbone()
+        >>> model = tiny_clinclip_backbone()
         >>> ids = np.ones((2, 16), "int32")
         >>> tuple(model.embed_texts(ids, ids > 0).shape)
         (2, 16)
@@ -641,8 +702,8 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
             A float32 numpy array `(N, d)` of unit rows.
 
         Example:
-        >>> from tests.helpers import tiny_backbone
-        >>> model = tiny_backbone()
+        >>> from keras_clinclip.models import tiny_clinclip_backbone
+        >>> model = tiny_clinclip_backbone()
         >>> images = np.zeros((3, 32, 32, 3), "float32")
         >>> model.encode_images(images, batch_size=2).shape
         (3, 16)
@@ -663,8 +724,8 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
             A float32 numpy array `(N, d)` of unit rows.
 
         Example:
-        >>> from tests.helpers import tiny_backbone
-        >>> model = tiny_backbone()
+        >>> from keras_clinclip.models import tiny_clinclip_backbone
+        >>> model = tiny_clinclip_backbone()
         >>> ids = np.ones((5, 8), "int32")
         >>> model.encode_texts(ids, ids > 0).shape
         (5, 16)
@@ -707,22 +768,11 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
             loss_weights: list of floats, one per loss.
             **kwargs: passed to `keras.Model.compile`.
         """
-        if optimizer == "auto":
-            optimizer = keras.optimizers.AdamW(
-                learning_rate=1e-4, weight_decay=0.1
-            )
-        if isinstance(loss, str) and loss == "auto":
-            from keras_clinclip.losses import SoftLabelContrastive
+        from keras_clinclip.models.clinclip_pretrainer import (
+            default_compile_arguments,
+        )
 
-            if self.graph_encoder is not None:
-                from keras_clinclip.losses import GraphAlignment
-
-                # The graph source of the soft targets is stop-gradient, so
-                # GraphAlignment is what trains the graph encoder.
-                loss = [SoftLabelContrastive(), GraphAlignment()]
-            else:
-                # Without a graph branch, use the sources the batch has.
-                loss = SoftLabelContrastive(sources="auto")
+        optimizer, loss = default_compile_arguments(self, optimizer, loss)
         super().compile(
             optimizer=optimizer, loss=loss, loss_weights=loss_weights, **kwargs
         )
@@ -730,17 +780,10 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
-        if isinstance(y_pred, dict) and "logit_scale" in y_pred:
-            # The losses take `logit_scale` as a scalar; every row holds the
-            # same value, and the mean passes the full gradient to it.
-            y_pred = dict(y_pred)
-            y_pred["logit_scale"] = ops.mean(
-                ops.cast(y_pred["logit_scale"], "float32")
-            )
         return super().compute_loss(
             x=x,
             y=y,
-            y_pred=y_pred,
+            y_pred=scalar_logit_scale(y_pred),
             sample_weight=sample_weight,
             training=training,
         )
@@ -803,22 +846,51 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
                 )
         return cls(image_encoder, text_encoder, dtype=dtype, **kwargs)
 
-    def save_to_preset(self, preset_dir, max_shard_size=10, preprocessor=None):
+    def save_to_preset(
+        self,
+        preset_dir,
+        max_shard_size=10,
+        preprocessor=None,
+        model_card=None,
+    ):
         """Saves the backbone (and optionally its preprocessor) as a preset.
 
         The directory then loads with `ClinCLIPBackbone.from_preset(dir)`,
         `keras_hub.models.Backbone.from_preset(dir)` and, when a
-        preprocessor was saved, `ClinCLIPPreprocessor.from_preset(dir)`.
+        preprocessor was saved, `ClinCLIPPreprocessor.from_preset(dir)`,
+        `ClinCLIPPretrainer.from_preset(dir)`,
+        `keras_hub.models.Tokenizer.from_preset(dir)` and
+        `keras_hub.layers.ImageConverter.from_preset(dir)`. A model card
+        (`README.md`) is written too, and recorded in `metadata.json`.
 
         Args:
             preset_dir: local directory to write.
             max_shard_size: float. Weight shard size in GB (KerasHub).
             preprocessor: optional `ClinCLIPPreprocessor` saved alongside
                 (its tokenizer vocabulary and image converter included).
+            model_card: optional dict for the model card: `training_data`
+                (str or list), `synthetic_images` (bool: the card then
+                opens with a plain warning), `training_config` (dict),
+                `metrics` (dict), `intended_use`, `description`,
+                `limitations`, `title` (see
+                `keras_clinclip.models.clinclip_model_card`).
+
+        Example:
+        >>> import tempfile, pathlib
+        >>> from keras_clinclip.models import tiny_clinclip_backbone
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> tiny_clinclip_backbone().save_to_preset(
+        ...     folder, model_card={"training_data": "SynthCXR",
+        ...                         "synthetic_images": True})
+        >>> "only synthetic images" in (folder / "README.md").read_text()
+        True
         """
+        from keras_clinclip.models.clinclip_model_card import write_model_card
+
         super().save_to_preset(preset_dir, max_shard_size=max_shard_size)
         if preprocessor is not None:
             preprocessor.save_to_preset(preset_dir)
+        write_model_card(preset_dir, self, model_card)
 
     def get_config(self):
         config = super().get_config()

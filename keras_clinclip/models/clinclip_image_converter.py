@@ -3,6 +3,7 @@
 import keras
 from keras_hub.layers import ImageConverter
 
+from keras_clinclip.models.clinclip_backbone import ClinCLIPBackbone
 from keras_clinclip.models.tf_preprocessing import run_tf_preprocessing
 
 
@@ -23,6 +24,10 @@ class ClinCLIPImageConverter(ImageConverter):
     one image `(H, W, C)` or `(H, W)`. A rank-3 input whose last axis is 1
     or 3 is one image; otherwise it is a batch of grayscale images.
 
+    Its `backbone_cls` is `ClinCLIPBackbone`, so KerasHub's generic
+    `keras_hub.layers.ImageConverter.from_preset(dir)` loads it from a
+    ClinCLIP preset.
+
     Args:
         image_size: int or `(height, width)`. Output size.
         mean: float. Subtracted after scaling to [0, 1].
@@ -41,6 +46,8 @@ class ClinCLIPImageConverter(ImageConverter):
     >>> out.shape, round(float(out.max()), 4)
     ((2, 8, 8, 3), 2.0)
     """
+
+    backbone_cls = ClinCLIPBackbone
 
     def __init__(
         self,

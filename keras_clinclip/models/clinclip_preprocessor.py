@@ -10,6 +10,7 @@ from keras_clinclip.models.clinclip_backbone import ClinCLIPBackbone
 from keras_clinclip.models.clinclip_image_converter import (
     ClinCLIPImageConverter,
 )
+from keras_clinclip.models.clinclip_tokenizer import ClinCLIPTokenizer
 from keras_clinclip.models.tf_preprocessing import run_tf_preprocessing
 
 
@@ -38,15 +39,19 @@ class ClinCLIPPreprocessor(Preprocessor):
     Args:
         tokenizer: a KerasHub tokenizer with `[CLS]`/`[SEP]`/`[PAD]`-style
             special tokens (`start_token_id`, `end_token_id`,
-            `pad_token_id`), e.g. `keras_hub.models.BertTokenizer`.
+            `pad_token_id`), e.g. a `ClinCLIPTokenizer`. A plain
+            `keras_hub.models.BertTokenizer` with a vocabulary is turned
+            into a `ClinCLIPTokenizer` (same tokens), so that saved presets
+            load with `keras_hub.models.Tokenizer.from_preset`.
         image_converter: a `ClinCLIPImageConverter` (default: 224x224).
         sequence_length: int. Token length L after packing.
         **kwargs: standard layer arguments.
 
     Example:
     >>> import numpy as np
-    >>> from tests.helpers import tiny_preprocessor
-    >>> preprocessor = tiny_preprocessor(sequence_length=8, image_size=32)
+    >>> from keras_clinclip.models import tiny_clinclip_preprocessor
+    >>> preprocessor = tiny_clinclip_preprocessor(
+    ...     sequence_length=8, image_size=32)
     >>> tokens = preprocessor.tokenize(["no effusion", "effusion"])
     >>> mask_dtype = keras.backend.standardize_dtype(
     ...     tokens["padding_mask"].dtype)
@@ -58,7 +63,7 @@ class ClinCLIPPreprocessor(Preprocessor):
     """
 
     backbone_cls = ClinCLIPBackbone
-    tokenizer_cls = keras_hub.models.BertTokenizer
+    tokenizer_cls = ClinCLIPTokenizer
     image_converter_cls = ClinCLIPImageConverter
 
     def __init__(
@@ -71,15 +76,15 @@ class ClinCLIPPreprocessor(Preprocessor):
         super().__init__(**kwargs)
         if image_converter is None:
             image_converter = ClinCLIPImageConverter(image_size=224)
+        if (
+            type(tokenizer) is keras_hub.models.BertTokenizer
+            and tokenizer.vocabulary is not None
+        ):
+            tokenizer = ClinCLIPTokenizer.from_tokenizer(tokenizer)
         self.tokenizer = tokenizer
         self.image_converter = image_converter
-        self.sequence_length = int(sequence_length)
-        if self.sequence_length < 2:
-            raise ValueError(
-                "`sequence_length` must be at least 2 (start and end "
-                f"tokens). Got {sequence_length}."
-            )
         self.packer = None
+        self.sequence_length = sequence_length
 
     def build(self, input_shape=None):
         # Defer packer creation to `build()` so that the tokenizer assets
@@ -92,6 +97,25 @@ class ClinCLIPPreprocessor(Preprocessor):
             return_padding_mask=True,
         )
         self.built = True
+
+    @property
+    def sequence_length(self):
+        """Token length L after packing; settable, as in KerasHub."""
+        return self._sequence_length
+
+    @sequence_length.setter
+    def sequence_length(self, value):
+        value = int(value)
+        if value < 2:
+            raise ValueError(
+                "`sequence_length` must be at least 2 (start and end "
+                f"tokens). Got {value}."
+            )
+        self._sequence_length = value
+        if self.packer is not None:
+            self.packer.sequence_length = value
+        # The traced tokenization has the old length baked in.
+        self.__dict__.pop("_clinclip_tf_functions", None)
 
     # --- Text ---
 

@@ -55,9 +55,10 @@ class ClinCLIPZeroShotClassifier(keras.Model):
 
     Example:
     >>> import numpy as np
-    >>> from tests.helpers import tiny_backbone, tiny_preprocessor
+    >>> from keras_clinclip.models import tiny_clinclip_backbone
+    >>> from keras_clinclip.models import tiny_clinclip_preprocessor
     >>> classifier = ClinCLIPZeroShotClassifier(
-    ...     tiny_backbone(), tiny_preprocessor(),
+    ...     tiny_clinclip_backbone(), tiny_clinclip_preprocessor(),
     ...     findings=["Pleural Effusion", "Cardiomegaly"])
     >>> probabilities = classifier.classify(np.zeros((2, 64, 64), "uint8"))
     >>> probabilities.shape

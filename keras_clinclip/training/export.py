@@ -5,9 +5,13 @@ The run directory holds `config.json` and `model.json` (written by
 `ClinCLIPBackbone.save_to_preset` writes the preset with its
 preprocessor. The preset then loads with
 `keras_hub.models.Backbone.from_preset(dir)` once `keras_clinclip` is
-imported, or `ClinCLIPBackbone.from_preset(dir)`.
+imported, or `ClinCLIPBackbone.from_preset(dir)`. Its model card
+(`README.md`) records the data set, the training configuration, the last
+logged metrics and, for the embedded data sets, that the image tower saw
+only synthetic images.
 """
 
+import csv
 import json
 import pathlib
 
@@ -16,6 +20,54 @@ from keras_clinclip.training.config import TrainingConfig
 from keras_clinclip.training.training_state_backup import TrainingStateBackup
 
 MODEL_INFO = "model.json"
+
+# Data sets whose images are rendered (SynthCXR), not real radiographs.
+SYNTHETIC_IMAGE_DATASETS = ("iu_xray", "synthetic")
+
+
+def run_model_card(config, log_csv=None):
+    """The model card of a training run (see `ClinCLIPBackbone.save_to_preset`).
+
+    Args:
+        config: the run's `TrainingConfig`.
+        log_csv: optional path of the run's `training_log.csv`; its last
+            row gives the metrics.
+
+    Returns:
+        A model-card dict.
+
+    Example:
+    >>> card = run_model_card(TrainingConfig(dataset="iu_xray"))
+    >>> card["synthetic_images"], card["training_config"]["dataset"]
+    (True, 'iu_xray')
+    """
+    dataset = str(config.dataset)
+    synthetic = dataset in SYNTHETIC_IMAGE_DATASETS
+    if dataset == "iu_xray":
+        data = "IU X-ray reports (embedded) with SynthCXR images rendered "
+        data += "from their findings"
+    elif dataset == "synthetic":
+        data = "synthetic reports and SynthCXR images"
+    else:
+        data = f"records from {dataset}"
+    if config.num_samples:
+        data += f" ({config.num_samples} studies at most)"
+    metrics = {}
+    if log_csv is not None and pathlib.Path(log_csv).exists():
+        with open(log_csv, newline="") as file:
+            rows = list(csv.DictReader(file))
+        if rows:
+            for key, value in rows[-1].items():
+                try:
+                    metrics[key] = float(value)
+                except (TypeError, ValueError):
+                    continue
+    return {
+        "training_data": data,
+        "synthetic_images": synthetic,
+        "training_config": config.to_dict(),
+        "metrics": metrics,
+    }
 
 
 def find_checkpoint(run_dir):
@@ -94,7 +146,11 @@ def export_preset(run_dir, preset_dir, weights=None):
     model.load_weights(str(weights))
     preprocessor = builders.build_preprocessor(config)
     preset_dir = pathlib.Path(preset_dir)
-    model.save_to_preset(str(preset_dir), preprocessor=preprocessor)
+    model.save_to_preset(
+        str(preset_dir),
+        preprocessor=preprocessor,
+        model_card=run_model_card(config, paths["log_csv"]),
+    )
     print(f"Exported {weights} to the preset {preset_dir}")
     return preset_dir
 

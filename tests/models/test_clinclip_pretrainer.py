@@ -1,0 +1,176 @@
+"""ClinCLIPPretrainer, ClinCLIPTokenizer and the preset model card."""
+
+import json
+
+import keras
+import keras_hub
+import numpy as np
+import pytest
+
+from keras_clinclip.losses import GraphAlignment
+from keras_clinclip.losses import SoftLabelContrastive
+from keras_clinclip.models import ClinCLIPPreprocessor
+from keras_clinclip.models import ClinCLIPPretrainer
+from keras_clinclip.models import ClinCLIPTokenizer
+from keras_clinclip.models import read_model_card
+from keras_clinclip.models.clinclip_model_card import check_model_card
+from keras_clinclip.models.clinclip_model_card import render_model_card
+from keras_clinclip.training.config import TrainingConfig
+from keras_clinclip.training.export import run_model_card
+from tests.helpers import VOCABULARY
+from tests.helpers import tiny_backbone
+from tests.helpers import tiny_batch
+from tests.helpers import tiny_preprocessor
+
+REPORTS = ["no pleural effusion .", "small left effusion .", "clear .", "."]
+
+
+def raw_batch():
+    x = {
+        "images": np.random.default_rng(0)
+        .integers(0, 256, (4, 40, 40))
+        .astype("uint8"),
+        "reports": np.array(REPORTS),
+    }
+    return x, {"labels": np.zeros((4, 14), "float32")}
+
+
+def test_compile_defaults_have_one_home():
+    plain = ClinCLIPPretrainer(tiny_backbone(), tiny_preprocessor())
+    (loss,) = plain.contrastive_losses
+    assert isinstance(loss, SoftLabelContrastive)
+    assert loss.sources == "auto"
+    assert isinstance(plain.optimizer, keras.optimizers.AdamW)
+    assert plain.optimizer.weight_decay == pytest.approx(0.1)
+    graph = ClinCLIPPretrainer(
+        tiny_backbone(graph_feature_dim=8), tiny_preprocessor()
+    )
+    assert [type(item) for item in graph.contrastive_losses] == [
+        SoftLabelContrastive,
+        GraphAlignment,
+    ]
+    # The backbone takes the same defaults.
+    backbone = tiny_backbone(graph_feature_dim=8)
+    backbone.compile()
+    assert [type(item) for item in backbone.contrastive_losses] == [
+        SoftLabelContrastive,
+        GraphAlignment,
+    ]
+
+
+def test_backbone_compile_with_one_explicit_loss_still_trains():
+    model = tiny_backbone()
+    model.compile(optimizer="sgd", loss=SoftLabelContrastive(sources="auto"))
+    x, y = tiny_batch(4)
+    history = model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_fit_on_raw_studies_moves_the_weights():
+    task = ClinCLIPPretrainer(tiny_backbone(), tiny_preprocessor())
+    task.compile(optimizer=keras.optimizers.SGD(0.1))
+    before = [np.array(w) for w in task.backbone.text_projection.weights]
+    x, y = raw_batch()
+    history = task.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    after = task.backbone.text_projection.weights
+    assert any(
+        not np.allclose(b, keras.ops.convert_to_numpy(a))
+        for b, a in zip(before, after)
+    )
+
+
+def test_bert_tokenizer_becomes_a_clinclip_tokenizer_with_same_ids():
+    bert = keras_hub.models.BertTokenizer(vocabulary=VOCABULARY, lowercase=True)
+    preprocessor = ClinCLIPPreprocessor(tokenizer=bert, sequence_length=8)
+    assert isinstance(preprocessor.tokenizer, ClinCLIPTokenizer)
+    text = "No pleural effusion."
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(preprocessor.tokenizer(text)),
+        keras.ops.convert_to_numpy(bert(text)),
+    )
+    with pytest.raises(ValueError, match="BertTokenizer"):
+        ClinCLIPTokenizer.from_tokenizer("not a tokenizer")
+
+
+def test_old_preset_with_a_bert_tokenizer_still_loads(tmp_path):
+    tiny_backbone().save_to_preset(tmp_path, preprocessor=tiny_preprocessor())
+    # Presets saved before ClinCLIPTokenizer name KerasHub's BertTokenizer.
+    old = {
+        "module": "keras_hub.src.models.bert.bert_tokenizer",
+        "class_name": "BertTokenizer",
+        "registered_name": "keras_hub>BertTokenizer",
+    }
+    for name in ("tokenizer.json", "preprocessor.json"):
+        config = json.loads((tmp_path / name).read_text())
+        tokenizer = config if name == "tokenizer.json" else None
+        if tokenizer is None:
+            tokenizer = config["config"]["tokenizer"]
+        tokenizer.update(old)
+        (tmp_path / name).write_text(json.dumps(config))
+    preprocessor = ClinCLIPPreprocessor.from_preset(str(tmp_path))
+    assert type(preprocessor.tokenizer) is keras_hub.models.BertTokenizer
+    assert preprocessor.tokenizer.vocabulary_size() == len(VOCABULARY)
+    tokenizer = keras_hub.models.Tokenizer.from_preset(str(tmp_path))
+    assert tokenizer.vocabulary_size() == len(VOCABULARY)
+
+
+def test_sequence_length_can_be_changed_after_use():
+    preprocessor = tiny_preprocessor(sequence_length=8)
+    assert preprocessor.tokenize(["no effusion"])["token_ids"].shape[-1] == 8
+    preprocessor.sequence_length = 11
+    assert preprocessor.tokenize(["no effusion"])["token_ids"].shape[-1] == 11
+    with pytest.raises(ValueError, match="sequence_length"):
+        preprocessor.sequence_length = 1
+
+
+def test_backbone_preset_carries_a_model_card(tmp_path):
+    card = {
+        "training_data": ["SynthCXR"],
+        "synthetic_images": True,
+        "training_config": {"epochs": 2},
+        "metrics": {"loss": 1.25},
+        "intended_use": "Smoke tests.",
+    }
+    tiny_backbone().save_to_preset(tmp_path, model_card=card)
+    text = (tmp_path / "README.md").read_text()
+    assert "only synthetic images" in text.split("## Model")[0]
+    assert "| `loss` | 1.25 |" in text and "Smoke tests." in text
+    assert read_model_card(tmp_path) == check_model_card(card)
+    metadata = json.loads((tmp_path / "metadata.json").read_text())
+    assert metadata["tasks"] == ["ClinCLIPPretrainer"]
+
+
+@pytest.mark.backend_independent
+def test_model_card_without_information_says_so():
+    text = render_model_card(tiny_backbone(), None)
+    assert "Not recorded" in text and "None recorded." in text
+    assert "synthetic" not in text
+    real = render_model_card(tiny_backbone(), {"synthetic_images": False})
+    assert "Warning" not in real and "real radiographs" in real
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize(
+    "card, match",
+    [
+        ({"trainingdata": "x"}, "Unknown `model_card` keys"),
+        ({"metrics": [1.0]}, "metrics"),
+        ("SynthCXR", "must be a dict"),
+    ],
+)
+def test_bad_model_cards_are_refused(card, match):
+    with pytest.raises(ValueError, match=match):
+        check_model_card(card)
+
+
+@pytest.mark.backend_independent
+def test_run_model_card_reads_the_log_and_flags_synthetic_data(tmp_path):
+    log = tmp_path / "training_log.csv"
+    log.write_text("epoch,loss,val_loss\n0,2.5,2.7\n1,2.0,2.25\n")
+    card = run_model_card(TrainingConfig(dataset="iu_xray"), log)
+    assert card["synthetic_images"] is True
+    assert card["metrics"] == {"epoch": 1.0, "loss": 2.0, "val_loss": 2.25}
+    card = run_model_card(TrainingConfig(dataset="data/mimic.csv"))
+    assert card["synthetic_images"] is False and card["metrics"] == {}
+    assert "data/mimic.csv" in card["training_data"]
