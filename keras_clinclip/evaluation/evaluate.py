@@ -1,10 +1,12 @@
 """The whole evaluation of a model on a records dict, in one call.
 
 `evaluate_records(backbone, preprocessor, records)` embeds the images and
-reports of the test split once and runs zero-shot classification,
-retrieval, CXR-Align (when a CXR-Align dict is given or the records carry
-negated reports) and the linear probe (when a training split exists),
-then optionally writes the Markdown report. `clinclip evaluate` and
+reports of the test split once and runs zero-shot classification with its
+clinical metrics (AUPRC, operating points chosen on the validation split,
+calibration), retrieval, CXR-Align (when a CXR-Align dict is given or the
+records carry negated reports), the linear probe (when a training split
+exists) and, on SynthCXR records, localisation (pointing game), then
+optionally writes the Markdown report. `clinclip evaluate` and
 `clinclip demo` both call it.
 
 Records follow the loader contract of `docs/architecture.md`: equal-length
@@ -22,10 +24,13 @@ from keras_clinclip.evaluation.cxr_align import evaluate_cxr_align
 from keras_clinclip.evaluation.embed import embed_images
 from keras_clinclip.evaluation.embed import embed_texts
 from keras_clinclip.evaluation.linear_probe import linear_probe
+from keras_clinclip.evaluation.localization import evaluate_localization
+from keras_clinclip.evaluation.metrics import clinical_metrics
 from keras_clinclip.evaluation.retrieval import group_identical_texts
 from keras_clinclip.evaluation.retrieval import retrieval_metrics
 from keras_clinclip.evaluation.zero_shot import embed_prompt_pairs
 from keras_clinclip.evaluation.zero_shot import zero_shot_evaluate
+from keras_clinclip.evaluation.zero_shot import zero_shot_scores
 
 
 class _ConvertedImages:
@@ -173,8 +178,12 @@ def evaluate_records(
     title="keras_clinclip evaluation",
     notes=None,
     figures=True,
+    validation_split="validate",
+    specificity=0.9,
+    calibration_bins=10,
+    localization="auto",
 ):
-    """Zero-shot, retrieval, CXR-Align and linear probe on records.
+    """Zero-shot, retrieval, CXR-Align, linear probe and more on records.
 
     Args:
         backbone: a `ClinCLIPBackbone` (`encode_images`, `encode_texts`).
@@ -202,12 +211,21 @@ def evaluate_records(
         title: the report's title.
         notes: Markdown notes for the report.
         figures: draw figures in the report.
+        validation_split: the split whose zero-shot scores choose the
+            operating points' thresholds (`None`, or a split without rows:
+            chosen on the test split, which flatters them).
+        specificity: the target of the fixed-specificity operating point.
+        calibration_bins: bins of the calibration error and diagram.
+        localization: `"auto"` (pointing game when the records carry
+            SynthCXR `findings`), `True` or `False`.
 
     Returns:
-        dict with `zero_shot`, `retrieval`, `cxr_align` (or None),
-        `linear_probe` (or None), `similarity_batch`, `warnings` (the
-        unique messages about undefined metrics, each also warned once),
-        `seconds`, and `report` (the path, or None).
+        dict with `zero_shot`, `clinical` (`metrics.clinical_metrics`),
+        `retrieval`, `cxr_align` (or None), `linear_probe` (or None),
+        `localization` (`localization.evaluate_localization`, or None),
+        `similarity_batch`, `warnings` (the unique messages about
+        undefined metrics, each also warned once), `seconds`, and
+        `report` (the path, or None).
 
     Example:
     >>> class Fake:  # embeds an image as itself, a text by its length
@@ -251,6 +269,10 @@ def evaluate_records(
             ks,
             batch_size,
             progress,
+            validation_split,
+            specificity,
+            calibration_bins,
+            localization,
         )
     # Each undefined metric is reported once (not once per resample).
     messages = list(
@@ -271,6 +293,8 @@ def evaluate_records(
         result["report"] = write_report(
             output_dir,
             zero_shot=result["zero_shot"],
+            clinical=result["clinical"],
+            localization=result["localization"],
             retrieval=result["retrieval"],
             cxr_align=result["cxr_align"],
             linear_probe=result["linear_probe"],
@@ -301,6 +325,10 @@ def _evaluate(
     ks,
     batch_size,
     progress,
+    validation_split="validate",
+    specificity=0.9,
+    calibration_bins=10,
+    localization="auto",
 ):
     if findings is None:
         from keras_clinclip.reports import CHEXPERT_OBSERVATIONS
@@ -349,6 +377,42 @@ def _evaluate(
         n_bootstrap=n_bootstrap,
         seed=seed,
     )
+
+    # --- Clinical metrics: thresholds from the validation split ---
+    val_labels = val_scores = None
+    if validation_split is not None and "split" in records:
+        val = select_split(records, validation_split)
+        if len(val.get("report", [])):
+            val_images, val_preprocessor = _images_of(val, preprocessor)
+            val_emb = embed_images(
+                backbone, val_images, val_preprocessor, batch_size, progress
+            )
+            val_scores = zero_shot_scores(
+                val_emb, positives, negatives, logit_scale=scale
+            )
+            val_labels = np.asarray(val["labels"], dtype=np.float64)
+    clinical = clinical_metrics(
+        labels,
+        zero_shot["scores"],
+        findings,
+        val_labels,
+        val_scores,
+        specificity=specificity,
+        n_bins=calibration_bins,
+        uncertain=uncertain,
+        blank=blank,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+    )
+
+    # --- Localisation (SynthCXR: the drawn regions are known) ---
+    located = None
+    if localization is True or (
+        localization == "auto" and "findings" in test and "image" in test
+    ):
+        located = evaluate_localization(
+            backbone, preprocessor, test, prompts=prompts, batch_size=batch_size
+        )
 
     # --- Retrieval ---
     retrieval = retrieval_metrics(
@@ -402,6 +466,8 @@ def _evaluate(
 
     return {
         "zero_shot": zero_shot,
+        "clinical": clinical,
+        "localization": located,
         "retrieval": retrieval,
         "cxr_align": align,
         "linear_probe": probe,

@@ -336,3 +336,146 @@ def plot_margin_histogram(
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=10)
     return _save(figure, path)
+
+
+def plot_reliability_diagram(
+    clinical,
+    path=None,
+    columns=4,
+    title="Reliability of the zero-shot probabilities",
+):
+    """Reliability diagrams, one panel per finding, with the ECE.
+
+    Each panel plots the observed frequency of positives against the mean
+    predicted probability in each bin (the diagonal is perfect
+    calibration); marker areas follow the bin counts.
+
+    Args:
+        clinical: the dict of `metrics.clinical_metrics` (its
+            `reliability` curves).
+        path: where to save the PNG (optional).
+        columns: panels per row.
+        title: the figure title.
+
+    Returns:
+        the `matplotlib.figure.Figure`.
+
+    Example:
+    >>> from keras_clinclip.evaluation.metrics import clinical_metrics
+    >>> r = clinical_metrics([[1], [0], [1], [0]], [[0.9], [0.2], [0.6],
+    ...                      [0.4]], ["Edema"], n_bootstrap=0)
+    >>> len(plot_reliability_diagram(r).axes)
+    1
+    """
+    names = list(clinical["per_class"])
+    c = len(names)
+    if c == 0:
+        raise ValueError("clinical metrics hold no finding to plot")
+    columns = max(1, min(columns, c))
+    rows = math.ceil(c / columns)
+    figure = _new_figure(2.6 * columns, 2.6 * rows + 0.4)
+    axes = figure.subplots(rows, columns, squeeze=False)
+    for j in range(rows * columns):
+        ax = axes[j // columns][j % columns]
+        if j >= c:
+            ax.set_visible(False)
+            continue
+        entry = clinical["per_class"][names[j]]
+        curve = entry["reliability"]
+        filled = np.asarray(curve["count"]) > 0
+        ax.plot([0, 1], [0, 1], color="0.7", linestyle="--", linewidth=0.8)
+        if filled.any():
+            count = np.asarray(curve["count"])[filled]
+            ax.plot(
+                np.asarray(curve["confidence"])[filled],
+                np.asarray(curve["frequency"])[filled],
+                color="tab:blue",
+                linewidth=1.0,
+            )
+            ax.scatter(
+                np.asarray(curve["confidence"])[filled],
+                np.asarray(curve["frequency"])[filled],
+                s=8 + 60 * count / count.max(),
+                color="tab:blue",
+            )
+        ece = entry["ece"]
+        label = "n/a" if not np.isfinite(ece) else f"{ece:.3f}"
+        ax.set_title(f"{names[j]}\nECE {label}", fontsize=8)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_aspect("equal")
+        ax.tick_params(labelsize=6)
+        if j % columns == 0:
+            ax.set_ylabel("observed frequency", fontsize=7)
+        if j + columns >= c:
+            ax.set_xlabel("mean predicted probability", fontsize=7)
+    figure.suptitle(title, fontsize=10)
+    return _save(figure, path)
+
+
+def plot_localization_maps(
+    images,
+    maps,
+    masks=None,
+    titles=None,
+    path=None,
+    title="Localisation maps (similarity with the finding's prompt)",
+):
+    """Images with their similarity maps overlaid, and the drawn regions.
+
+    Each column shows one image in grey with its map in colour on top
+    (normalised per image, brightest = most similar), the drawn region's
+    outline when `masks` is given, and a cross at the map's maximum.
+
+    Args:
+        images: `(N, H, W)` or `(N, H, W, C)` images (any range).
+        maps: `(N, H, W)` maps at the images' size
+            (`localization.upsample_map`).
+        masks: optional `(N, H, W)` boolean regions.
+        titles: optional N panel titles.
+        path: where to save the PNG (optional).
+        title: the figure title.
+
+    Returns:
+        the `matplotlib.figure.Figure`.
+
+    Example:
+    >>> images = np.zeros((2, 8, 8))
+    >>> maps = np.random.default_rng(0).random((2, 8, 8))
+    >>> len(plot_localization_maps(images, maps, maps > 0.5).axes)
+    2
+    """
+    images = np.asarray(images, dtype=np.float64)
+    maps = np.asarray(maps, dtype=np.float64)
+    if images.ndim == 4:
+        images = images.mean(axis=-1)
+    if images.ndim != 3 or maps.shape != images.shape:
+        raise ValueError(
+            f"images {images.shape} and maps {maps.shape} must both be "
+            "(N, H, W)"
+        )
+    n = len(images)
+    if n == 0:
+        raise ValueError("plot_localization_maps got no images")
+    figure = _new_figure(2.2 * n, 2.6)
+    axes = figure.subplots(1, n, squeeze=False)[0]
+    for k, ax in enumerate(axes):
+        ax.imshow(images[k], cmap="gray")
+        m = maps[k] - maps[k].min()
+        m = m / m.max() if m.max() > 0 else m
+        ax.imshow(m, cmap="jet", alpha=0.4, vmin=0, vmax=1)
+        if masks is not None:
+            ax.contour(
+                np.asarray(masks[k], float),
+                levels=[0.5],
+                colors="white",
+                linewidths=0.8,
+            )
+        y, x = np.unravel_index(int(np.argmax(maps[k])), maps[k].shape)
+        ax.plot([x], [y], marker="x", color="white", markersize=6)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if titles is not None:
+            ax.set_title(str(titles[k]), fontsize=7)
+    figure.suptitle(title, fontsize=9)
+    return _save(figure, path)

@@ -1,8 +1,9 @@
 """Markdown evaluation reports: tables, figures and a JSON of the numbers.
 
 `write_report(output_dir, ...)` takes the result dicts of
-`zero_shot_evaluate`, `retrieval_metrics`, `cxr_align_scores` and
-`linear_probe` (any subset), draws the figures with
+`zero_shot_evaluate`, `clinical_metrics`, `retrieval_metrics`,
+`cxr_align_scores`, `linear_probe` and `evaluate_localization` (any
+subset), draws the figures with
 `keras_clinclip.evaluation.plots`, and writes `report.md`, the PNGs and
 `results.json` into `output_dir`. The `format_*_table` functions return
 the Markdown tables alone (the CLI prints them).
@@ -77,6 +78,116 @@ def format_zero_shot_table(result):
         ]
     )
     return _table(["Finding", "n+", "n-", "AUROC", "95% CI"], rows)
+
+
+def format_clinical_table(result):
+    """AUPRC, operating points and calibration per finding (Markdown).
+
+    Args:
+        result: the dict of `metrics.clinical_metrics`.
+
+    Example:
+    >>> from keras_clinclip.evaluation.metrics import clinical_metrics
+    >>> r = clinical_metrics([[1], [0], [1], [0]], [[0.9], [0.2], [0.7],
+    ...                      [0.4]], ["Edema"], n_bootstrap=0)
+    >>> format_clinical_table(r).splitlines()[2].split(" | ")[2:4]
+    ['1.000 n/a', '1.000 / 1.000']
+    """
+
+    def cell(value, interval):
+        return f"{_number(value)} {_interval(*interval)}"
+
+    spec = result["settings"]["specificity"]
+    rows = []
+    for name, e in result["per_class"].items():
+        youden, fixed = e["youden"], e["fixed_specificity"]
+        rows.append(
+            [
+                name,
+                e["n_positive"],
+                cell(e["auprc"], e["auprc_ci"]),
+                "n/a"
+                if youden is None
+                else f"{_number(youden['sensitivity'])} / "
+                f"{_number(youden['specificity'])}",
+            ]
+            + (
+                ["n/a"] * 3
+                if fixed is None
+                else [
+                    cell(fixed[k], fixed[f"{k}_ci"])
+                    for k in ("sensitivity", "specificity", "f1")
+                ]
+            )
+            + [cell(e["ece"], e["ece_ci"])]
+        )
+    macro = result["macro"]
+    rows.append(
+        [
+            "**Macro**",
+            "",
+            f"**{_number(macro['auprc'])}**",
+            "",
+            "",
+            "",
+            "",
+            f"**{_number(macro['ece'])}**",
+        ]
+    )
+    return _table(
+        [
+            "Finding",
+            "n+",
+            "AUPRC (95% CI)",
+            "Youden sens / spec",
+            f"sens @ spec {spec:g} (CI)",
+            "spec (CI)",
+            "F1 (CI)",
+            "ECE (CI)",
+        ],
+        rows,
+    )
+
+
+def format_localization_table(scores, baseline=None):
+    """Pointing game and mass inside per finding (Markdown).
+
+    Args:
+        scores: `evaluate_localization(...)["scores"]`.
+        baseline: the same for another model (e.g. untrained), shown in
+            its own columns.
+
+    Example:
+    >>> s = {"Edema": {"n": 2, "pointing": 0.5, "mass": 0.4, "area": 0.3}}
+    >>> print(format_localization_table(s).splitlines()[2])
+    | Edema | 2 | 0.300 | 0.500 | 0.400 |
+    """
+    header = ["Finding", "cases", "area share (chance)"]
+    if baseline is None:
+        header += ["pointing game", "mass inside"]
+    else:
+        header += [
+            "pointing (untrained)",
+            "pointing (trained)",
+            "mass (untrained)",
+            "mass (trained)",
+        ]
+    rows = []
+    for name, e in scores.items():
+        label = "**all**" if name == "all" else name
+        row = [label, e["n"], _number(e["area"])]
+        if baseline is None:
+            row += [_number(e["pointing"]), _number(e["mass"])]
+        else:
+            b = baseline.get(name, {})
+            row += [
+                _number(b.get("pointing")),
+                _number(e["pointing"]),
+                _number(b.get("mass")),
+                _number(e["mass"]),
+            ]
+        rows.append(row)
+    return _table(header, rows)
 
 
 def format_retrieval_table(result):
@@ -218,6 +329,8 @@ def write_report(
     notes=None,
     figures=True,
     messages=None,
+    clinical=None,
+    localization=None,
 ):
     """Write `report.md`, its PNG figures and `results.json`.
 
@@ -237,6 +350,10 @@ def write_report(
         figures: draw the PNGs (needs matplotlib).
         messages: optional notes on undefined metrics (e.g. the
             `warnings` of `evaluate_records`), listed at the end.
+        clinical: a `clinical_metrics` result (the operating points
+            table and the reliability diagram).
+        localization: an `evaluate_localization` result (the pointing
+            game table and example maps).
 
     Returns:
         the `pathlib.Path` of `report.md`.
@@ -297,6 +414,55 @@ def write_report(
                 ),
                 "Zero-shot ROC curves per finding",
             )
+    if clinical is not None:
+        settings = clinical["settings"]
+        lines += [
+            "## Operating points and calibration",
+            "",
+            "Zero-shot probabilities at two thresholds per finding, chosen "
+            f"on the {settings['selected_on']} split and applied to the "
+            "test split: Youden's J maximum and the lowest threshold with "
+            f"specificity >= {settings['specificity']:g}; AUPRC (chance = "
+            "prevalence) and expected calibration error over "
+            f"{settings['n_bins']} equal-width bins; percentile bootstrap "
+            f"{settings['n_bootstrap']} resamples of the test studies "
+            "(thresholds held fixed).",
+            "",
+            format_clinical_table(clinical),
+            "",
+        ]
+        figure(
+            "reliability.png",
+            lambda p: plots.plot_reliability_diagram(clinical, p),
+            "Reliability diagrams of the zero-shot probabilities",
+        )
+    if localization is not None:
+        lines += [
+            "## Localisation",
+            "",
+            "Similarity of each image position (projected tower features) "
+            "with the finding's prompt, on SynthCXR test images whose "
+            "drawn regions are known: pointing game (the map's maximum "
+            "inside the region, tolerance "
+            f"{localization['tolerance']} px) and the share of the map's "
+            "mass inside; the region's area share is what a map that knows "
+            f"nothing scores. {localization['num_cases']} cases.",
+            "",
+            format_localization_table(localization["scores"]),
+            "",
+        ]
+        examples = localization["examples"]
+        figure(
+            "localization.png",
+            lambda p: plots.plot_localization_maps(
+                examples["images"],
+                examples["maps"],
+                examples["masks"],
+                examples["titles"],
+                p,
+            ),
+            "Localisation maps; white outline: the drawn region, x: maximum",
+        )
     if retrieval is not None:
         lines += [
             "## Retrieval",
@@ -355,6 +521,12 @@ def write_report(
     path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
     results = {
         "zero_shot": _summary(zero_shot),
+        "clinical": _summary(clinical),
+        "localization": _summary(
+            None
+            if localization is None
+            else {k: v for k, v in localization.items() if k != "examples"}
+        ),
         "retrieval": _summary(retrieval),
         "cxr_align": _summary(cxr_align),
         "linear_probe": _summary(

@@ -180,3 +180,29 @@ def test_localization_scores_groups_and_errors():
     masks[1] = False
     with pytest.raises(ValueError, match="mask 1 is empty"):
         localization.localization_scores(maps, masks, ["a", "a", "b"])
+
+
+@pytest.mark.backend_independent
+def test_overlay_and_reliability_figures_are_written(tmp_path):
+    from keras_clinclip.evaluation import plots
+    from keras_clinclip.evaluation.metrics import clinical_metrics
+
+    maps = np.zeros((2, 16, 16))
+    maps[0, 3, 4] = maps[1, 10, 12] = 1.0
+    figure = plots.plot_localization_maps(
+        np.zeros((2, 16, 16, 3)),
+        maps,
+        maps > 0.5,
+        ["a", "b"],
+        tmp_path / "maps.png",
+    )
+    assert (tmp_path / "maps.png").stat().st_size > 0
+    assert [ax.get_title() for ax in figure.axes] == ["a", "b"]
+    with pytest.raises(ValueError, match="must both be"):
+        plots.plot_localization_maps(np.zeros((2, 8, 8)), maps)
+    r = clinical_metrics(
+        [[1, 0], [0, 1]], [[0.8, 0.3], [0.1, 0.6]], ["x", "y"], n_bootstrap=0
+    )
+    figure = plots.plot_reliability_diagram(r, tmp_path / "rel.png")
+    assert (tmp_path / "rel.png").exists()
+    assert figure.axes[0].get_title().startswith("x\nECE ")

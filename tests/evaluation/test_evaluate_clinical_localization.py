@@ -1,0 +1,120 @@
+"""`evaluate_records` adds operating points, calibration and localisation."""
+
+import json
+
+import keras_hub
+import numpy as np
+import pytest
+
+from keras_clinclip.data.synthetic import synthetic_pairs
+from keras_clinclip.evaluation.evaluate import evaluate_records
+from keras_clinclip.models import ClinCLIPBackbone
+from keras_clinclip.models import small_resnet_image_encoder
+
+
+class Known:
+    """An image embeds as [b, 1 - b] (b: mean brightness); a text as
+    [0, 1] when it says "no", else [1, 0]."""
+
+    embedding_dim = 2
+    logit_scale = 10.0
+
+    def convert_images(self, images):
+        b = np.asarray(images, dtype="float32").mean(axis=(-1, -2)) / 255.0
+        return np.stack([b, 1.0 - b], axis=-1)
+
+    def encode_images(self, images):
+        return np.asarray(images)
+
+    def tokenize(self, texts):
+        neg = np.array([" no " in f" {t.lower()} " for t in texts], "f")
+        ids = np.stack([1.0 - neg, neg], axis=1)
+        return {"token_ids": ids, "padding_mask": ids >= 0}
+
+    def encode_texts(self, token_ids, padding_mask):
+        return np.asarray(token_ids)
+
+
+@pytest.mark.backend_independent
+def test_thresholds_are_chosen_on_the_validation_split(tmp_path):
+    # Validation: positives are bright (>= 150); the test split has a
+    # positive at 140, below the validation cut.
+    brightness = [200, 150, 100, 50, 240, 140, 90, 20]
+    labels = [1, 1, 0, 0, 1, 1, 0, 0]
+    records = {
+        "id": [f"s{i}" for i in range(8)],
+        "image": np.stack([np.full((4, 4), b, np.uint8) for b in brightness]),
+        "report": ["Effusion." if y else "No effusion." for y in labels],
+        "labels": np.array([[float(y)] for y in labels]),
+        "split": ["validate"] * 4 + ["test"] * 4,
+    }
+    known = Known()
+    result = evaluate_records(
+        known,
+        known,
+        records,
+        findings=["Pleural Effusion"],
+        n_bootstrap=20,
+        probe_fractions=(),
+        output_dir=tmp_path,
+    )
+    clinical = result["clinical"]
+    entry = clinical["per_class"]["Pleural Effusion"]
+    assert clinical["settings"]["selected_on"] == "validation"
+    assert entry["youden"]["sensitivity"] == 0.5  # 140 falls below the cut
+    assert entry["youden"]["specificity"] == 1.0
+    assert entry["auprc"] == 1.0
+    assert result["localization"] is None  # no SynthCXR findings
+    text = (tmp_path / "report.md").read_text()
+    assert "## Operating points and calibration" in text
+    assert "chosen on the validation split" in text
+    assert (tmp_path / "reliability.png").exists()
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["clinical"]["macro"]["auprc"] == 1.0
+
+
+def test_synthcxr_records_get_localisation_in_the_report(tmp_path):
+    records = synthetic_pairs(24, seed=0, image_size=32, graphs=False)
+    records["split"] = ["test"] * 24
+    records["labels"] = records["labels"][:, [10]]  # Pleural Effusion
+    del records["negations"]  # no CXR-Align: keep the test fast
+    from keras_clinclip.models import ClinCLIPImageConverter
+    from keras_clinclip.models import ClinCLIPPreprocessor
+    from keras_clinclip.models import ClinCLIPTokenizer
+
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "no"]
+    preprocessor = ClinCLIPPreprocessor(
+        tokenizer=ClinCLIPTokenizer(vocabulary=vocabulary),
+        image_converter=ClinCLIPImageConverter(image_size=32),
+        sequence_length=8,
+    )
+    model = ClinCLIPBackbone(
+        small_resnet_image_encoder(32, filters=(64,), blocks=(1,)),
+        keras_hub.models.BertBackbone(
+            vocabulary_size=len(vocabulary),
+            num_layers=1,
+            num_heads=2,
+            hidden_dim=8,
+            intermediate_dim=16,
+            max_sequence_length=8,
+        ),
+        embedding_dim=4,
+    )
+    result = evaluate_records(
+        model,
+        preprocessor,
+        records,
+        findings=["Pleural Effusion"],
+        n_bootstrap=0,
+        probe_fractions=(),
+        output_dir=tmp_path,
+        figures=False,
+    )
+    located = result["localization"]
+    assert located["num_cases"] > 0 and located["skipped"] == 0
+    assert located["scores"]["all"]["n"] == located["num_cases"]
+    assert 0.0 < located["scores"]["all"]["area"] < 0.5
+    assert result["clinical"]["settings"]["selected_on"] == "test"
+    text = (tmp_path / "report.md").read_text()
+    assert "## Localisation" in text
+    assert "| **all** |" in text
