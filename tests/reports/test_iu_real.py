@@ -45,7 +45,8 @@ def test_mesh_mapping():
 def test_macro_f1_against_mesh(rows):
     labels = label_reports([row["report"] for row in rows])
     per_class, macro = agreement(rows, labels)
-    assert macro >= 0.80, per_class
+    # The issue's targets: >= 0.80 first, then kept >= 0.84 (issue 15).
+    assert macro >= 0.84, per_class
     assert per_class["Cardiomegaly"]["f1"] >= 0.9
     assert per_class["No Finding"]["f1"] >= 0.9
 
@@ -53,7 +54,7 @@ def test_macro_f1_against_mesh(rows):
 def test_negative_mention_accuracy(rows):
     accuracy, total, _ = negative_mentions(rows)
     assert total > 2000
-    assert accuracy >= 0.95
+    assert accuracy >= 0.99  # >= 0.95 asked; kept >= 0.99 (issue 15)
 
 
 def test_negate_and_omit_round_trip(rows):
