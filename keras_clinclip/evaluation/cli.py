@@ -112,6 +112,15 @@ def add_arguments(parser):
         action="store_true",
         help="write the report without figures",
     )
+    parser.add_argument(
+        "--on-error",
+        "--on_error",
+        dest="on_error",
+        default="raise",
+        choices=("raise", "skip"),
+        help="a bad table row or unreadable image: raise (default) or "
+        "skip it and count it in the summary",
+    )
 
 
 def _limit(records, max_samples, seed):
@@ -142,13 +151,15 @@ def _limit(records, max_samples, seed):
     return out
 
 
-def load_records(spec, seed=0, image_size=224):
+def load_records(spec, seed=0, image_size=224, on_error="raise"):
     """Resolve a `--data` value to a records dict.
 
     Args:
         spec: `iu`, `synthetic[:N]`, or a `.npz` / `.csv` / `.jsonl` path.
         seed: the seed of generated data.
         image_size: the side of rendered images (`iu`, `synthetic`).
+        on_error: for a `.csv` / `.jsonl` table, `raise` on a bad row or
+            `skip` it (`keras_clinclip.data.load_records`).
 
     Returns:
         a dict of equal-length columns.
@@ -199,7 +210,9 @@ def load_records(spec, seed=0, image_size=224):
                 )
         return records
     if path.suffix in (".csv", ".jsonl", ".json"):
-        for name in ("load_records", "read_records", "csv_records", "load_csv"):
+        if hasattr(data, "load_records"):
+            return data.load_records(str(path), on_error=on_error)
+        for name in ("read_records", "csv_records", "load_csv"):
             if hasattr(data, name):
                 return getattr(data, name)(str(path))
         raise NotImplementedError(
@@ -228,9 +241,89 @@ def _load_model(preset):
     preset = str(preset)
     if not pathlib.Path(preset).exists() and "://" not in preset:
         raise FileNotFoundError(f"--preset {preset!r} does not exist")
-    backbone = ClinCLIPBackbone.from_preset(preset)
-    preprocessor = ClinCLIPPreprocessor.from_preset(preset)
+    try:
+        backbone = ClinCLIPBackbone.from_preset(preset)
+        preprocessor = ClinCLIPPreprocessor.from_preset(preset)
+    except Exception as error:
+        bad = _unreadable_preset_file(preset)
+        if bad is None:
+            raise
+        raise ValueError(
+            f"{bad[0]}: {bad[1]}; the preset is corrupt. Export it again "
+            "(`clinclip export RUN_DIR --preset_dir DIR`) or retrain."
+        ) from error
     return backbone, preprocessor
+
+
+def _unreadable_preset_file(preset):
+    """`(path, reason)` of the first unreadable file of a local preset."""
+    import json
+
+    folder = pathlib.Path(preset)
+    if not folder.is_dir():
+        return None
+    for path in sorted(folder.glob("*.json")):
+        try:
+            json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError) as error:
+            return path, f"not valid JSON ({error})"
+    for path in sorted(folder.glob("*.h5")):
+        try:
+            import h5py
+
+            with h5py.File(path, "r"):
+                pass
+        except OSError as error:
+            return path, f"not a readable HDF5 file ({error})"
+    return None
+
+
+def skip_unreadable_images(records, splits):
+    """Leave out the rows of `splits` whose image file cannot be decoded.
+
+    Args:
+        records: a records dict; only an `image_path` column is checked
+            (in-memory images are always readable).
+        splits: the split names to check (other rows are kept as is).
+
+    Returns:
+        `(records, skipped)`: the records without those rows and a list of
+        `(row, path, reason)`.
+
+    Example:
+    >>> import os, tempfile
+    >>> bad = os.path.join(tempfile.mkdtemp(), "bad.png")
+    >>> _ = open(bad, "wb").write(b"not an image")
+    >>> records = {"id": ["a"], "report": ["Clear."], "split": ["test"],
+    ...            "image_path": [bad], "labels": np.zeros((1, 14))}
+    >>> kept, skipped = skip_unreadable_images(records, ["test"])
+    >>> len(kept["id"]), skipped[0][0]
+    (0, 0)
+    """
+    from keras_clinclip.data import ImageDecodeError
+    from keras_clinclip.data import decode_image
+    from keras_clinclip.data import select
+
+    if "image_path" not in records or "image" in records:
+        return records, []
+    splits = set(splits)
+    row_splits = records.get("split")
+    if row_splits is None:
+        row_splits = [None] * len(records["id"])
+    keep, skipped = [], []
+    for row, path in enumerate(records["image_path"]):
+        if splits and row_splits[row] not in splits:
+            keep.append(row)
+            continue
+        try:
+            decode_image(path)
+        except ImageDecodeError as error:
+            skipped.append((row, str(path), str(error)))
+            continue
+        keep.append(row)
+    if not skipped:
+        return records, []
+    return select(records, np.asarray(keep, np.int64)), skipped
 
 
 def run(args):
@@ -255,9 +348,16 @@ def run(args):
     from keras_clinclip.evaluation.report import format_zero_shot_table
 
     backbone, preprocessor = _load_model(args.preset)
+    on_error = getattr(args, "on_error", "raise")
     records = _limit(
-        load_records(args.data, args.seed), args.max_samples, args.seed
+        load_records(args.data, args.seed, on_error=on_error),
+        args.max_samples,
+        args.seed,
     )
+    skipped = []
+    if on_error == "skip":
+        splits = [args.split] + ([args.train_split] if args.train_split else [])
+        records, skipped = skip_unreadable_images(records, splits)
     prompts = None
     if args.prompts:
         from keras_clinclip.models.clinclip_prompts import load_prompts
@@ -307,6 +407,13 @@ def run(args):
         print("\nLinear probe (test AUROC)\n")
         print(format_linear_probe_table(result["linear_probe"]))
     print(f"\nEvaluated in {result['seconds']:.1f} s.")
+    if on_error == "skip":
+        line = f"Skipped (--on-error skip): {len(skipped)} unreadable image(s)"
+        if skipped:
+            line += "; first: " + "; ".join(
+                f"row {row} ({path})" for row, path, _ in skipped[:3]
+            )
+        print(line)
     if result["report"] is not None:
         print(f"Report: {result['report']}")
     return 0
