@@ -35,6 +35,10 @@ SUBCOMMANDS = {
         "keras_clinclip.training.export",
         "export a checkpoint to a KerasHub preset directory",
     ),
+    "explain": (
+        "keras_clinclip.evaluation.localization",
+        "write a PNG of where in an image a preset sees a text",
+    ),
 }
 
 

@@ -593,3 +593,82 @@ def evaluate_localization(
             ],
         },
     }
+
+
+# --------------------------------------------------------------------------
+# `clinclip explain`
+# --------------------------------------------------------------------------
+
+
+def add_arguments(parser):
+    """Add the options of `clinclip explain`.
+
+    Example:
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> add_arguments(parser)
+    >>> args = parser.parse_args(
+    ...     ["--preset", "p", "--image", "x.png", "--text", "effusion"])
+    >>> args.output
+    'map.png'
+    """
+    parser.add_argument(
+        "--preset",
+        required=True,
+        help="a preset directory saved by `clinclip export` (with its "
+        "preprocessor)",
+    )
+    parser.add_argument(
+        "--image", required=True, help="a PNG, JPEG or DICOM radiograph"
+    )
+    parser.add_argument(
+        "--text",
+        required=True,
+        help="a finding prompt or report sentence, e.g. 'left pleural "
+        "effusion'",
+    )
+    parser.add_argument(
+        "--output", default="map.png", help="where to write the PNG"
+    )
+
+
+def run(args):
+    """Run `clinclip explain`: write the map of one image and one text."""
+    import pathlib
+
+    from keras_clinclip.data import decode_image
+    from keras_clinclip.evaluation import plots
+    from keras_clinclip.evaluation.cli import _load_model
+
+    if not pathlib.Path(args.image).exists():
+        raise FileNotFoundError(f"--image {args.image!r} does not exist")
+    if not args.text.strip():
+        raise ValueError("--text is empty: give a finding or a sentence")
+    backbone, preprocessor = _load_model(args.preset)
+    image = decode_image(args.image)
+    converted = np.asarray(preprocessor.convert_images(image))
+    if converted.ndim == 3:
+        converted = converted[None]
+    from keras_clinclip.evaluation.embed import embed_texts
+
+    text = embed_texts(backbone, [args.text], preprocessor)
+    out = localization_maps(
+        backbone, None, converted, text, output_size=image.shape[:2]
+    )
+    plots.plot_localization_maps(
+        image[None],
+        out["maps"],
+        titles=[args.text],
+        path=args.output,
+        title="Similarity of each position with the text",
+    )
+    sim = out["similarity"][0]
+    row, col = np.unravel_index(int(np.argmax(sim)), sim.shape)
+    print(
+        f"Wrote {args.output}: cosine similarity on a {sim.shape[0]}x"
+        f"{sim.shape[1]} grid from {sim.min():.3f} to {sim.max():.3f}, "
+        f"highest at row {row}, column {col} "
+        f"({(row + 0.5) / sim.shape[0]:.0%} down, "
+        f"{(col + 0.5) / sim.shape[1]:.0%} across the image)."
+    )
+    return 0

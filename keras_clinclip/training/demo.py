@@ -8,11 +8,14 @@
 3. **train**: ClinCLIP with the full method (`--loss=full`: text +
    clinical + graph soft labels, negation hard negatives, graph
    alignment) through `keras_clinclip.training.train.train`;
-4. **evaluate**: zero-shot AUROC per finding, retrieval R@K, CXR-Align
-   Task A/B and a linear probe on the test split
+4. **evaluate**: zero-shot AUROC per finding with AUPRC, operating points
+   (thresholds from the validation split) and calibration, retrieval R@K,
+   CXR-Align Task A/B, a linear probe, and localisation maps scored with
+   the pointing game against the regions SynthCXR drew, on the test split
    (`keras_clinclip.evaluation.evaluate_records`);
 5. **report**: `report.md` with tables and PNG figures, `summary.json`
-   and a trained-vs-untrained summary table, in `--output_dir`.
+   and trained-vs-untrained tables (headline metrics, localisation), in
+   `--output_dir`.
 
 The defaults fit a 2-core CPU in about 15 minutes from a warm cache;
 `--quick` is a few-minute version (fewer studies, one epoch). Every
@@ -103,6 +106,13 @@ def _headline(result):
     row = {}
     zero_shot = result.get("zero_shot") or {}
     row["zero-shot macro AUROC"] = zero_shot.get("macro", {}).get("auroc")
+    clinical = (result.get("clinical") or {}).get("macro", {})
+    row["zero-shot macro AUPRC"] = clinical.get("auprc")
+    row["zero-shot macro ECE (lower is better)"] = clinical.get("ece")
+    located = (result.get("localization") or {}).get("scores", {})
+    everything = located.get("all", {})
+    row["pointing game (all findings)"] = everything.get("pointing")
+    row["map mass inside the region"] = everything.get("mass")
     retrieval = result.get("retrieval") or {}
     for direction, short in (
         ("image_to_text", "i2t"),
@@ -220,6 +230,7 @@ def run_demo(config, quick=False, baseline=True, n_bootstrap=200):
     print(f"      {counts} studies in {timings['prepare']:.0f} s", flush=True)
 
     untrained = None
+    untrained_maps = None
     if baseline:
         start = time.time()
         print("[2/4] Evaluating the untrained model (baseline)...", flush=True)
@@ -235,6 +246,7 @@ def run_demo(config, quick=False, baseline=True, n_bootstrap=200):
             probe=False,
         )
         untrained = _headline(result)
+        untrained_maps = (result.get("localization") or {}).get("scores")
         timings["baseline"] = time.time() - start
         del model
 
@@ -267,6 +279,7 @@ def run_demo(config, quick=False, baseline=True, n_bootstrap=200):
     timings["evaluate"] = time.time() - start
 
     table = summary_table(untrained, trained)
+    trained_maps = (result.get("localization") or {}).get("scores")
     report = result.get("report")
     if report:
         with open(report, "a") as handle:
@@ -274,9 +287,27 @@ def run_demo(config, quick=False, baseline=True, n_bootstrap=200):
                 "\n## Trained vs untrained (same architecture, "
                 "same seed)\n\n" + table + "\n"
             )
+            if trained_maps:
+                from keras_clinclip.evaluation.report import (
+                    format_localization_table,
+                )
+
+                handle.write(
+                    "\n## Localisation: trained vs untrained\n\n"
+                    "Pointing game and map mass inside the drawn region "
+                    "per finding (test split; chance = area share).\n\n"
+                    + format_localization_table(
+                        trained_maps, untrained_maps or {}
+                    )
+                    + "\n"
+                )
     summary = {
         "trained": trained,
         "untrained": untrained,
+        "localization": {
+            "trained": trained_maps,
+            "untrained": untrained_maps,
+        },
         "timings": timings,
         "steps": trained_run.steps,
         "backend": keras.backend.backend(),

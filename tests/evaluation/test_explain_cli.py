@@ -1,0 +1,58 @@
+"""`clinclip explain` on a saved tiny preset, per backend."""
+
+import numpy as np
+import pytest
+
+from keras_clinclip.cli import main
+from keras_clinclip.models import tiny_clinclip_backbone
+from keras_clinclip.models import tiny_clinclip_preprocessor
+
+
+@pytest.fixture
+def preset(tmp_path):
+    path = tmp_path / "preset"
+    tiny_clinclip_backbone().save_to_preset(
+        str(path), preprocessor=tiny_clinclip_preprocessor()
+    )
+    return path
+
+
+def test_explain_writes_a_png_at_the_image_size(tmp_path, preset, capsys):
+    from PIL import Image
+
+    image = tmp_path / "cxr.png"
+    pixels = np.random.default_rng(0).integers(0, 255, (48, 40), "uint8")
+    Image.fromarray(pixels).save(image)
+    output = tmp_path / "map.png"
+    code = main(
+        [
+            "explain",
+            "--preset",
+            str(preset),
+            "--image",
+            str(image),
+            "--text",
+            "small left pleural effusion",
+            "--output",
+            str(output),
+        ]
+    )
+    assert code == 0
+    assert output.read_bytes()[:4] == b"\x89PNG"
+    printed = capsys.readouterr().out
+    assert "cosine similarity on a 8x8 grid" in printed
+
+
+def test_explain_names_a_missing_image(tmp_path, preset):
+    with pytest.raises(FileNotFoundError, match="--image .*nope.png"):
+        main(
+            [
+                "explain",
+                "--preset",
+                str(preset),
+                "--image",
+                str(tmp_path / "nope.png"),
+                "--text",
+                "edema",
+            ]
+        )
