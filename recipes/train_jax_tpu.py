@@ -78,7 +78,9 @@ def main(argv):
         num_processes=FLAGS.num_processes,
         process_id=FLAGS.process_id,
     )
-    result = train(config_from_args(FLAGS), setup=setup)
+    # Under several processes the chief writes backups and weights alone.
+    callbacks = [distribution.SaveWeightsAlone()]
+    result = train(config_from_args(FLAGS), setup=setup, callbacks=callbacks)
     print(
         f"FINISHED steps={result.steps} start={result.start_step} "
         f"replicas={setup.num_replicas} {setup.description}"
