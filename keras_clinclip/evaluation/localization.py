@@ -595,6 +595,126 @@ def evaluate_localization(
     }
 
 
+# CXR-Align `location` words -> coarse image regions. Sides are the
+# patient's: on a PA/AP radiograph the patient's right is the image's left.
+_LOCATION_SIDES = {
+    "right": "right",
+    "left": "left",
+    "bilateral": "both",
+    "both": "both",
+    "bibasilar": "both",
+}
+# Rows (fractions of the image height) of a zone word: generous, crossing
+# bands, since the lungs' extent varies from image to image.
+_LOCATION_ZONES = {
+    "upper": (0.05, 0.5),
+    "apex": (0.05, 0.4),
+    "apical": (0.05, 0.4),
+    "apices": (0.05, 0.4),
+    "mid": (0.25, 0.7),
+    "middle": (0.25, 0.7),
+    "hilar": (0.25, 0.7),
+    "perihilar": (0.25, 0.7),
+    "lingula": (0.3, 0.75),
+    "lingular": (0.3, 0.75),
+    "lower": (0.45, 0.95),
+    "base": (0.45, 0.95),
+    "bases": (0.45, 0.95),
+    "basal": (0.45, 0.95),
+    "basilar": (0.45, 0.95),
+    "bibasilar": (0.45, 0.95),
+    "costophrenic": (0.55, 0.95),
+    "retrocardiac": (0.45, 0.95),
+}
+
+
+def location_mask(location, shape):
+    """A coarse image region from a CXR-Align `location` string.
+
+    The side words pick the image half (the patient's right is the
+    image's left), the zone words a band of rows; a location naming
+    neither gives `None` (nothing to check).
+
+    Args:
+        location: e.g. `"left"`, `"right base"`, `"bilateral upper"`.
+        shape: `(H, W)` of the map.
+
+    Returns:
+        bool `(H, W)` mask, or `None`.
+
+    Example:
+    >>> m = location_mask("left base", (10, 10))
+    >>> bool(m[8, 7]), bool(m[8, 2]), bool(m[1, 7])
+    (True, False, False)
+    >>> location_mask("", (10, 10)) is None
+    True
+    """
+    words = str(location or "").lower().replace("-", " ").split()
+    sides = {_LOCATION_SIDES[w] for w in words if w in _LOCATION_SIDES}
+    bands = [_LOCATION_ZONES[w] for w in words if w in _LOCATION_ZONES]
+    if not sides and not bands:
+        return None
+    height, width = shape
+    yy, xx = np.mgrid[0:height, 0:width]
+    x = (xx + 0.5) / width
+    y = (yy + 0.5) / height
+    mask = np.ones(shape, bool)
+    if sides and "both" not in sides and len(sides) == 1:
+        mask &= x < 0.5 if sides == {"right"} else x >= 0.5
+    if bands:
+        rows = np.zeros(shape, bool)
+        for low, high in bands:
+            rows |= (y >= low) & (y <= high)
+        mask &= rows
+    return mask
+
+
+def location_scores(maps, locations, names=None, tolerance=0):
+    """Pointing game against the coarse regions of `location` strings.
+
+    For images without drawn regions (e.g. MIMIC-CXR with CXR-Align's
+    `location` of the chosen finding), each map is checked against the
+    side and zone the report names (`location_mask`); cases whose
+    location names neither are left out.
+
+    Args:
+        maps: `(N, H, W)` maps of each image with its finding's text.
+        locations: N location strings.
+        names: N group names (e.g. the `chosen` findings; default all
+            `"all"`).
+        tolerance: see `pointing_game`.
+
+    Returns:
+        `localization_scores` of the kept cases plus `"num_without"`, or
+        `None` when no location names a side or zone.
+
+    Example:
+    >>> maps = np.zeros((2, 4, 4)); maps[0, 3, 3] = maps[1, 0, 0] = 1.0
+    >>> s = location_scores(maps, ["left base", ""], ["Effusion", "Edema"])
+    >>> s["Effusion"]["pointing"], s["num_without"]
+    (1.0, 1)
+    """
+    maps = np.asarray(maps, dtype=np.float64)
+    names = ["all"] * len(maps) if names is None else [str(n) for n in names]
+    if len(locations) != len(maps) or len(names) != len(maps):
+        raise ValueError(
+            f"{len(maps)} maps, {len(locations)} locations and "
+            f"{len(names)} names must match"
+        )
+    masks = [location_mask(loc, maps.shape[1:]) for loc in locations]
+    keep = [i for i, m in enumerate(masks) if m is not None]
+    if not keep:
+        return None
+    scores = localization_scores(
+        maps[keep],
+        np.stack([masks[i] for i in keep]),
+        [names[i] for i in keep],
+        tolerance,
+    )
+    scores["num_without"] = len(maps) - len(keep)
+    return scores
+
+
 # --------------------------------------------------------------------------
 # `clinclip explain`
 # --------------------------------------------------------------------------

@@ -206,3 +206,39 @@ def test_overlay_and_reliability_figures_are_written(tmp_path):
     figure = plots.plot_reliability_diagram(r, tmp_path / "rel.png")
     assert (tmp_path / "rel.png").exists()
     assert figure.axes[0].get_title().startswith("x\nECE ")
+
+
+@pytest.mark.backend_independent
+def test_location_masks_contain_synthcxr_drawn_regions():
+    from keras_clinclip.data.synthetic import SynthCXR
+
+    renderer = SynthCXR(image_size=64)
+    for side in ("left", "right"):
+        for zone in ("upper", "middle", "lower"):
+            for seed in range(3):
+                found = [("nodule", side, zone, 0.5)]
+                drawn = renderer.finding_mask(found, "nodule", seed)
+                coarse = localization.location_mask(f"{side} {zone}", (64, 64))
+                # Most of the drawn region (widened by half a zone each
+                # way) lies in the coarse band of the same words.
+                assert (drawn & coarse).sum() > 0.6 * drawn.sum()
+                other = "right" if side == "left" else "left"
+                wrong = localization.location_mask(other, (64, 64))
+                assert not (drawn & wrong).any()
+
+
+@pytest.mark.backend_independent
+def test_location_scores_sides_and_unlocated_cases():
+    maps = np.zeros((3, 4, 4))
+    maps[0, 1, 0] = 1.0  # image left = patient's right
+    maps[1, 1, 3] = 1.0
+    maps[2, 2, 2] = 1.0
+    s = localization.location_scores(
+        maps, ["right", "right", "no place"], ["a", "b", "c"]
+    )
+    assert s["a"]["pointing"] == 1.0 and s["b"]["pointing"] == 0.0
+    assert "c" not in s and s["num_without"] == 1
+    assert localization.location_mask("bilateral", (4, 4)).all()
+    assert localization.location_scores(maps[:1], [""]) is None
+    with pytest.raises(ValueError, match="must match"):
+        localization.location_scores(maps, ["left"])
