@@ -8,6 +8,9 @@ from keras_hub.models import Backbone
 from keras_clinclip.layers.feature_pooling import FeaturePooling
 from keras_clinclip.layers.logit_scale import LogitScale
 from keras_clinclip.layers.masked_mean_pooling import MaskedMeanPooling
+from keras_clinclip.layers.negation_packing import NegationPacking
+from keras_clinclip.layers.negation_packing import NegationUnpacking
+from keras_clinclip.layers.negation_packing import mask_dropped_negations
 from keras_clinclip.layers.projection_head import ProjectionHead
 from keras_clinclip.models.clinclip_graph_encoder import ClinCLIPGraphEncoder
 from keras_clinclip.models.contrastive_model import ContrastiveLossMixin
@@ -206,6 +209,15 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
             `"pooled"` (the tower's `pooled_output`). With `"mean"` and
             `"cls"`, a BERT tower's unused `pooled_dense` is frozen.
         num_negations: int. K negated reports per study (0 = none).
+        negation_capacity: None (default: the text tower encodes all B·K
+            negation slots) or the size of a buffer holding only the valid
+            ones (`keras_clinclip.layers.NegationPacking`): a float in
+            (0, 1], a fraction of the B·K slots, or an int number of rows
+            (e.g. `negation_capacity_for(records["negation_mask"], B)`).
+            The model then also takes `negation_mask` `(B, K)` as input
+            and returns `negation_encoded` `(B, K)` and
+            `negation_overflow` `(B, 1)` (valid slots dropped when more
+            than the buffer holds; `compute_loss` masks them).
         graph_feature_dim: int or None. Node feature size F of the report
             graphs; None (with `graph_encoder=None`) = no graph branch.
         graph_encoder: a layer called as `(nodes, adjacency, node_mask)`
@@ -254,6 +266,7 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
         image_pooling="auto",
         text_pooling="mean",
         num_negations=0,
+        negation_capacity=None,
         graph_feature_dim=None,
         graph_encoder=None,
         graph_max_nodes=None,
@@ -372,6 +385,12 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
                 dtype="int32",
                 name="negation_padding_mask",
             )
+        packing = None
+        if num_negations and negation_capacity is not None:
+            packing = NegationPacking(negation_capacity, name="pack_negations")
+            inputs["negation_mask"] = keras.Input(
+                shape=(num_negations,), name="negation_mask"
+            )
         if self.graph_encoder is not None:
             inputs["graph_nodes"] = keras.Input(
                 shape=(graph_max_nodes, graph_feature_dim),
@@ -387,7 +406,15 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
 
         image_embeddings = self._embed_images(inputs["images"])
         token_ids, padding_mask = inputs["token_ids"], inputs["padding_mask"]
-        if num_negations:
+        if packing is not None:
+            token_ids, padding_mask, positions, encoded, overflow = packing(
+                inputs["token_ids"],
+                inputs["padding_mask"],
+                inputs["negation_token_ids"],
+                inputs["negation_padding_mask"],
+                inputs["negation_mask"],
+            )
+        elif num_negations:
             token_ids, padding_mask = _PackNegations(
                 dtype=dtype, name="pack_negations"
             )(
@@ -398,7 +425,14 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
             )
         text_embeddings = self._embed_texts(token_ids, padding_mask)
         outputs = {"image_embeddings": image_embeddings}
-        if num_negations:
+        if packing is not None:
+            text_embeddings, negation_embeddings = NegationUnpacking(
+                dtype=dtype, name="unpack_negations"
+            )(text_embeddings, inputs["token_ids"], positions, encoded)
+            outputs["negation_embeddings"] = negation_embeddings
+            outputs["negation_encoded"] = encoded
+            outputs["negation_overflow"] = overflow
+        elif num_negations:
             text_embeddings, negation_embeddings = _UnpackNegations(
                 num_negations, dtype=dtype, name="unpack_negations"
             )(text_embeddings, inputs["token_ids"])
@@ -421,6 +455,7 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
         self.image_pooling = image_pooling
         self.text_pooling = text_pooling
         self.num_negations = num_negations
+        self.negation_capacity = None if packing is None else packing.capacity
         self.graph_feature_dim = graph_feature_dim
         self.graph_max_nodes = graph_max_nodes
         self.graph_hidden_dim = graph_hidden_dim
@@ -782,7 +817,7 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
     ):
         return super().compute_loss(
             x=x,
-            y=y,
+            y=mask_dropped_negations(y, y_pred),
             y_pred=scalar_logit_scale(y_pred),
             sample_weight=sample_weight,
             training=training,
@@ -903,6 +938,7 @@ class ClinCLIPBackbone(ContrastiveLossMixin, Backbone):
                 "image_pooling": self.image_pooling,
                 "text_pooling": self.text_pooling,
                 "num_negations": self.num_negations,
+                "negation_capacity": self.negation_capacity,
                 "graph_feature_dim": self.graph_feature_dim,
                 "graph_encoder": (
                     None
