@@ -1,5 +1,6 @@
 """Step-level, atomic backup of the whole training state."""
 
+import contextlib
 import json
 import os
 import pathlib
@@ -137,7 +138,10 @@ class TrainingStateBackup(keras.callbacks.Callback):
             )
         optimizer = model.optimizer
         if optimizer is not None and not optimizer.built:
-            optimizer.build(model.trainable_variables)
+            # Under `tf.distribute` the slots must be made in its scope.
+            strategy = getattr(model, "_distribute_strategy", None)
+            with strategy.scope() if strategy else contextlib.nullcontext():
+                optimizer.build(model.trainable_variables)
         weights = pathlib.Path(backup_dir) / state["weights"]
         try:
             model.load_weights(weights)

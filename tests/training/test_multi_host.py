@@ -76,10 +76,36 @@ def start(command, env):
     )
 
 
+def descendants(pid):
+    """The pids of the processes below `pid` (torchrun's workers start
+    sessions of their own, out of its process group)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as file:
+                parents[int(entry)] = int(
+                    file.read().rsplit(")", 1)[1].split()[1]
+                )
+        except (OSError, ValueError, IndexError):
+            continue
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, pp in parents.items() if pp == parent]
+        found += children
+        frontier += children
+    return found
+
+
 def kill(processes):
-    """SIGKILL the process groups of `processes` that still run."""
+    """SIGKILL `processes` that still run, their groups and descendants."""
     for process in processes:
         if process.poll() is None:
+            for pid in descendants(process.pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             try:
                 os.killpg(process.pid, signal.SIGKILL)
             except ProcessLookupError:
