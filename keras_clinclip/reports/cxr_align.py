@@ -10,6 +10,7 @@ and site of its statement in the report ("" when none is named).
 """
 
 import json
+import logging
 import random
 
 from keras_clinclip.reports._lexicon import lower
@@ -21,6 +22,8 @@ from keras_clinclip.reports.labeler import sentence_mentions
 from keras_clinclip.reports.negation import negate_finding
 from keras_clinclip.reports.negation import omit_finding
 from keras_clinclip.reports.sentences import sentence_spans
+
+logger = logging.getLogger("keras_clinclip.reports")
 
 REQUIRED_KEYS = ("report", "negation", "omitted")
 ALL_KEYS = ("report", "chosen", "negation", "omitted", "location")
@@ -56,7 +59,10 @@ def build_cxr_align(
     For each report with at least one positive finding, one finding is
     chosen (seeded), and the negated and omitted reports are made with
     `negate_finding` and `omit_finding`. Reports without a positive finding
-    (or bad rows) are skipped.
+    (or bad rows) are skipped, and so are those whose negated report is the
+    report itself (no model could tell them apart; counted in the log,
+    logger `keras_clinclip.reports`). Items that become identical only
+    after a model's truncation are excluded by `evaluate_cxr_align`.
 
     Args:
         reports: an iterable of report texts.
@@ -90,6 +96,7 @@ def build_cxr_align(
         )
     rng = random.Random(seed)
     out = {}
+    unchanged = 0
     for report_id, report in zip(ids, reports):
         try:
             text = as_text(report, f"report {report_id!r}")
@@ -104,15 +111,23 @@ def build_cxr_align(
         if not choices:
             continue
         chosen = rng.choice(choices)
+        negation = negate_finding(text, chosen, seed=rng.randrange(1 << 30))
+        if negation == text:
+            unchanged += 1
+            continue
         out[report_id] = {
             "report": text,
             "chosen": chosen,
-            "negation": negate_finding(
-                text, chosen, seed=rng.randrange(1 << 30)
-            ),
+            "negation": negation,
             "omitted": omit_finding(text, chosen),
             "location": _location(text, chosen),
         }
+    if unchanged:
+        logger.warning(
+            "build_cxr_align: %d report(s) left out: negating the chosen "
+            "finding did not change the text",
+            unchanged,
+        )
     return {source: out}
 
 

@@ -1,0 +1,27 @@
+"""build_cxr_align leaves out items whose negation is the report itself."""
+
+import logging
+
+import pytest
+
+from keras_clinclip.reports import cxr_align
+
+pytestmark = pytest.mark.backend_independent
+
+
+def test_unchanged_negations_are_left_out_and_counted(monkeypatch, caplog):
+    reports = ["Small left pleural effusion.", "Mild cardiomegaly."]
+    before = cxr_align.build_cxr_align(reports)["keras_clinclip"]
+    assert sorted(before) == ["0", "1"]
+
+    real = cxr_align.negate_finding
+
+    def fails_on_effusion(text, finding, seed=0):
+        return text if finding == "Pleural Effusion" else real(text, finding)
+
+    monkeypatch.setattr(cxr_align, "negate_finding", fails_on_effusion)
+    with caplog.at_level(logging.WARNING, logger="keras_clinclip.reports"):
+        after = cxr_align.build_cxr_align(reports)["keras_clinclip"]
+    assert sorted(after) == ["1"]
+    assert after["1"] == before["1"]
+    assert "1 report(s) left out" in caplog.text
