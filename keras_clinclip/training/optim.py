@@ -1,9 +1,6 @@
-"""AdamW, a warm-up + cosine learning-rate schedule, gradient clipping."""
-
-import math
+"""AdamW, Keras's warm-up + cosine learning-rate schedule, clipping."""
 
 import keras
-from keras import ops
 
 # Variables without weight decay: biases, normalisation scales/offsets,
 # the learnable logit scale/bias and embeddings of positions/tokens.
@@ -17,13 +14,80 @@ NO_DECAY_NAMES = (
 )
 
 
-@keras.saving.register_keras_serializable(package="keras_clinclip")
-class WarmupCosineSchedule(keras.optimizers.schedules.LearningRateSchedule):
+def _check_schedule(total_steps, warmup_steps, peak, final):
+    if total_steps <= 0:
+        raise ValueError(f"`total_steps` must be positive, got {total_steps}.")
+    if not 0 <= warmup_steps <= total_steps:
+        raise ValueError(
+            f"`warmup_steps` must be in [0, total_steps={total_steps}], "
+            f"got {warmup_steps}."
+        )
+    if peak <= 0 and final != 0:
+        raise ValueError(
+            f"`final_learning_rate` ({final}) must be 0 when "
+            f"`peak_learning_rate` is {peak}: the final rate is a fraction "
+            "of the peak."
+        )
+
+
+def _cosine_arguments(peak, total_steps, warmup_steps, final):
+    return dict(
+        initial_learning_rate=0.0,
+        # Keras needs at least one decay step; with warm-up over the whole
+        # run the rate is `peak` at `total_steps` and `final` after, as before.
+        decay_steps=max(int(total_steps) - int(warmup_steps), 1),
+        alpha=float(final) / float(peak) if peak > 0 else 0.0,
+        warmup_target=float(peak),
+        warmup_steps=int(warmup_steps),
+    )
+
+
+def warmup_cosine_schedule(
+    peak_learning_rate,
+    total_steps,
+    warmup_steps=0,
+    final_learning_rate=0.0,
+):
     """Linear warm-up from 0 to `peak_learning_rate`, then cosine decay.
+
+    Keras's own `keras.optimizers.schedules.CosineDecay` with
+    `warmup_target`/`warmup_steps`:
 
     lr(t) = peak * t / warmup                                for t < warmup
     lr(t) = final + (peak - final) * (1 + cos(pi * p)) / 2   after,
     with p = (t - warmup) / (total - warmup) clipped to [0, 1].
+
+    Args:
+        peak_learning_rate: the rate reached at the end of warm-up.
+        total_steps: the training length in optimizer steps.
+        warmup_steps: steps of linear warm-up (0: none).
+        final_learning_rate: the rate at `total_steps` and after.
+
+    Returns:
+        A `keras.optimizers.schedules.CosineDecay`.
+
+    Example:
+    >>> schedule = warmup_cosine_schedule(1.0, total_steps=10, warmup_steps=2)
+    >>> [round(float(schedule(s)), 3) for s in (0, 1, 2, 6, 10)]
+    [0.0, 0.5, 1.0, 0.5, 0.0]
+    """
+    _check_schedule(
+        total_steps, warmup_steps, peak_learning_rate, final_learning_rate
+    )
+    return keras.optimizers.schedules.CosineDecay(
+        **_cosine_arguments(
+            peak_learning_rate, total_steps, warmup_steps, final_learning_rate
+        )
+    )
+
+
+@keras.saving.register_keras_serializable(package="keras_clinclip")
+class WarmupCosineSchedule(keras.optimizers.schedules.CosineDecay):
+    """The former name of `warmup_cosine_schedule` (kept as an alias).
+
+    A `keras.optimizers.schedules.CosineDecay` built from the old
+    arguments, so that code and saved optimizer configs that name
+    `WarmupCosineSchedule` keep working with the same values.
 
     Args:
         peak_learning_rate: the rate reached at the end of warm-up.
@@ -44,32 +108,20 @@ class WarmupCosineSchedule(keras.optimizers.schedules.LearningRateSchedule):
         warmup_steps=0,
         final_learning_rate=0.0,
     ):
-        if total_steps <= 0:
-            raise ValueError(
-                f"`total_steps` must be positive, got {total_steps}."
+        _check_schedule(
+            total_steps, warmup_steps, peak_learning_rate, final_learning_rate
+        )
+        super().__init__(
+            **_cosine_arguments(
+                peak_learning_rate,
+                total_steps,
+                warmup_steps,
+                final_learning_rate,
             )
-        if not 0 <= warmup_steps <= total_steps:
-            raise ValueError(
-                f"`warmup_steps` must be in [0, total_steps={total_steps}], "
-                f"got {warmup_steps}."
-            )
+        )
         self.peak_learning_rate = float(peak_learning_rate)
         self.total_steps = int(total_steps)
-        self.warmup_steps = int(warmup_steps)
         self.final_learning_rate = float(final_learning_rate)
-
-    def __call__(self, step):
-        step = ops.cast(step, "float32")
-        peak = self.peak_learning_rate
-        final = self.final_learning_rate
-        warmup = float(self.warmup_steps)
-        warm = peak * step / max(warmup, 1.0)
-        span = max(float(self.total_steps) - warmup, 1.0)
-        progress = ops.clip((step - warmup) / span, 0.0, 1.0)
-        cosine = final + (peak - final) * 0.5 * (
-            1.0 + ops.cos(math.pi * progress)
-        )
-        return ops.where(step < warmup, warm, cosine)
 
     def get_config(self):
         return {
@@ -113,7 +165,7 @@ def build_optimizer(
     >>> round(float(optimizer.learning_rate), 6)  # step 0 of warm-up
     0.0
     """
-    schedule = WarmupCosineSchedule(
+    schedule = warmup_cosine_schedule(
         learning_rate,
         total_steps=max(int(total_steps), 1),
         warmup_steps=int(round(warmup_ratio * max(int(total_steps), 1))),
