@@ -81,15 +81,11 @@ def local_features_model(backbone):
 
     Example:
     >>> import keras_hub
-    >>> from keras_clinclip.models import ClinCLIPBackbone
-    >>> from keras_clinclip.models import small_resnet_image_encoder
+    >>> from keras_clinclip.models import tiny_clinclip_backbone
     >>> vit = keras_hub.models.ViTBackbone(
     ...     image_shape=(32, 32, 3), patch_size=8, num_layers=1,
     ...     num_heads=2, hidden_dim=8, mlp_dim=16)
-    >>> text = keras_hub.models.BertBackbone(
-    ...     vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=8,
-    ...     intermediate_dim=16, max_sequence_length=16)
-    >>> model = ClinCLIPBackbone(vit, text, embedding_dim=4)
+    >>> model = tiny_clinclip_backbone(image_encoder=vit, embedding_dim=4)
     >>> local_features_model(model).output_shape  # 17 tokens - class token
     (None, 4, 4, 4)
     """
@@ -190,17 +186,10 @@ def localization_maps(
         `maps` `(N, H, W)` the same up-sampled.
 
     Example:
-    >>> import keras_hub
-    >>> from keras_clinclip.models import ClinCLIPBackbone
-    >>> from keras_clinclip.models import small_resnet_image_encoder
-    >>> cnn = small_resnet_image_encoder(
-    ...     image_size=32, filters=(64,), blocks=(1,))
-    >>> text = keras_hub.models.BertBackbone(
-    ...     vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=8,
-    ...     intermediate_dim=16, max_sequence_length=16)
-    >>> model = ClinCLIPBackbone(cnn, text, embedding_dim=4)
+    >>> from keras_clinclip.models import tiny_clinclip_backbone
+    >>> model = tiny_clinclip_backbone()  # a one-stage ResNet, 16-d
     >>> images = np.random.default_rng(0).random((2, 32, 32, 3))
-    >>> out = localization_maps(model, None, images, np.ones(4))
+    >>> out = localization_maps(model, None, images, np.ones(16))
     >>> out["similarity"].shape, out["maps"].shape
     ((2, 8, 8), (2, 32, 32))
     """
@@ -525,24 +514,12 @@ def evaluate_localization(
         the records have no localisable finding.
 
     Example:
-    >>> import keras_hub
     >>> from keras_clinclip.data.synthetic import synthetic_pairs
-    >>> from keras_clinclip.models import ClinCLIPBackbone
-    >>> from keras_clinclip.models import small_resnet_image_encoder
-    >>> class Prep:  # grey to RGB, any text -> the same tokens
-    ...     def convert_images(self, x):
-    ...         return np.repeat(np.asarray(x, "float32")[..., None], 3, -1)
-    ...     def tokenize(self, texts):
-    ...         ids = np.ones((len(texts), 4), "int32")
-    ...         return {"token_ids": ids, "padding_mask": ids}
-    >>> model = ClinCLIPBackbone(
-    ...     small_resnet_image_encoder(32, filters=(64,), blocks=(1,)),
-    ...     keras_hub.models.BertBackbone(
-    ...         vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=8,
-    ...         intermediate_dim=16, max_sequence_length=16),
-    ...     embedding_dim=4)
+    >>> from keras_clinclip.models import tiny_clinclip_backbone
+    >>> from keras_clinclip.models import tiny_clinclip_preprocessor
     >>> result = evaluate_localization(
-    ...     model, Prep(), synthetic_pairs(8, image_size=32))
+    ...     tiny_clinclip_backbone(), tiny_clinclip_preprocessor(),
+    ...     synthetic_pairs(8, image_size=32))
     >>> 0.0 <= result["scores"]["all"]["pointing"] <= 1.0
     True
     """

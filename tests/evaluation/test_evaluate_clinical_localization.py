@@ -2,14 +2,13 @@
 
 import json
 
-import keras_hub
 import numpy as np
 import pytest
 
 from keras_clinclip.data.synthetic import synthetic_pairs
 from keras_clinclip.evaluation.evaluate import evaluate_records
-from keras_clinclip.models import ClinCLIPBackbone
-from keras_clinclip.models import small_resnet_image_encoder
+from keras_clinclip.models import tiny_clinclip_backbone
+from keras_clinclip.models import tiny_clinclip_preprocessor
 
 
 class Known:
@@ -78,28 +77,8 @@ def test_synthcxr_records_get_localisation_in_the_report(tmp_path):
     records["split"] = ["test"] * 24
     records["labels"] = records["labels"][:, [10]]  # Pleural Effusion
     del records["negations"]  # no CXR-Align: keep the test fast
-    from keras_clinclip.models import ClinCLIPImageConverter
-    from keras_clinclip.models import ClinCLIPPreprocessor
-    from keras_clinclip.models import ClinCLIPTokenizer
-
-    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "no"]
-    preprocessor = ClinCLIPPreprocessor(
-        tokenizer=ClinCLIPTokenizer(vocabulary=vocabulary),
-        image_converter=ClinCLIPImageConverter(image_size=32),
-        sequence_length=8,
-    )
-    model = ClinCLIPBackbone(
-        small_resnet_image_encoder(32, filters=(64,), blocks=(1,)),
-        keras_hub.models.BertBackbone(
-            vocabulary_size=len(vocabulary),
-            num_layers=1,
-            num_heads=2,
-            hidden_dim=8,
-            intermediate_dim=16,
-            max_sequence_length=8,
-        ),
-        embedding_dim=4,
-    )
+    model = tiny_clinclip_backbone(embedding_dim=4)
+    preprocessor = tiny_clinclip_preprocessor(sequence_length=8)
     result = evaluate_records(
         model,
         preprocessor,

@@ -8,17 +8,11 @@ import pytest
 from keras_clinclip.evaluation import localization
 from keras_clinclip.models import ClinCLIPBackbone
 from keras_clinclip.models import small_resnet_image_encoder
+from keras_clinclip.models import tiny_clinclip_text_encoder
 
 
 def text_tower():
-    return keras_hub.models.BertBackbone(
-        vocabulary_size=50,
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
-        max_sequence_length=16,
-    )
+    return tiny_clinclip_text_encoder()
 
 
 def planted_backbone():
