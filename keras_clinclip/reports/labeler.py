@@ -173,6 +173,12 @@ def _status(text, a, b, triggers, prev_end, next_start, starts=None):
         if _words(text[b : trig.start]) > _POST_WINDOW:
             break
         if trig.kind.endswith("_post"):
+            if (
+                trig.kind == "positive_post"
+                and next_start is not None
+                and next_start < trig.start
+            ):
+                break  # "no effusion, the tube remains in place": the tube's
             post = trig.kind
             break
     if post in _DECISIVE_POST:
