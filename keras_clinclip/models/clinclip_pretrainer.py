@@ -91,6 +91,7 @@ class ClinCLIPPretrainer(ContrastiveLossMixin, Task):
     ...                  "heart size normal", "mild edema"]}
     >>> y = {"labels": np.zeros((4, 14), "float32")}
     >>> history = task.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    SoftLabelContrastive: soft-target sources from the batch: ...
     >>> bool(np.isfinite(history.history["loss"][0]))
     True
     >>> tuple(task.predict(x, verbose=0)["image_embeddings"].shape)
