@@ -17,6 +17,7 @@ MODULES = [
     "keras_clinclip.reports.knowledge_graph",
     "keras_clinclip.reports.cxr_align",
     "keras_clinclip.reports.prepare",
+    "keras_clinclip.reports.label_agreement",
 ]
 
 
