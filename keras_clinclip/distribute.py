@@ -119,6 +119,16 @@ def all_gather(x, axis=0):
         context = _tf_replica_context()
         if context is None:
             return x
+        import tensorflow as tf
+
+        x = tf.convert_to_tensor(x)
+        devices = tuple(context.strategy.extended.worker_devices)
+        if not x.device and len(devices) == 1:
+            # Under MultiWorkerMirroredStrategy on CPU, tensors traced in
+            # the replica function may carry no device, and TF's collective
+            # gather then refuses them ("destinations can not be empty").
+            with tf.device(devices[0]):
+                x = tf.identity(x)
         return context.all_gather(x, axis=axis)
     if backend == "torch":
         dist = _torch_distributed()

@@ -57,6 +57,8 @@ PUBLIC_PACKAGES = (
     "keras_clinclip.training",
     "keras_clinclip.utils",
     "keras_clinclip.distribute",
+    "keras_clinclip.backend",
+    "keras_clinclip.backend.keras_compat",
 )
 
 

@@ -20,6 +20,15 @@ import os
 
 import keras
 
+__all__ = [
+    "KERAS_VERSION",
+    "WORKAROUNDS",
+    "KerasCompatMixin",
+    "Workaround",
+    "clip_after_reduce",
+    "patch_model",
+]
+
 KERAS_VERSION = tuple(
     int(part) for part in keras.version().split(".")[:3] if part.isdigit()
 )
@@ -84,10 +93,19 @@ TF_DISTRIBUTED_CLIPPING = Workaround(
     first=(3, 0, 0),
     checked=(3, 15, 1),
 )
+TF_MULTI_WORKER_SPARSE_GRADIENTS = Workaround(
+    "tf_multi_worker_sparse_gradients",
+    "Under MultiWorkerMirroredStrategy the optimizer's cross-replica sum "
+    "fails on IndexedSlices gradients (a text tower's token embeddings): "
+    "'destinations can not be empty'.",
+    first=(3, 0, 0),
+    checked=(3, 15, 1),
+)
 WORKAROUNDS = (
     TF_DISTRIBUTED_BUILD,
     TF_MULTI_WORKER_SCALAR_LOGS,
     TF_DISTRIBUTED_CLIPPING,
+    TF_MULTI_WORKER_SPARSE_GRADIENTS,
 )
 
 
@@ -109,7 +127,7 @@ def _multi_worker(strategy):
     )
 
 
-def symbolic_build(model, iterator=None, data_batch=None):
+def _symbolic_build(model, iterator=None, data_batch=None):
     """Keras's distributed symbolic build, from one replica's batch.
 
     Only the batch's shapes and dtypes matter for the build, so the first
@@ -134,7 +152,7 @@ def symbolic_build(model, iterator=None, data_batch=None):
         model._symbolic_build(data_batch=data_batch)
 
 
-def rank_one_logs(logs):
+def _rank_one_logs(logs):
     """Scalar step logs as shape (1,), which MWMS's reduction accepts."""
     import tensorflow as tf
 
@@ -143,18 +161,37 @@ def rank_one_logs(logs):
     )
 
 
-def clip_after_reduce(optimizer, num_replicas):
-    """Clip the cross-replica *sum* of the gradients (TF optimizers).
+def clip_after_reduce(optimizer, num_replicas, densify=False):
+    """Patch a TF optimizer's cross-replica sum of the gradients.
 
-    Returns the optimizer; a no-op with one replica, no
-    `global_clipnorm`, or an optimizer already patched.
+    With `global_clipnorm` (and `tf_distributed_clipping` active), the
+    *summed* gradients are clipped instead of each replica's; with
+    `densify` (multi-worker, `tf_multi_worker_sparse_gradients` active),
+    IndexedSlices gradients are made dense before the sum. Returns the
+    optimizer; a no-op with one replica, nothing to do, or an optimizer
+    already patched.
+
+    Args:
+        optimizer: a Keras optimizer (TensorFlow backend).
+        num_replicas: replicas in sync.
+        densify: make IndexedSlices gradients dense first (multi-worker).
+
+    Returns:
+        The optimizer.
+
+    Example:
+    >>> import keras
+    >>> optimizer = keras.optimizers.SGD(global_clipnorm=1.0)
+    >>> clip_after_reduce(optimizer, 1).global_clipnorm
+    1.0
     """
     clip = getattr(optimizer, "global_clipnorm", None)
+    clip = clip if clip and TF_DISTRIBUTED_CLIPPING.active() else None
+    densify = bool(densify) and TF_MULTI_WORKER_SPARSE_GRADIENTS.active()
     if (
         num_replicas <= 1
-        or not clip
-        or not TF_DISTRIBUTED_CLIPPING.active()
-        or getattr(optimizer, "_clinclip_clip_after_reduce", False)
+        or not (clip or densify)
+        or getattr(optimizer, "_clinclip_reduce_patched", False)
     ):
         return optimizer
     import tensorflow as tf
@@ -162,14 +199,23 @@ def clip_after_reduce(optimizer, num_replicas):
     original = optimizer._all_reduce_sum_gradients
 
     def reduce_then_clip(grads_and_vars):
+        grads_and_vars = list(grads_and_vars)
+        if densify:
+            grads_and_vars = [
+                (tf.convert_to_tensor(g) if g is not None else g, v)
+                for g, v in grads_and_vars
+            ]
         grads_and_vars = list(original(grads_and_vars))
+        if not clip:
+            return grads_and_vars
         grads = [g for g, _ in grads_and_vars]
         clipped, _ = tf.clip_by_global_norm(grads, clip)
         return list(zip(clipped, [v for _, v in grads_and_vars]))
 
-    optimizer.global_clipnorm = None
+    if clip:
+        optimizer.global_clipnorm = None
     optimizer._all_reduce_sum_gradients = reduce_then_clip
-    optimizer._clinclip_clip_after_reduce = True
+    optimizer._clinclip_reduce_patched = True
     return optimizer
 
 
@@ -192,7 +238,7 @@ class KerasCompatMixin:
             return super()._maybe_symbolic_build(
                 iterator=iterator, data_batch=data_batch
             )
-        symbolic_build(self, iterator=iterator, data_batch=data_batch)
+        _symbolic_build(self, iterator=iterator, data_batch=data_batch)
 
     def train_step(self, *args, **kwargs):
         # (data) under TF and torch, (state, data) under JAX.
@@ -208,7 +254,7 @@ class KerasCompatMixin:
             and TF_MULTI_WORKER_SCALAR_LOGS.active()
             and _multi_worker(strategy)
         ):
-            return rank_one_logs(logs)
+            return _rank_one_logs(logs)
         return logs
 
     def compile(self, *args, **kwargs):
@@ -216,7 +262,11 @@ class KerasCompatMixin:
         strategy = _strategy(self)
         optimizer = getattr(self, "optimizer", None)
         if strategy is not None and optimizer is not None:
-            clip_after_reduce(optimizer, strategy.num_replicas_in_sync)
+            clip_after_reduce(
+                optimizer,
+                strategy.num_replicas_in_sync,
+                densify=_multi_worker(strategy),
+            )
 
 
 def patch_model(model, sample_batch=None):
@@ -249,7 +299,7 @@ def patch_model(model, sample_batch=None):
             if data_batch is None and sample_batch is not None:
                 data_batch = sample_batch
                 iterator = None
-            symbolic_build(model, iterator=iterator, data_batch=data_batch)
+            _symbolic_build(model, iterator=iterator, data_batch=data_batch)
 
         model._maybe_symbolic_build = maybe_symbolic_build
     if TF_MULTI_WORKER_SCALAR_LOGS.active() and _multi_worker(strategy):
@@ -257,9 +307,13 @@ def patch_model(model, sample_batch=None):
             step = getattr(model, name)
 
             def wrapped(data, step=step):
-                return rank_one_logs(step(data))
+                return _rank_one_logs(step(data))
 
             setattr(model, name, wrapped)
     if getattr(model, "optimizer", None) is not None:
-        clip_after_reduce(model.optimizer, strategy.num_replicas_in_sync)
+        clip_after_reduce(
+            model.optimizer,
+            strategy.num_replicas_in_sync,
+            densify=_multi_worker(strategy),
+        )
     return model

@@ -1,0 +1,90 @@
+"""Each Keras workaround is still needed, and works.
+
+Every test here runs the user script of `tests/user_scripts` with one
+workaround switched off and checks that the Keras bug still shows. When a
+Keras release fixes a bug, its test fails: set the workaround's
+`fixed_in` to that release (and it switches itself off there).
+"""
+
+import keras
+import pytest
+
+from keras_clinclip.backend import keras_compat
+from tests.user_scripts import runner
+
+only_tf = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="the workarounds are for Keras's TensorFlow trainer",
+)
+
+
+@pytest.mark.backend_independent
+def test_workarounds_are_gated_on_the_keras_version(monkeypatch):
+    workaround = keras_compat.Workaround(
+        "demo", "bug", first=(3, 2, 0), checked=(3, 4, 0), fixed_in=(3, 9, 0)
+    )
+    assert not workaround.active((3, 1, 9))
+    assert workaround.active((3, 2, 0)) and workaround.active((3, 8, 3))
+    assert not workaround.active((3, 9, 0))
+    monkeypatch.setenv("KERAS_CLINCLIP_WORKAROUNDS_OFF", "x,demo")
+    assert not workaround.active((3, 4, 0))
+    # The installed Keras is one the workarounds were checked on.
+    for item in keras_compat.WORKAROUNDS:
+        assert item.checked >= keras_compat.KERAS_VERSION or item.active()
+
+
+def _still_needed(name, code, output):
+    assert code != 0, (
+        f"Keras {keras.version()} no longer has the bug of the `{name}` "
+        "workaround: set its `fixed_in` in keras_clinclip/backend/"
+        "keras_compat.py."
+    )
+    return output
+
+
+@only_tf
+@pytest.mark.distributed
+def test_distributed_build_bug_is_still_there(tmp_path):
+    code, output = runner.run(
+        "mirrored",
+        tmp_path / "w.npz",
+        "tensorflow",
+        steps=1,
+        KERAS_CLINCLIP_WORKAROUNDS_OFF="tf_distributed_build",
+    )
+    output = _still_needed("tf_distributed_build", code, output)
+    assert "bool" in output or "AddN" in output, output[-2000:]
+
+
+@only_tf
+@pytest.mark.distributed
+def test_clipping_after_the_cross_replica_sum(tmp_path):
+    clip = {"PLAIN_FIT_CLIPNORM": "0.05"}
+    code, output = runner.run(
+        "single", tmp_path / "one.npz", "tensorflow", **clip
+    )
+    assert code == 0, output[-3000:]
+    code, output = runner.run(
+        "mirrored", tmp_path / "fixed.npz", "tensorflow", **clip
+    )
+    assert code == 0, output[-3000:]
+    assert (
+        runner.max_difference(tmp_path / "one.npz", tmp_path / "fixed.npz")
+        < 1e-4
+    )
+    code, output = runner.run(
+        "mirrored",
+        tmp_path / "bug.npz",
+        "tensorflow",
+        KERAS_CLINCLIP_WORKAROUNDS_OFF="tf_distributed_clipping",
+        **clip,
+    )
+    assert code == 0, output[-3000:]
+    difference = runner.max_difference(
+        tmp_path / "one.npz", tmp_path / "bug.npz"
+    )
+    assert difference > 1e-4, (
+        f"Keras {keras.version()} clips after the cross-replica sum "
+        f"(difference {difference:g}): set `fixed_in` of "
+        "tf_distributed_clipping."
+    )
