@@ -23,14 +23,25 @@ from keras_clinclip.evaluation.evaluate import select_split
 from keras_clinclip.evaluation.linear_probe import fit_logistic_regression
 from keras_clinclip.evaluation.linear_probe import linear_probe
 from keras_clinclip.evaluation.linear_probe import predict_logistic_regression  # noqa: E501
+from keras_clinclip.evaluation.localization import evaluate_localization
+from keras_clinclip.evaluation.localization import localization_maps
+from keras_clinclip.evaluation.localization import mass_inside
+from keras_clinclip.evaluation.localization import pointing_game
+from keras_clinclip.evaluation.metrics import auprc
 from keras_clinclip.evaluation.metrics import auroc
 from keras_clinclip.evaluation.metrics import binarize_labels
 from keras_clinclip.evaluation.metrics import bootstrap_ci
+from keras_clinclip.evaluation.metrics import clinical_metrics
+from keras_clinclip.evaluation.metrics import confusion_at
+from keras_clinclip.evaluation.metrics import expected_calibration_error
 from keras_clinclip.evaluation.metrics import first_relevant_ranks
 from keras_clinclip.evaluation.metrics import multilabel_auroc
 from keras_clinclip.evaluation.metrics import rankdata
 from keras_clinclip.evaluation.metrics import recall_at_k
+from keras_clinclip.evaluation.metrics import reliability_curve
 from keras_clinclip.evaluation.metrics import roc_curve
+from keras_clinclip.evaluation.metrics import threshold_at_specificity
+from keras_clinclip.evaluation.metrics import youden_threshold
 from keras_clinclip.evaluation.report import format_cxr_align_table
 from keras_clinclip.evaluation.report import format_linear_probe_table
 from keras_clinclip.evaluation.report import format_retrieval_table
@@ -48,9 +59,12 @@ from keras_clinclip.evaluation.zero_shot import zero_shot_scores
 
 __all__ = [
     "DEFAULT_TASKS",
+    "auprc",
     "auroc",
     "binarize_labels",
     "bootstrap_ci",
+    "clinical_metrics",
+    "confusion_at",
     "cosine_similarity",
     "cxr_align_from_records",
     "cxr_align_scores",
@@ -59,7 +73,9 @@ __all__ = [
     "embed_texts",
     "ensemble_prompt_embeddings",
     "evaluate_cxr_align",
+    "evaluate_localization",
     "evaluate_records",
+    "expected_calibration_error",
     "first_relevant_ranks",
     "fit_logistic_regression",
     "flatten_cxr_align",
@@ -70,15 +86,21 @@ __all__ = [
     "group_identical_texts",
     "l2_normalize",
     "linear_probe",
+    "localization_maps",
+    "mass_inside",
     "multilabel_auroc",
+    "pointing_game",
     "predict_logistic_regression",
     "rankdata",
     "recall_at_k",
     "relevance_matrix",
+    "reliability_curve",
     "retrieval_metrics",
     "roc_curve",
     "select_split",
+    "threshold_at_specificity",
     "write_report",
+    "youden_threshold",
     "zero_shot_evaluate",
     "zero_shot_scores",
 ]

@@ -21,6 +21,7 @@ PURE_MODULES = [
 KERAS_MODULES = [
     "keras_clinclip.evaluation.cxr_align",  # uses the tiny preprocessor
     "keras_clinclip.evaluation.embed",
+    "keras_clinclip.evaluation.localization",
     "keras_clinclip.models.clinclip_zero_shot_classifier",
 ]
 
