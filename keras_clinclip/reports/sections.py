@@ -132,7 +132,7 @@ def report_body(text, sections=None):
     Example:
     >>> report_body("INDICATION: r/o pneumonia. FINDINGS: No effusion.")
     'No effusion.'
-    >>> report_body("HISTORY: r/o pneumonia.\n\nThe lungs are clear.")
+    >>> report_body("HISTORY: r/o pneumonia.\\n\\nThe lungs are clear.")
     'The lungs are clear.'
     """
     text = as_text(text, "text")
