@@ -466,17 +466,18 @@ def _error_message(error, config):
     text = str(error)
     if isinstance(error, known):
         return text, True
+    hint = ""
+    if config.on_error == "raise":
+        hint = (
+            " (pass --on_error skip to skip bad records and unreadable "
+            "images; they are counted in the run summary)"
+        )
     marker = "ImageDecodeError: "
     if marker in text:
         line = text.split(marker, 1)[1].strip().splitlines()[0]
-        line = line.rstrip(".")
-        hint = ""
-        if config.on_error == "raise":
-            hint = (
-                " (pass --on_error skip to skip unreadable images; they "
-                "are counted in the run summary)"
-            )
-        return line + hint, True
+        return line.rstrip(".") + hint, True
+    if text.startswith("records row "):  # make_dataset's record checks
+        return text.strip().splitlines()[0].rstrip(".") + hint, True
     lines = [line for line in text.strip().splitlines() if line.strip()]
     first = lines[0] if lines else ""
     return f"{type(error).__name__}: {first}", False
