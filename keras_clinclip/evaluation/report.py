@@ -416,11 +416,18 @@ def write_report(
             )
     if clinical is not None:
         settings = clinical["settings"]
+        chosen_on = {
+            "validation": "on the validation split",
+            "test": "on the test split itself (no usable validation "
+            "split: optimistic)",
+            "mixed": "on the validation split (on the test split for "
+            "the findings without validation positives and negatives)",
+        }[settings["selected_on"]]
         lines += [
             "## Operating points and calibration",
             "",
             "Zero-shot probabilities at two thresholds per finding, chosen "
-            f"on the {settings['selected_on']} split and applied to the "
+            f"{chosen_on} and applied to the "
             "test split: Youden's J maximum and the lowest threshold with "
             f"specificity >= {settings['specificity']:g}; AUPRC (chance = "
             "prevalence) and expected calibration error over "

@@ -66,7 +66,7 @@ def test_thresholds_are_chosen_on_the_validation_split(tmp_path):
     assert result["localization"] is None  # no SynthCXR findings
     text = (tmp_path / "report.md").read_text()
     assert "## Operating points and calibration" in text
-    assert "chosen on the validation split" in text
+    assert "chosen on the validation split and applied" in text
     assert (tmp_path / "reliability.png").exists()
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["clinical"]["macro"]["auprc"] == 1.0
