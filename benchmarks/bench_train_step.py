@@ -119,7 +119,7 @@ def _build(args, loss=None):
     iu = args.data == "iu"
     config = TrainingConfig(
         dataset="iu_xray" if iu else "synthetic",
-        num_samples=None if iu else max(4 * args.batch_size, 64),
+        num_samples=0 if iu else max(4 * args.batch_size, 64),
         num_negations=args.num_negations,
         image_size=args.image_size,
         max_length=args.max_length,

@@ -5,6 +5,10 @@ that encodes every slot, with and without overflow (dropped slots masked
 in the loss exactly as empty ones).
 """
 
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -147,3 +151,36 @@ def test_capacity_needs_the_negation_mask_input(base, batch):
 def test_bad_capacity_is_rejected(base, capacity):
     with pytest.raises(ValueError, match="negation_capacity"):
         _model(base, capacity)
+
+
+def _run_dist(mode):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    script = os.path.join(root, "tests", "models", "dist_negation_capacity.py")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=root)
+    return subprocess.run(
+        [sys.executable, script, mode],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+@pytest.mark.distributed
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="runs once, under TF"
+)
+def test_mirrored_packed_step_equals_single_device():
+    result = _run_dist("tf")
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert "OK" in result.stdout
+
+
+@pytest.mark.distributed
+@pytest.mark.skipif(
+    keras.backend.backend() != "jax", reason="runs once, under JAX"
+)
+def test_data_parallel_packed_step_equals_single_device():
+    result = _run_dist("jax")
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert "OK" in result.stdout
