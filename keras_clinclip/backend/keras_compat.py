@@ -93,19 +93,10 @@ TF_DISTRIBUTED_CLIPPING = Workaround(
     first=(3, 0, 0),
     checked=(3, 15, 1),
 )
-TF_MULTI_WORKER_SPARSE_GRADIENTS = Workaround(
-    "tf_multi_worker_sparse_gradients",
-    "Under MultiWorkerMirroredStrategy the optimizer's cross-replica sum "
-    "fails on IndexedSlices gradients (a text tower's token embeddings): "
-    "'destinations can not be empty'.",
-    first=(3, 0, 0),
-    checked=(3, 15, 1),
-)
 WORKAROUNDS = (
     TF_DISTRIBUTED_BUILD,
     TF_MULTI_WORKER_SCALAR_LOGS,
     TF_DISTRIBUTED_CLIPPING,
-    TF_MULTI_WORKER_SPARSE_GRADIENTS,
 )
 
 
@@ -161,20 +152,17 @@ def _rank_one_logs(logs):
     )
 
 
-def clip_after_reduce(optimizer, num_replicas, densify=False):
-    """Patch a TF optimizer's cross-replica sum of the gradients.
+def clip_after_reduce(optimizer, num_replicas):
+    """Clip the cross-replica *sum* of the gradients (TF optimizers).
 
-    With `global_clipnorm` (and `tf_distributed_clipping` active), the
-    *summed* gradients are clipped instead of each replica's; with
-    `densify` (multi-worker, `tf_multi_worker_sparse_gradients` active),
-    IndexedSlices gradients are made dense before the sum. Returns the
-    optimizer; a no-op with one replica, nothing to do, or an optimizer
-    already patched.
+    Keras clips each replica's gradients by their own global norm before
+    the sum (`tf_distributed_clipping`); this moves the clipping after
+    it. Returns the optimizer; a no-op with one replica, no
+    `global_clipnorm`, or an optimizer already patched.
 
     Args:
         optimizer: a Keras optimizer (TensorFlow backend).
         num_replicas: replicas in sync.
-        densify: make IndexedSlices gradients dense first (multi-worker).
 
     Returns:
         The optimizer.
@@ -186,12 +174,11 @@ def clip_after_reduce(optimizer, num_replicas, densify=False):
     1.0
     """
     clip = getattr(optimizer, "global_clipnorm", None)
-    clip = clip if clip and TF_DISTRIBUTED_CLIPPING.active() else None
-    densify = bool(densify) and TF_MULTI_WORKER_SPARSE_GRADIENTS.active()
     if (
         num_replicas <= 1
-        or not (clip or densify)
-        or getattr(optimizer, "_clinclip_reduce_patched", False)
+        or not clip
+        or not TF_DISTRIBUTED_CLIPPING.active()
+        or getattr(optimizer, "_clinclip_clip_after_reduce", False)
     ):
         return optimizer
     import tensorflow as tf
@@ -199,23 +186,14 @@ def clip_after_reduce(optimizer, num_replicas, densify=False):
     original = optimizer._all_reduce_sum_gradients
 
     def reduce_then_clip(grads_and_vars):
-        grads_and_vars = list(grads_and_vars)
-        if densify:
-            grads_and_vars = [
-                (tf.convert_to_tensor(g) if g is not None else g, v)
-                for g, v in grads_and_vars
-            ]
         grads_and_vars = list(original(grads_and_vars))
-        if not clip:
-            return grads_and_vars
         grads = [g for g, _ in grads_and_vars]
         clipped, _ = tf.clip_by_global_norm(grads, clip)
         return list(zip(clipped, [v for _, v in grads_and_vars]))
 
-    if clip:
-        optimizer.global_clipnorm = None
+    optimizer.global_clipnorm = None
     optimizer._all_reduce_sum_gradients = reduce_then_clip
-    optimizer._clinclip_reduce_patched = True
+    optimizer._clinclip_clip_after_reduce = True
     return optimizer
 
 
@@ -262,11 +240,7 @@ class KerasCompatMixin:
         strategy = _strategy(self)
         optimizer = getattr(self, "optimizer", None)
         if strategy is not None and optimizer is not None:
-            clip_after_reduce(
-                optimizer,
-                strategy.num_replicas_in_sync,
-                densify=_multi_worker(strategy),
-            )
+            clip_after_reduce(optimizer, strategy.num_replicas_in_sync)
 
 
 def patch_model(model, sample_batch=None):
@@ -311,9 +285,5 @@ def patch_model(model, sample_batch=None):
 
             setattr(model, name, wrapped)
     if getattr(model, "optimizer", None) is not None:
-        clip_after_reduce(
-            model.optimizer,
-            strategy.num_replicas_in_sync,
-            densify=_multi_worker(strategy),
-        )
+        clip_after_reduce(model.optimizer, strategy.num_replicas_in_sync)
     return model

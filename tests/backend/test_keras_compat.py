@@ -88,3 +88,16 @@ def test_clipping_after_the_cross_replica_sum(tmp_path):
         f"(difference {difference:g}): set `fixed_in` of "
         "tf_distributed_clipping."
     )
+
+
+@only_tf
+@pytest.mark.distributed
+def test_multi_worker_scalar_logs_bug_is_still_there(tmp_path):
+    outputs = runner.run_multiworker(
+        tmp_path,
+        steps=1,
+        KERAS_CLINCLIP_WORKAROUNDS_OFF="tf_multi_worker_scalar_logs",
+    )
+    for code, output in outputs:
+        output = _still_needed("tf_multi_worker_scalar_logs", code, output)
+        assert "Invalid reduction dimension" in output, output[-2000:]
