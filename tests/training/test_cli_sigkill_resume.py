@@ -4,6 +4,12 @@ its `training_log.csv` holds every epoch's row exactly once.
 
 The kills land after the backup of step >= 3 (mid-epoch 1) and of step
 >= 8 (the end of epoch 2: the case that used to lose that epoch's row).
+
+JAX and PyTorch give bit-identical weights. TensorFlow's do not match to
+the bit (measured: 106 of 125 arrays differ, by at most 4e-9, where the
+bug this guards against gave 0.45): its CPU kernels are not
+bit-reproducible from one process to the next here, so it is held to
+1e-6.
 """
 
 import csv
@@ -16,6 +22,7 @@ import sys
 import time
 
 import h5py
+import keras
 import numpy as np
 import pytest
 
@@ -117,10 +124,11 @@ def test_sigkill_twice_then_rerun_equals_an_uninterrupted_run(tmp_path):
     ref = _weights(tmp_path / "ref" / "final.weights.h5")
     got = _weights(run_dir / "final.weights.h5")
     assert sorted(ref) == sorted(got)
+    atol = 1e-6 if keras.backend.backend() == "tensorflow" else 0.0
     differing = [
         (name, float(np.max(np.abs(ref[name] - got[name]))))
         for name in ref
-        if not np.array_equal(ref[name], got[name])
+        if not np.allclose(ref[name], got[name], rtol=0.0, atol=atol)
     ]
     assert not differing, f"{len(differing)} of {len(ref)}: {differing[:5]}"
 
