@@ -16,7 +16,10 @@ prints:
 - CXR-Align (test split, `cxr_align_from_records`): the items, how many
   have report and negation token ids equal after the preprocessing that
   `evaluate_cxr_align` applies, and how many it excludes;
-- the seconds `make_dataset` took to build (its text pre-pass included).
+- the seconds `make_dataset` took to build (its text pre-pass included);
+- with `--time_pass`, the seconds of the pre-pass itself on every study
+  (negation-aware truncation, then the collision guard), first call
+  (tracing the tokenizer included) and second call.
 
 `--truncation end` measures the plain cut at the end of the text (the
 behaviour before negation-aware truncation). Nothing derived from the
@@ -95,6 +98,33 @@ def _align_counts(records, preprocessor, truncation):
     }
 
 
+def _time_pass(records, preprocessor, num_negations):
+    from keras_clinclip.data import pipeline
+
+    n = len(records["id"])
+    times = []
+    for _ in range(2):
+        texts, mask, _ = pipeline._pad_negations(records, num_negations, n)
+        columns = {
+            "row": np.arange(n),
+            "report": np.asarray(records["report"], object),
+            "negations": texts,
+            "negation_mask": mask,
+        }
+        start = time.perf_counter()
+        pipeline._truncate_negations(columns, preprocessor)
+        middle = time.perf_counter()
+        log = pipeline.ErrorLog()
+        pipeline._guard_collisions(columns, preprocessor, records["id"], log)
+        end = time.perf_counter()
+        times.append((round(middle - start, 2), round(end - middle, 2)))
+    return {
+        "studies": n,
+        "truncation s (first, second)": (times[0][0], times[1][0]),
+        "guard s (first, second)": (times[0][1], times[1][1]),
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", default="64,48")
@@ -105,6 +135,7 @@ def main():
         choices=("negation_aware", "end"),
     )
     parser.add_argument("--image_size", type=int, default=64)
+    parser.add_argument("--time_pass", action="store_true")
     args = parser.parse_args()
 
     from keras_clinclip.data import iu_xray
@@ -130,6 +161,12 @@ def main():
         print(f"\nsequence_length={length}")
         print(f"  train: {train}")
         print(f"  CXR-Align test: {align}")
+        if args.time_pass:
+            fresh = ClinCLIPPreprocessor.from_towers(
+                image_size=args.image_size, sequence_length=length
+            )
+            timing = _time_pass(records, fresh, args.num_negations)
+            print(f"  pre-pass: {timing}")
 
 
 if __name__ == "__main__":
