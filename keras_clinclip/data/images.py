@@ -1,4 +1,4 @@
-"""Decode radiographs (PNG, JPEG, TIFF, DICOM) to 8-bit grayscale arrays.
+"""Decode radiographs (PNG, JPEG, TIFF, DICOM) to grayscale arrays.
 
 PNG and TIFF: the sample depth comes from the file (PNG `sBIT` or bit
 depth, TIFF `BitsPerSample`/`SampleFormat`) or from `bit_depth=`, never
@@ -7,8 +7,12 @@ from the pixel values; float samples are scaled by their own range.
 DICOM is read with pydicom: the modality LUT (rescale slope/intercept),
 then the VOI LUT or window centre/width (the first one when several are
 given), else the full stored range of the pixels, then MONOCHROME1
-inversion (so that bone is always white), then scaling to 0..255. 8- to
-16-bit images are handled.
+inversion (so that bone is always white), then scaling to 0..255 (or
+0..65535 with `output_bits=16`). 8- to 16-bit images are handled, one
+frame of a multi-frame file (`frame=`), and compressed transfer syntaxes
+(JPEG Lossless, JPEG-LS, JPEG 2000, RLE) through pydicom's pixel-data
+plugins (the `pylibjpeg` packages of the `[data]` extra). `window=`
+overrides the header's VOI window.
 """
 
 import io
@@ -46,26 +50,75 @@ def is_dicom(path_or_bytes):
     return str(path_or_bytes).lower().endswith(DICOM_SUFFIXES)
 
 
-def _to_uint8(array, lo=None, hi=None):
+OUTPUT_DTYPES = {8: np.uint8, 16: np.uint16}
+
+
+def _to_uint8(array, lo=None, hi=None, output_bits=8):
+    """`lo..hi` (default: the array's range) onto 0..2^output_bits - 1."""
     array = np.asarray(array, np.float64)
     lo = float(np.min(array)) if lo is None else lo
     hi = float(np.max(array)) if hi is None else hi
+    dtype = OUTPUT_DTYPES[output_bits]
     if hi <= lo:
-        return np.zeros(array.shape, np.uint8)
+        return np.zeros(array.shape, dtype)
     scaled = (np.clip(array, lo, hi) - lo) / (hi - lo)
-    return (scaled * 255.0 + 0.5).astype(np.uint8)
+    return (scaled * float(2**output_bits - 1) + 0.5).astype(dtype)
 
 
-def dicom_to_array(dataset, name="<dicom>"):
-    """Pixel data of a pydicom dataset as uint8 grayscale, display-ready.
+def _window_range(window):
+    """DICOM's linear VOI function: (center, width) -> input `lo..hi`."""
+    center, width = window
+    return center - 0.5 - (width - 1) / 2, center - 0.5 + (width - 1) / 2
+
+
+def _check_options(window, output_bits, frame):
+    if not (window is None or window == "header"):
+        ok = isinstance(window, (tuple, list)) and len(window) == 2
+        ok = ok and all(
+            isinstance(v, (int, float, np.number)) and np.isfinite(v)
+            for v in window
+        )
+        if not ok or window[1] < 1:
+            raise ValueError(
+                "window must be 'header', None or (center, width) with "
+                f"width >= 1, got {window!r}."
+            )
+        window = (float(window[0]), float(window[1]))
+    if output_bits not in OUTPUT_DTYPES:
+        raise ValueError(
+            f"output_bits must be 8 (uint8) or 16 (uint16), got "
+            f"{output_bits!r}."
+        )
+    if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)):
+        raise ValueError(f"frame must be an int, got {frame!r}.")
+    if frame < 0:
+        raise ValueError(f"frame must be >= 0, got {frame}.")
+    return window, int(frame)
+
+
+def dicom_to_array(
+    dataset, name="<dicom>", window="header", output_bits=8, frame=0
+):
+    """Pixel data of a pydicom dataset as grayscale, display-ready.
+
+    Compressed transfer syntaxes (JPEG Lossless, JPEG 2000, JPEG-LS, RLE)
+    are decoded by pydicom's pixel-data plugins (the `pylibjpeg`
+    packages of the `[data]` extra).
 
     Args:
         dataset: a `pydicom.Dataset` with pixel data.
         name: the file name, for error messages.
+        window: `"header"` (default) applies the file's VOI LUT or first
+            window centre/width, else the pixels' full range; `None`
+            ignores the header's window (the full range); `(center,
+            width)` applies that window (in modality-LUT units, e.g. HU)
+            with DICOM's linear VOI function.
+        output_bits: 8 (uint8, 0..255) or 16 (uint16, 0..65535).
+        frame: the frame of a multi-frame image (0: the first).
 
     Returns:
-        uint8 (H, W); dense tissue bright whatever the photometric
-        interpretation.
+        (H, W) uint8 or uint16; dense tissue bright whatever the
+        photometric interpretation.
 
     Example:
     >>> import pydicom
@@ -73,24 +126,40 @@ def dicom_to_array(dataset, name="<dicom>"):
     >>> ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
     >>> dicom_to_array(ds).dtype.name
     'uint8'
+    >>> dicom_to_array(ds, window=(600, 1600), output_bits=16).dtype.name
+    'uint16'
     """
     from pydicom.pixels import apply_modality_lut
     from pydicom.pixels import apply_voi_lut
 
+    window, frame = _check_options(window, output_bits, frame)
     photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2"))
     if photometric not in ("MONOCHROME1", "MONOCHROME2"):
         raise ImageDecodeError(
             f"{name}: photometric interpretation {photometric!r} is not a "
             "grayscale radiograph (MONOCHROME1 or MONOCHROME2)."
         )
+    frames = int(dataset.get("NumberOfFrames", 1) or 1)
+    if frame >= frames:
+        raise ImageDecodeError(
+            f"{name}: frame={frame} but the file has {frames} frame(s)."
+        )
     try:
+        if frames > 1:
+            dataset.pixel_array_options(index=frame)
         pixels = dataset.pixel_array
     except Exception as error:  # pydicom raises many kinds here
+        hint = ""
+        if "missing dependencies" in str(error) or "plugin" in str(error):
+            hint = (
+                " Compressed DICOM needs pydicom's pixel-data plugins: "
+                "pip install 'keras-clinclip[data]'."
+            )
         raise ImageDecodeError(
-            f"{name}: cannot read the DICOM pixel data ({error})."
+            f"{name}: cannot read the DICOM pixel data ({error}).{hint}"
         ) from error
-    if pixels.ndim == 3:  # multi-frame: take the first frame
-        pixels = pixels[0]
+    if pixels.ndim == 3 and frames > 1:  # all frames decoded
+        pixels = pixels[frame] if len(pixels) == frames else pixels[0]
     if pixels.ndim != 2:
         raise ImageDecodeError(
             f"{name}: expected a 2-D image, got shape {pixels.shape}."
@@ -99,7 +168,9 @@ def dicom_to_array(dataset, name="<dicom>"):
     has_voi = "VOILUTSequence" in dataset or (
         "WindowCenter" in dataset and "WindowWidth" in dataset
     )
-    if has_voi:
+    if isinstance(window, tuple):
+        image = _to_uint8(values, *_window_range(window), output_bits)
+    elif has_voi and window == "header":
         values = apply_voi_lut(values, dataset, index=0)
         if "VOILUTSequence" in dataset:
             lut = dataset.VOILUTSequence[0]
@@ -112,11 +183,11 @@ def dicom_to_array(dataset, name="<dicom>"):
                 lo, hi = -(2.0 ** (bits - 1)), 2.0 ** (bits - 1) - 1
             else:
                 lo, hi = 0.0, 2.0**bits - 1
-        image = _to_uint8(values, lo, hi)
+        image = _to_uint8(values, lo, hi, output_bits)
     else:
-        image = _to_uint8(values)
+        image = _to_uint8(values, output_bits=output_bits)
     if photometric == "MONOCHROME1":
-        image = 255 - image
+        image = np.iinfo(image.dtype).max - image
     return image
 
 
@@ -180,8 +251,16 @@ def _integer_range(bits, signed):
     return 0.0, 2.0**bits - 1
 
 
-def _pil_to_uint8(image, data, name, bit_depth):
-    """A decoded Pillow image as uint8, by the depth rules of decode_image."""
+def _pil_to_uint8(image, data, name, bit_depth, window=None, output_bits=8):
+    """A decoded Pillow image as uint8/16, by the rules of decode_image."""
+    array, lo, hi = _pil_samples(image, data, name, bit_depth)
+    if isinstance(window, tuple):
+        lo, hi = _window_range(window)
+    return _to_uint8(array, lo, hi, output_bits)
+
+
+def _pil_samples(image, data, name, bit_depth):
+    """`(samples, lo, hi)`: the range `lo..hi` maps onto black..white."""
     tags = getattr(image, "tag_v2", None) or {}
     sample_format = tags.get(339, 1)
     if isinstance(sample_format, tuple):
@@ -198,14 +277,14 @@ def _pil_to_uint8(image, data, name, bit_depth):
             raise ImageDecodeError(
                 f"{name}: {bad} pixel(s) are not finite (NaN or inf)."
             )
-        return _to_uint8(array)
+        return array, None, None
     if image.mode not in ("L", "I", "I;16", "I;16B", "I;16L", "I;16S"):
         if bit_depth is not None:
             raise ImageDecodeError(
                 f"{name}: bit_depth={bit_depth} applies to grayscale "
                 f"images; this one is {image.mode}."
             )
-        return np.asarray(image.convert("L"), np.uint8)
+        return np.asarray(image.convert("L"), np.uint8), 0.0, 255.0
     container = {"L": 8, "I": 32}.get(image.mode, 16)
     signed = image.mode == "I;16S" or sample_format == 2
     significant = None
@@ -229,22 +308,27 @@ def _pil_to_uint8(image, data, name, bit_depth):
                 f"{name}: a sample ({array.max()}) is outside the range of "
                 f"bit_depth={bit_depth} ({lo:.0f}..{hi:.0f})."
             )
-        return _to_uint8(array, lo, hi)
+        return array, lo, hi
     if significant is None:
-        if image.mode == "L":
-            return np.asarray(array, np.uint8)
-        return _to_uint8(array, *_integer_range(container, signed))
+        return array, *_integer_range(container, signed)
     # sBIT: b-bit samples. Stored as they are (0..2^b-1), or, as the PNG
     # specification describes, scaled up to the container's bits; a sample
     # above 2^b-1 can only be the second kind.
     array = np.asarray(array, np.int64)
     if array.size and array.max() > 2**significant - 1:
         array = array >> (container - significant)
-    return _to_uint8(array, 0.0, 2.0**significant - 1)
+    return array, 0.0, 2.0**significant - 1
 
 
-def decode_image(source, name=None, bit_depth=None):
-    """Decode a PNG, JPEG, TIFF or DICOM image to uint8 grayscale (H, W).
+def decode_image(
+    source,
+    name=None,
+    bit_depth=None,
+    window="header",
+    output_bits=8,
+    frame=0,
+):
+    """Decode a PNG, JPEG, TIFF or DICOM image to grayscale (H, W).
 
     The sample depth comes from the file, never from the pixel values:
 
@@ -257,7 +341,7 @@ def decode_image(source, name=None, bit_depth=None):
     - Float samples (TIFF `F`) have no fixed range: they are scaled by
       their own range (minimum -> 0, maximum -> 255); NaN or inf is an
       error.
-    - DICOM: its header (see the module docstring).
+    - DICOM: its header (see the module docstring), compressed or not.
 
     `bit_depth=b` overrides the file for integer samples (0..2^b-1): for
     16-bit files that hold 10-, 12- or 14-bit samples without an `sBIT`
@@ -269,9 +353,20 @@ def decode_image(source, name=None, bit_depth=None):
         name: a name for error messages (defaults to the path).
         bit_depth: the bits per sample of integer PNG/TIFF/JPEG images
             (1..32), or None for the file's own depth. Not for DICOM.
+        window: the VOI window. `"header"` (default): a DICOM file's own
+            VOI LUT or first window centre/width (other formats have
+            none); `None`: no window (DICOM: the pixels' full range);
+            `(center, width)`: this window, in modality-LUT units for
+            DICOM (e.g. HU) and in sample values for PNG/TIFF, with
+            DICOM's linear function (values below it black, above white).
+        output_bits: 8 (uint8 0..255, the default) or 16 (uint16
+            0..65535, for 10- to 16-bit radiographs without losing
+            levels).
+        frame: the frame of a multi-frame DICOM or TIFF (0: the first);
+            past the last frame is an error.
 
     Returns:
-        uint8 (H, W).
+        (H, W) uint8, or uint16 with `output_bits=16`.
 
     Raises:
         ImageDecodeError: naming the file when it is missing, empty,
@@ -289,8 +384,13 @@ def decode_image(source, name=None, bit_depth=None):
     >>> Image.fromarray(twelve_bit).save(buffer, "PNG")
     >>> decode_image(buffer.getvalue(), bit_depth=12).tolist()
     [[0, 128, 255]]
+    >>> decode_image(buffer.getvalue(), window=(1024.5, 2048)).tolist()
+    [[0, 255, 255]]
+    >>> decode_image(buffer.getvalue(), bit_depth=12, output_bits=16).tolist()
+    [[0, 32776, 65535]]
     """
     bit_depth = _check_bit_depth(bit_depth)
+    window, frame = _check_options(window, output_bits, frame)
     if isinstance(source, (bytes, bytearray)):
         data = bytes(source)
         name = name or "<bytes>"
@@ -318,13 +418,21 @@ def decode_image(source, name=None, bit_depth=None):
             raise ImageDecodeError(
                 f"{name}: not a readable DICOM file ({error})."
             ) from error
-        return dicom_to_array(dataset, name)
+        return dicom_to_array(dataset, name, window, output_bits, frame)
     from PIL import Image
 
     try:
         with Image.open(io.BytesIO(data)) as image:
+            frames = getattr(image, "n_frames", 1)
+            if frame >= frames:
+                raise ImageDecodeError(
+                    f"{name}: frame={frame} but the file has {frames} frame(s)."
+                )
+            image.seek(frame)
             image.load()
-            return _pil_to_uint8(image, data, name, bit_depth)
+            return _pil_to_uint8(
+                image, data, name, bit_depth, window, output_bits
+            )
     except ImageDecodeError:
         raise
     except Exception as error:
