@@ -2,7 +2,7 @@
 
 import importlib.util
 import pathlib
-import warnings
+import sys
 
 import keras
 
@@ -51,8 +51,9 @@ def build_callbacks(
         output_dir: the run's directory (see `run_paths`).
         save_freq: back up the training state every this many optimizer
             steps (0: at each epoch end); see `TrainingStateBackup`.
-        tensorboard: add `keras.callbacks.TensorBoard` (skipped with a
-            warning when the `tensorboard` package is not installed).
+        tensorboard: add `keras.callbacks.TensorBoard` when the
+            `tensorboard` package is installed (the default, True, logs
+            when it can; without the package a one-line note on stderr).
         checkpoints: add an `AtomicModelCheckpoint` of the weights at
             each epoch end (the best by `monitor` when given).
         is_chief: False on non-chief workers: they log nothing and write
@@ -77,11 +78,11 @@ def build_callbacks(
             keras.callbacks.CSVLogger(str(paths["log_csv"]), append=True)
         )
         if tensorboard and importlib.util.find_spec("tensorboard") is None:
-            warnings.warn(
-                "TensorBoard logs need the `tensorboard` package, which is "
-                "not installed (pip install tensorboard); training goes on "
-                "without them. Pass `--tensorboard false` to silence this.",
-                stacklevel=2,
+            print(
+                "note: no TensorBoard logs (the `tensorboard` package is not "
+                "installed: pip install 'keras-clinclip[tensorboard]'; turn "
+                "the tensorboard option off to silence this)",
+                file=sys.stderr,
             )
         elif tensorboard:
             callbacks.append(

@@ -94,12 +94,7 @@ def test_atomic_model_checkpoint_final_name_only_when_complete(
 
 
 def test_build_callbacks_for_chief_and_worker(tmp_path):
-    import importlib.util
-
-    if importlib.util.find_spec("tensorboard") is None:
-        with pytest.warns(UserWarning, match="pip install tensorboard"):
-            chief = [type(c).__name__ for c in build_callbacks(tmp_path)]
-        assert "TensorBoard" not in chief
+    # TensorBoard on/off by install: tests/training/test_tensorboard_default.py
     chief = [
         type(c).__name__ for c in build_callbacks(tmp_path, tensorboard=False)
     ]
