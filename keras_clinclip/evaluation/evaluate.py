@@ -411,7 +411,13 @@ def _evaluate(
         localization == "auto" and "findings" in test and "image" in test
     ):
         located = evaluate_localization(
-            backbone, preprocessor, test, prompts=prompts, batch_size=batch_size
+            backbone,
+            preprocessor,
+            test,
+            prompts=prompts,
+            batch_size=batch_size,
+            n_bootstrap=n_bootstrap,
+            seed=seed,
         )
 
     # --- Retrieval ---

@@ -323,7 +323,7 @@ def mass_inside(maps, masks):
     return np.where(total > 0, inside / np.maximum(total, 1e-300), area)
 
 
-def localization_scores(maps, masks, names, tolerance=0):
+def localization_scores(maps, masks, names, tolerance=0, n_bootstrap=0, seed=0):
     """Pointing-game accuracy and mean mass inside, per finding.
 
     Args:
@@ -331,10 +331,15 @@ def localization_scores(maps, masks, names, tolerance=0):
         masks: `(N, H, W)` drawn regions.
         names: N finding names (the group of each case).
         tolerance: see `pointing_game`.
+        n_bootstrap: resamples of the 95% percentile intervals
+            `pointing_ci` and `mass_ci` (`metrics.bootstrap_ci` over the
+            cases; 0: none).
+        seed: bootstrap seed.
 
     Returns:
         dict name -> {`n`, `pointing`, `mass`, `area`} (`area`: the mean
-        region share, the chance level of both scores), plus `"all"`
+        region share, the chance level of both scores; with
+        `n_bootstrap`, also `pointing_ci` and `mass_ci`), plus `"all"`
         over every case.
 
     Example:
@@ -363,6 +368,16 @@ def localization_scores(maps, masks, names, tolerance=0):
             "mass": float(mass[index].mean()),
             "area": float(area[index].mean()),
         }
+        if n_bootstrap:
+            from keras_clinclip.evaluation.metrics import bootstrap_ci
+
+            for key, values in (("pointing", hits), ("mass", mass)):
+                out[name][f"{key}_ci"] = bootstrap_ci(
+                    np.mean,
+                    values[index].astype(np.float64),
+                    n_resamples=n_bootstrap,
+                    seed=seed,
+                )
     return out
 
 
@@ -487,6 +502,8 @@ def evaluate_localization(
     batch_size=16,
     max_per_finding=None,
     num_examples=4,
+    n_bootstrap=0,
+    seed=0,
 ):
     """Pointing game and mass inside per finding on SynthCXR records.
 
@@ -506,6 +523,8 @@ def evaluate_localization(
         max_per_finding: cap on the cases per finding.
         num_examples: cases kept for the report's figure (one per
             finding first).
+        n_bootstrap: resamples of the scores' intervals (0: none).
+        seed: bootstrap seed.
 
     Returns:
         dict with `scores` (per observation and `"all"`, see
@@ -547,7 +566,12 @@ def evaluate_localization(
         backbone, preprocessor, images, texts, batch_size=batch_size
     )["maps"]
     scores = localization_scores(
-        maps, cases["mask"], cases["observation"], tolerance
+        maps,
+        cases["mask"],
+        cases["observation"],
+        tolerance,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
     )
     # Figure: the first case of each finding, then the next ones.
     first = list(dict.fromkeys(cases["observation"]))

@@ -177,7 +177,12 @@ def format_localization_table(scores, baseline=None):
         label = "**all**" if name == "all" else name
         row = [label, e["n"], _number(e["area"])]
         if baseline is None:
-            row += [_number(e["pointing"]), _number(e["mass"])]
+            row += [
+                f"{_number(e[k])} {_interval(*e[f'{k}_ci'])}"
+                if f"{k}_ci" in e
+                else _number(e[k])
+                for k in ("pointing", "mass")
+            ]
         else:
             b = baseline.get(name, {})
             row += [

@@ -169,6 +169,11 @@ def test_localization_scores_groups_and_errors():
     masks[2, 0, :] = True
     s = localization.localization_scores(maps, masks, ["a", "a", "b"])
     assert s["a"] == {"n": 2, "pointing": 0.5, "mass": 0.5, "area": 0.25}
+    ci = localization.localization_scores(
+        maps, masks, ["a", "a", "b"], n_bootstrap=200
+    )
+    assert ci["a"]["pointing_ci"] == (0.0, 1.0)  # one hit in two cases
+    assert ci["b"]["mass_ci"] == (1.0, 1.0)
     assert s["b"]["pointing"] == 1.0 and s["b"]["area"] == 0.5
     assert s["all"]["n"] == 3
     masks[1] = False
