@@ -174,3 +174,15 @@ def test_run_model_card_reads_the_log_and_flags_synthetic_data(tmp_path):
     card = run_model_card(TrainingConfig(dataset="data/mimic.csv"))
     assert card["synthetic_images"] is False and card["metrics"] == {}
     assert "data/mimic.csv" in card["training_data"]
+
+
+def test_task_loads_from_a_backbone_only_preset(tmp_path):
+    backbone = tiny_backbone()
+    backbone.save_to_preset(tmp_path, preprocessor=tiny_preprocessor())
+    assert not (tmp_path / "task.json").exists()
+    task = ClinCLIPPretrainer.from_preset(str(tmp_path))
+    assert isinstance(task.preprocessor, ClinCLIPPreprocessor)
+    for mine, theirs in zip(backbone.weights, task.backbone.weights):
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(theirs)
+        )
