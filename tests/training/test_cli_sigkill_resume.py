@@ -5,11 +5,11 @@ its `training_log.csv` holds every epoch's row exactly once.
 The kills land after the backup of step >= 3 (mid-epoch 1) and of step
 >= 8 (the end of epoch 2: the case that used to lose that epoch's row).
 
-JAX and PyTorch give bit-identical weights. TensorFlow's do not match to
-the bit (measured: 106 of 125 arrays differ, by at most 4e-9, where the
-bug this guards against gave 0.45): its CPU kernels are not
-bit-reproducible from one process to the next here, so it is held to
-1e-6.
+On JAX the weights are bit-identical. On TensorFlow two uninterrupted
+runs are bit-identical but the resumed one is not (measured: 106 of 125
+arrays differ, by at most 4e-9, where the bug this guards against gave
+0.45); the cause is not found (a float-rounding difference in the resumed
+process's TF graph), so TensorFlow is held to 1e-6.
 """
 
 import csv
