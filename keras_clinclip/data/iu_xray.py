@@ -17,6 +17,7 @@ import pathlib
 import re
 import sys
 import tarfile
+import time
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -276,6 +277,38 @@ def _study_seed(study):
     return int(digest[:8], 16)
 
 
+class _Progress:
+    """A one-line progress note on stderr (no new dependency).
+
+    On a terminal the line is redrawn in place; otherwise (logs, CI) a line
+    is written at each tenth of the work.
+    """
+
+    def __init__(self, total, label, enabled=True):
+        self.total, self.label, self.done = int(total), label, 0
+        self.enabled = enabled and self.total > 0
+        self.tty = sys.stderr.isatty()
+        self.shown = -1
+        self.start = time.monotonic()
+
+    def update(self, count):
+        if not self.enabled:
+            return
+        self.done = min(self.total, self.done + int(count))
+        tenth = 10 * self.done // self.total
+        if not self.tty and tenth == self.shown:
+            return
+        self.shown = tenth
+        seconds = time.monotonic() - self.start
+        line = (
+            f"{self.label}: {self.done}/{self.total} "
+            f"({100 * self.done // self.total}%, {seconds:.0f}s)"
+        )
+        end = "\n" if not self.tty or self.done == self.total else ""
+        print(("\r" if self.tty else "") + line, end=end, file=sys.stderr)
+        sys.stderr.flush()
+
+
 _RENDERER = {}
 
 
@@ -287,7 +320,22 @@ def _render_chunk(args):
     return np.stack([renderer.render(f, seed=s) for f, s in jobs])
 
 
-def render_images(findings, seeds, image_size=224, workers=None):
+def _start_method():
+    """ "forkserver" where the platform has it, else None (in process).
+
+    Never "fork": JAX, TensorFlow and torch run threads, and a forked
+    child of a multithreaded process can deadlock.
+    """
+    if multiprocessing.parent_process() is not None:
+        return None  # already a worker: no nested pools
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        return "forkserver"
+    return None
+
+
+def render_images(
+    findings, seeds, image_size=224, workers=None, progress=False
+):
     """Render many SynthCXR images, in worker processes when it helps.
 
     Args:
@@ -295,8 +343,14 @@ def render_images(findings, seeds, image_size=224, workers=None):
         seeds: a list of ints, one per image.
         image_size: the side of the images.
         workers: processes (default: 2 when the machine has 2+ cores and
-            there are more than 64 images, else 1). Workers are forked
-            (Linux); elsewhere rendering stays in this process.
+            there are more than 64 images, else 1). Workers start with
+            the "forkserver" method (never `os.fork()` of this process,
+            where a backend may run threads; each worker imports the
+            package, a few seconds); without forkserver (Windows)
+            rendering stays in this process.
+            Scripts that call this with workers belong under
+            `if __name__ == "__main__":`, as for any multiprocessing.
+        progress: write a progress line to stderr.
 
     Returns:
         uint8 (N, image_size, image_size).
@@ -310,18 +364,24 @@ def render_images(findings, seeds, image_size=224, workers=None):
         return np.zeros((0, image_size, image_size), np.uint8)
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if len(jobs) > 64 else 1
-    synthetic.lung_masks()  # load once, shared by forked workers
+    synthetic.lung_masks()  # read (and cached on disk) before the workers
     chunk = 64
     chunks = [
         (image_size, jobs[i : i + chunk]) for i in range(0, len(jobs), chunk)
     ]
-    can_fork = sys.platform.startswith("linux")
-    if workers > 1 and can_fork and len(chunks) > 1:
-        context = multiprocessing.get_context("fork")
+    bar = _Progress(len(jobs), "IU X-ray: rendering images", progress)
+    method = _start_method()
+    parts = []
+    if workers > 1 and method and len(chunks) > 1:
+        context = multiprocessing.get_context(method)
         with context.Pool(workers) as pool:
-            parts = pool.map(_render_chunk, chunks)
+            for part in pool.imap(_render_chunk, chunks):
+                parts.append(part)
+                bar.update(len(part))
     else:
-        parts = [_render_chunk(c) for c in chunks]
+        for c in chunks:
+            parts.append(_render_chunk(c))
+            bar.update(len(parts[-1]))
     return np.concatenate(parts)
 
 
@@ -338,14 +398,19 @@ def _reports_fingerprint():
     return digest.hexdigest()[:12]
 
 
-def _text_columns(rows, num_negations, graphs):
+def _text_columns(rows, num_negations, graphs, progress=False):
     from keras_clinclip import reports
 
     texts = [
         " ".join(t for t in (row["findings"], row["impression"]) if t)
         for row in rows
     ]
-    labels = reports.labels_to_array(reports.label_reports(texts))
+    bar = _Progress(len(texts), "IU X-ray: labelling reports", progress)
+    found = []
+    for start in range(0, len(texts), 200):
+        found.extend(reports.label_reports(texts[start : start + 200]))
+        bar.update(len(texts[start : start + 200]))
+    labels = reports.labels_to_array(found)
     observations = list(reports.CHEXPERT_OBSERVATIONS)
     negations, omissions, negated = [], [], []
     negation_labels = np.zeros(
@@ -380,6 +445,26 @@ def _text_columns(rows, num_negations, graphs):
     if graphs:
         columns.update(rec.graph_columns(texts))
     return columns
+
+
+def _selection(study_ids):
+    return hashlib.md5("\n".join(study_ids).encode()).hexdigest()[:10]
+
+
+def _take_rows(columns, positions, total):
+    """The rows `positions` of per-row columns (arrays or lists)."""
+    out = {}
+    for key, value in columns.items():
+        if len(value) != total:
+            raise ValueError(
+                f"IU X-ray cache: column {key!r} has {len(value)} rows, "
+                f"expected {total}; delete the cache folder to rebuild."
+            )
+        if isinstance(value, np.ndarray):
+            out[key] = value[positions]
+        else:
+            out[key] = [value[i] for i in positions]
+    return out
 
 
 def _save(path, columns):
@@ -431,13 +516,16 @@ def iu_xray(
     Everything is cached under `keras_clinclip.utils.cache_dir("iu_xray")`
     (`$KERAS_CLINCLIP_CACHE`): the images keyed on the renderer version
     and size, the text columns on the report toolkit's code; a changed
-    renderer or toolkit rebuilds its part.
+    renderer or toolkit rebuilds its part. A first build of more than 256
+    reports writes its progress to stderr.
 
     Args:
         image_size: the side of the rendered images.
         num_negations: K, negated/omitted variants per report.
         graphs: add the report graph arrays.
         limit: keep only the first `limit` reports (for quick runs).
+            A subset (`limit` or `ids`) is read from the full build's
+            cache when there is one, not rendered again.
         ids: keep only these report ids (e.g. `["CXR1", "CXR10"]`).
         split_fractions: train/validate/test shares.
         cache: read and write the cache.
@@ -474,43 +562,64 @@ def iu_xray(
                 f"{missing[:10]}."
             )
         rows = [row for row in rows if row["id"] in wanted]
+    all_ids = [row["id"] for row in read_iu_reports()[0]]
     if limit is not None:
         rows = rows[: int(limit)]
     study_ids = [row["id"] for row in rows]
-    selection = hashlib.md5("\n".join(study_ids).encode()).hexdigest()[:10]
+    selection = _selection(study_ids)
+    # A subset (limit= or ids=) is read from the full build's cache when
+    # there is one, instead of rendering and caching a file of its own.
+    full_selection = _selection(all_ids)
+    where = {study: i for i, study in enumerate(all_ids)}
+    positions = np.array([where[s] for s in study_ids], np.int64)
     folder = None
     if cache:
         folder = pathlib.Path(cache_dir or utils.cache_dir("iu_xray"))
         folder.mkdir(parents=True, exist_ok=True)
 
-    image_file = text_file = None
-    if folder is not None:
-        image_file = folder / (
+    def image_name(chosen):
+        return folder / (
             f"images_r{synthetic.RENDERER_VERSION}_d{_DATASET_VERSION}_"
-            f"{image_size}_{selection}.npz"
+            f"{image_size}_{chosen}.npz"
         )
-        text_file = folder / (
+
+    def text_name(chosen):
+        return folder / (
             f"text_{_reports_fingerprint()}_d{_DATASET_VERSION}_"
-            f"k{num_negations}_g{int(bool(graphs))}_{selection}.npz"
+            f"k{num_negations}_g{int(bool(graphs))}_{chosen}.npz"
         )
+
+    image_file = text_file = full_image = full_text = None
+    if folder is not None:
+        image_file, text_file = image_name(selection), text_name(selection)
+        if selection != full_selection:
+            full_image = image_name(full_selection)
+            full_text = text_name(full_selection)
     drawn = [
         mesh_to_findings(row["mesh"], _study_seed(row["id"])) for row in rows
     ]
+    # A first build of more than a few hundred images takes minutes.
+    progress = len(rows) > 256
     if image_file is not None and image_file.exists():
         images = _load(image_file)["image"]
+    elif full_image is not None and full_image.exists():
+        images = _load(full_image)["image"][positions]
     else:
         images = render_images(
             drawn,
             [_study_seed(s) for s in study_ids],
             image_size=image_size,
             workers=workers,
+            progress=progress,
         )
         if image_file is not None:
             _save(image_file, {"image": images})
     if text_file is not None and text_file.exists():
         columns = _load(text_file)
+    elif full_text is not None and full_text.exists():
+        columns = _take_rows(_load(full_text), positions, len(all_ids))
     else:
-        columns = _text_columns(rows, num_negations, graphs)
+        columns = _text_columns(rows, num_negations, graphs, progress)
         if text_file is not None:
             _save(text_file, columns)
     records = {
