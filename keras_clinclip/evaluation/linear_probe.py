@@ -16,7 +16,12 @@ it against a Newton solver). With `l2=None` the penalty is 1/n, i.e.
 scikit-learn's default C=1.
 
 `linear_probe` trains on nested random subsets (1% within 10% within
-100%) of the training split and reports AUROC on the test split.
+100%) of the training split and reports AUROC on the test split; each
+fit starts from the head of the next smaller subset (`init=`), which
+cuts the iterations of the large fits. At MIMIC scale (377k x 512, 14
+findings, 3 fractions) it runs in minutes on 2 cores, with the same AUROCs
+as scikit-learn's `LogisticRegression` (see docs/performance.md and
+`benchmarks/bench_linear_probe.py`).
 """
 
 import math
@@ -37,7 +42,13 @@ def _sigmoid(z):
 
 
 def fit_logistic_regression(
-    features, targets, valid=None, l2=None, max_iter=2000, tol=1e-7
+    features,
+    targets,
+    valid=None,
+    l2=None,
+    max_iter=2000,
+    tol=1e-7,
+    init=None,
 ):
     """Fit one logistic-regression head per column of `targets`.
 
@@ -49,6 +60,9 @@ def fit_logistic_regression(
         max_iter: the maximum number of iterations.
         tol: stop when the largest weight change is below `tol` (in the
             standardised feature space).
+        init: optional head (a result of this function, e.g. on a subset
+            of the rows) to start from; the optimum is the same, reached
+            in fewer iterations when `init` is close to it.
 
     Returns:
         dict with `mean`, `scale` (the standardisation), `weights` (d, C),
@@ -125,6 +139,14 @@ def fit_logistic_regression(
     # restart of O'Donoghue & Candes (momentum reset per head whenever it
     # points uphill), which keeps the fast rate on ill-conditioned heads.
     theta = np.zeros((d + 1, c))
+    if init is not None:
+        # The same linear function in this fit's standardisation.
+        raw = (
+            np.asarray(init["weights"], np.float64)
+            / np.asarray(init["scale"])[:, None]
+        )
+        theta[:-1] = raw * scale[:, None]
+        theta[-1] = init["bias"] - init["mean"] @ raw + mean @ raw
     point = theta.copy()
     momentum = np.ones(c)
     converged = np.zeros(c, dtype=bool)
@@ -259,7 +281,9 @@ def linear_probe(
     targets, valid = binarize_labels(train_y, uncertain, blank)
     order = np.random.default_rng(seed).permutation(train_x.shape[0])
     results = {}
-    for fraction in fractions:
+    # The subsets are nested: each fit starts from the last (smaller) one.
+    previous = None
+    for fraction in sorted(fractions):
         if not 0.0 < fraction <= 1.0:
             raise ValueError(f"fractions must be in (0, 1], got {fraction}")
         count = max(1, math.ceil(fraction * train_x.shape[0]))
@@ -278,14 +302,28 @@ def linear_probe(
                 stacklevel=2,
             )
         if trainable.any():
+            init = None
+            if previous is not None:
+                init = dict(previous)
+                init["weights"] = previous["weights"][:, trainable]
+                init["bias"] = previous["bias"][trainable]
             head = fit_logistic_regression(
                 train_x[subset],
                 t[:, trainable],
                 v[:, trainable],
                 l2=l2,
                 max_iter=max_iter,
+                init=init,
             )
             scores[:, trainable] = predict_logistic_regression(head, test_x)
+            previous = {
+                "mean": head["mean"],
+                "scale": head["scale"],
+                "weights": np.zeros((train_x.shape[1], c)),
+                "bias": np.zeros(c),
+            }
+            previous["weights"][:, trainable] = head["weights"]
+            previous["bias"][trainable] = head["bias"]
         kept = np.flatnonzero(trainable)
         if kept.size:
             scored = multilabel_auroc(
@@ -326,4 +364,4 @@ def linear_probe(
             class_names[j] for j in np.flatnonzero(trainable)
         ]
         results[fraction] = result
-    return results
+    return {fraction: results[fraction] for fraction in fractions}

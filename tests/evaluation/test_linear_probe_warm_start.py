@@ -1,0 +1,45 @@
+"""Nested probe fits start from the smaller subset's head (issue 17)."""
+
+import importlib
+
+import numpy as np
+import pytest
+
+lp = importlib.import_module("keras_clinclip.evaluation.linear_probe")
+
+pytestmark = pytest.mark.backend_independent
+
+
+def _data(n=3000, d=24, c=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)) * rng.uniform(0.5, 3.0, size=d) + 2.0
+    w = rng.normal(size=(d, c)) * 0.4
+    y = (rng.random((n, c)) < 1 / (1 + np.exp(-(x - 2.0) @ w))).astype(float)
+    return x, y
+
+
+def test_warm_start_same_optimum_fewer_iterations():
+    x, y = _data()
+    cold = lp.fit_logistic_regression(x, y)
+    small = lp.fit_logistic_regression(x[:300], y[:300])
+    warm = lp.fit_logistic_regression(x, y, init=small)
+    assert cold["converged"].all() and warm["converged"].all()
+    np.testing.assert_allclose(warm["weights"], cold["weights"], atol=1e-5)
+    np.testing.assert_allclose(warm["bias"], cold["bias"], atol=1e-5)
+    assert warm["n_iter"] < cold["n_iter"]
+    # The init is used as the same linear function, whatever its
+    # standardisation: starting from the optimum stops at once.
+    again = lp.fit_logistic_regression(x, y, init=cold)
+    assert again["n_iter"] <= 2
+
+
+def test_probe_with_all_fractions_equals_one_at_a_time():
+    x, y = _data(n=2500, seed=1)
+    x, y, test_x, test_y = x[:2000], y[:2000], x[2000:], y[2000:]
+    together = lp.linear_probe(x, y, test_x, test_y, fractions=(1.0, 0.1))
+    assert list(together) == [1.0, 0.1]  # the order asked for
+    for fraction in (0.1, 1.0):
+        alone = lp.linear_probe(x, y, test_x, test_y, fractions=(fraction,))
+        a = together[fraction]["macro"]["auroc"]
+        b = alone[fraction]["macro"]["auroc"]
+        assert abs(a - b) < 1e-4 and a > 0.6
