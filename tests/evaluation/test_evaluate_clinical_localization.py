@@ -97,3 +97,25 @@ def test_synthcxr_records_get_localisation_in_the_report(tmp_path):
     text = (tmp_path / "report.md").read_text()
     assert "## Localisation" in text
     assert "| **all** |" in text
+
+
+@pytest.mark.backend_independent
+def test_demo_headline_reports_clinical_and_localisation_rows():
+    from keras_clinclip.evaluation.report import format_localization_table
+    from keras_clinclip.training.demo import _headline
+
+    trained = {"n": 3, "pointing": 2 / 3, "mass": 0.5, "area": 0.1}
+    result = {
+        "clinical": {"macro": {"auprc": 0.4, "ece": 0.2}},
+        "localization": {"scores": {"all": trained}},
+    }
+    row = _headline(result)
+    assert row["zero-shot macro AUPRC"] == 0.4
+    assert row["zero-shot macro ECE (lower is better)"] == 0.2
+    assert row["pointing game (all findings)"] == 2 / 3
+    assert _headline({})["pointing game (all findings)"] is None
+    untrained = {"all": dict(trained, pointing=0.0)}
+    table = format_localization_table({"all": trained}, untrained)
+    assert table.splitlines()[2] == (
+        "| **all** | 3 | 0.100 | 0.000 | 0.667 | 0.500 | 0.500 |"
+    )
