@@ -409,7 +409,10 @@ def main(argv=None):
     rows = []
     for data in args.data.split(","):
         for backend in args.backends.split(","):
-            rows.append((data, backend, _run_worker(args, backend, data)))
+            result = _run_worker(args, backend, data)
+            # Each row as it comes: a whole table takes long on a busy CPU.
+            print(data, backend, json.dumps(result), flush=True)
+            rows.append((data, backend, result))
     print(
         f"\nimage {args.image_size}px, batch {args.batch_size}, "
         f"{args.max_length} tokens, K = {args.num_negations}, "
