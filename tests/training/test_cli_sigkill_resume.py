@@ -9,7 +9,10 @@ On JAX the weights are bit-identical. On TensorFlow two uninterrupted
 runs are bit-identical but the resumed one is not (measured: 106 of 125
 arrays differ, by at most 4e-9, where the bug this guards against gave
 0.45); the cause is not found (a float-rounding difference in the resumed
-process's TF graph), so TensorFlow is held to 1e-6.
+process's TF graph), so TensorFlow is held to 1e-6. On PyTorch the
+resumed run is NOT exact (measured: 117 of 125 arrays differ, by up to
+1.1e-3, about one optimizer step): an open bug, marked as an expected
+failure (strict, so the test fails once it is fixed).
 """
 
 import csv
@@ -111,6 +114,11 @@ def _weights(path):
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    keras.backend.backend() == "torch",
+    strict=True,
+    reason="open bug: a resumed torch run differs by ~1e-3 (issue 19)",
+)
 def test_sigkill_twice_then_rerun_equals_an_uninterrupted_run(tmp_path):
     reference = _start(tmp_path / "ref")  # runs alongside the killed run
     run_dir = tmp_path / "run"
