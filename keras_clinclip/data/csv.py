@@ -9,72 +9,10 @@ import numpy as np
 from keras_clinclip import tables
 from keras_clinclip.data import records as rec
 from keras_clinclip.data.templates import CHEXPERT_OBSERVATIONS
+from keras_clinclip.tables import parse_label  # noqa: F401 (re-export)
+from keras_clinclip.tables import read_rows  # noqa: F401 (re-export)
 
 logger = logging.getLogger("keras_clinclip.data")
-
-
-def read_rows(path):
-    """Rows of a CSV (`.csv`, `.csv.gz`) or JSONL (`.jsonl`) file as dicts.
-
-    Strict (`keras_clinclip.tables`): the first bad row (not UTF-8, an
-    unclosed quote, missing or extra cells, bad JSON) raises a `ValueError`
-    naming the file, line and column; a byte-order mark is dropped.
-
-    Args:
-        path: the file.
-
-    Returns:
-        `(columns, rows)`: the column names and a list of dicts.
-
-    Example:
-    >>> import tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "t.jsonl")
-    >>> _ = open(path, "w").write('{"a": 1}\\n')
-    >>> read_rows(path)
-    (['a'], [{'a': 1}])
-    """
-    rows = []
-    with tables.Table(path) as table:
-        columns = list(table.columns or [])
-        for row in table:
-            if row.error is not None:
-                raise ValueError(row.error)
-            for key in row.values:
-                if key not in columns:
-                    columns.append(key)
-            rows.append(row.values)
-    return columns, rows
-
-
-def parse_label(value, where):
-    """A CheXpert label cell: 1, 0, -1, or NaN for blank.
-
-    Args:
-        value: the cell (str, number or None).
-        where: `"file, row r, column c"` for the error message.
-
-    Example:
-    >>> parse_label("-1.0", "here"), math.isnan(parse_label("", "here"))
-    (-1.0, True)
-    """
-    if value is None:
-        return math.nan
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lower() in ("", "nan", "none", "null"):
-            return math.nan
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(
-                f"{where}: label {value!r} is not a number (1, 0, -1 or blank)."
-            ) from None
-    value = float(value)
-    if not (math.isnan(value) or value in (1.0, 0.0, -1.0)):
-        raise ValueError(
-            f"{where}: label {value!r} is not one of 1, 0, -1 or NaN."
-        )
-    return value
 
 
 def load_records(

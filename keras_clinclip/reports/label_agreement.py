@@ -19,6 +19,8 @@ import re
 import numpy as np
 
 from keras_clinclip.reports._lexicon import CHEXPERT_OBSERVATIONS
+from keras_clinclip.tables import parse_label
+from keras_clinclip.tables import read_rows
 
 STATES = ("present", "absent", "uncertain", "not_mentioned")
 _STATE_OF = {1.0: "present", 0.0: "absent", -1.0: "uncertain"}
@@ -169,9 +171,6 @@ def read_reference_labels(path, id_column=None):
     >>> read_reference_labels(path)["5001"]["Edema"]
     1.0
     """
-    from keras_clinclip.data.csv import parse_label
-    from keras_clinclip.data.csv import read_rows
-
     columns, rows = read_rows(path)
     if id_column is None:
         id_column = "study_id" if "study_id" in columns else "id"

@@ -192,7 +192,18 @@ def _rebuild(mentions, finding, rng):
 
 class FindingNotStatedError(ValueError):
     """`negate_finding` was asked to negate a finding the report does not
-    state as positive or uncertain (so there is nothing to negate)."""
+    state as positive or uncertain (so there is nothing to negate).
+
+    Pass `if_absent="keep"` to `negate_finding` to get the report back
+    unchanged instead.
+
+    Example:
+    >>> try:
+    ...     negate_finding("The lungs are clear.", "Pleural Effusion")
+    ... except FindingNotStatedError as error:
+    ...     print(type(error).__name__, isinstance(error, ValueError))
+    FindingNotStatedError True
+    """
 
 
 def _keep(text, finding):
