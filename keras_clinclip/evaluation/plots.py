@@ -457,7 +457,8 @@ def plot_localization_maps(
     n = len(images)
     if n == 0:
         raise ValueError("plot_localization_maps got no images")
-    figure = _new_figure(2.2 * n, 2.6)
+    # One image (`clinclip explain`) gets a larger panel.
+    figure = _new_figure(2.2 * n, 2.6) if n > 1 else _new_figure(4.0, 4.4)
     axes = figure.subplots(1, n, squeeze=False)[0]
     for k, ax in enumerate(axes):
         ax.imshow(images[k], cmap="gray")
