@@ -147,6 +147,10 @@ def _build(args, loss=None):
                 dict(model.get_config(), negation_capacity=capacity)
             )
             model.set_weights(weights)
+            # `from_config` does not keep the frozen text layers.
+            builders.freeze_text_layers(
+                model.text_encoder, config.trainable_text_layers
+            )
             # The packed model reads the slots' validity from x.
             x["negation_mask"] = y["negation_mask"]
             info["capacity"] = capacity
