@@ -51,8 +51,7 @@ def build_parser():
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     parser._subcommands = {}
     for name, (module, help_text) in SUBCOMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text,
-                                    description=help_text)
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
         parser._subcommands[name] = (module, sub)
     return parser
 

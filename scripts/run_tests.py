@@ -2,6 +2,8 @@
 backend-independent tests once, then print one summary.
 
 Used by `make test` (the README's test command) and so by `.ci/run`.
+Lint (`ruff check` and `ruff format --check`, ruff pinned in
+constraints/ci.txt) runs first; a lint failure fails the run too.
 Exits non-zero when any run fails or collects no test.
 
     python scripts/run_tests.py [extra pytest args]
@@ -44,8 +46,21 @@ def _counts(junit_path):
     return counts
 
 
+def lint():
+    """`ruff check` and `ruff format --check` on the tree (pinned ruff)."""
+    print("\n=== lint (ruff) ===", flush=True)
+    ruff = [sys.executable, "-m", "ruff"]
+    start = time.time()
+    codes = [
+        subprocess.call([*ruff, "check", "."], cwd=ROOT),
+        subprocess.call([*ruff, "format", "--check", "."], cwd=ROOT),
+    ]
+    return max(codes), time.time() - start
+
+
 def main(argv):
     REPORTS.mkdir(exist_ok=True)
+    lint_code, lint_seconds = lint()
     only = os.environ.get("CLINCLIP_BACKENDS")
     runs = [r for r in RUNS if not only or r[0] in only.split(",")]
     results = []
@@ -54,8 +69,15 @@ def main(argv):
         junit.unlink(missing_ok=True)
         env = dict(os.environ, KERAS_BACKEND=backend)
         command = [
-            sys.executable, "-m", "pytest", "-m", marker,
-            f"--junitxml={junit}", "-p", "no:cacheprovider", *argv,
+            sys.executable,
+            "-m",
+            "pytest",
+            "-m",
+            marker,
+            f"--junitxml={junit}",
+            "-p",
+            "no:cacheprovider",
+            *argv,
         ]
         print(f"\n=== {name} (KERAS_BACKEND={backend}) ===", flush=True)
         start = time.time()
@@ -63,8 +85,10 @@ def main(argv):
         results.append((name, code, _counts(junit), time.time() - start))
 
     print("\n=== summary ===")
-    print(f"{'run':<22}{'passed':>8}{'failed':>8}{'errors':>8}"
-          f"{'skipped':>9}{'seconds':>9}  status")
+    print(
+        f"{'run':<22}{'passed':>8}{'failed':>8}{'errors':>8}"
+        f"{'skipped':>9}{'seconds':>9}  status"
+    )
     ok = True
     total_passed = total_failed = total_skipped = 0
     for name, code, c, seconds in results:
@@ -74,8 +98,16 @@ def main(argv):
         total_failed += c["failed"] + c["errors"]
         total_skipped += c["skipped"]
         status = "ok" if good else f"FAILED (pytest exit {code})"
-        print(f"{name:<22}{c['passed']:>8}{c['failed']:>8}{c['errors']:>8}"
-              f"{c['skipped']:>9}{seconds:>9.0f}  {status}")
+        print(
+            f"{name:<22}{c['passed']:>8}{c['failed']:>8}{c['errors']:>8}"
+            f"{c['skipped']:>9}{seconds:>9.0f}  {status}"
+        )
+    lint_status = "ok" if lint_code == 0 else "FAILED (ruff)"
+    ok &= lint_code == 0
+    print(
+        f"{'lint':<22}{'':>8}{'':>8}{'':>8}{'':>9}{lint_seconds:>9.0f}"
+        f"  {lint_status}"
+    )
     line = f"{total_passed} passed, {total_failed} failed"
     if total_skipped:
         line += f", {total_skipped} skipped"

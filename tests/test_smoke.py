@@ -55,7 +55,10 @@ def test_import_does_not_touch_the_network_or_data_packages():
     env = dict(os.environ)
     result = subprocess.run(
         [sys.executable, "-c", code],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith("ok")

@@ -391,9 +391,7 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
             )
             for name in sources
         }
-        src_rows, src_cols = st.mixed_features(
-            sources, self._weights, features
-        )
+        src_rows, src_cols = st.mixed_features(sources, self._weights, features)
         if src_rows is not None:
             parts["src_rows"] = src_rows
             parts["src_cols"] = ops.stop_gradient(

@@ -18,8 +18,9 @@ def test_list_of_losses_with_weights_is_the_weighted_sum():
     x, y = tiny_data()
     first = SoftLabelContrastive(sources=("text", "clinical"))
     second = GraphAlignment()
-    model.compile(optimizer="sgd", loss=[first, second],
-                  loss_weights=[1.0, 0.25])
+    model.compile(
+        optimizer="sgd", loss=[first, second], loss_weights=[1.0, 0.25]
+    )
     y_pred = model(x)
     expected = float(first(y, y_pred)) + 0.25 * float(second(y, y_pred))
     got = float(keras.ops.convert_to_numpy(model.compute_loss(x, y, y_pred)))
