@@ -26,6 +26,21 @@ def _new_figure(width, height):
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
+def _panel_grid(count, columns, width, height, pad):
+    """A figure of `count` panels, `columns` wide; unused cells hidden.
+
+    Returns `(figure, axes)` with the `count` used axes in reading order.
+    """
+    columns = max(1, min(columns, count))
+    rows = math.ceil(count / columns)
+    figure = _new_figure(width * columns, height * rows + pad)
+    grid = figure.subplots(rows, columns, squeeze=False)
+    cells = [grid[i // columns][i % columns] for i in range(rows * columns)]
+    for ax in cells[count:]:
+        ax.set_visible(False)
+    return figure, cells[:count]
+
+
 def _save(figure, path):
     if path is not None:
         path = pathlib.Path(path)
@@ -78,15 +93,9 @@ def plot_roc_curves(
     c = labels.shape[1]
     names = list(class_names or [f"class_{j}" for j in range(c)])
     targets, valid = binarize_labels(labels, uncertain, blank)
-    columns = max(1, min(columns, c))
-    rows = math.ceil(c / columns)
-    figure = _new_figure(2.6 * columns, 2.6 * rows + 0.4)
-    axes = figure.subplots(rows, columns, squeeze=False)
-    for j in range(rows * columns):
-        ax = axes[j // columns][j % columns]
-        if j >= c:
-            ax.set_visible(False)
-            continue
+    columns = max(1, min(columns, c))  # also read by the axis labels below
+    figure, axes = _panel_grid(c, columns, 2.6, 2.6, 0.4)
+    for j, ax in enumerate(axes):
         t = targets[valid[:, j], j]
         s = scores[valid[:, j], j]
         ax.plot([0, 1], [0, 1], color="0.7", linestyle="--", linewidth=0.8)
@@ -252,15 +261,8 @@ def plot_training_curves(
             f"metrics {missing} are not in the history (it has "
             f"{sorted(curves)})"
         )
-    columns = min(3, len(metrics))
-    rows = math.ceil(len(metrics) / columns)
-    figure = _new_figure(3.6 * columns, 2.8 * rows + 0.3)
-    axes = figure.subplots(rows, columns, squeeze=False)
-    for i in range(rows * columns):
-        ax = axes[i // columns][i % columns]
-        if i >= len(metrics):
-            ax.set_visible(False)
-            continue
+    figure, axes = _panel_grid(len(metrics), 3, 3.6, 2.8, 0.3)
+    for i, ax in enumerate(axes):
         name = metrics[i]
         for key, style in ((name, "-"), (f"val_{name}", "--")):
             if key in curves:
@@ -371,15 +373,9 @@ def plot_reliability_diagram(
     c = len(names)
     if c == 0:
         raise ValueError("clinical metrics hold no finding to plot")
-    columns = max(1, min(columns, c))
-    rows = math.ceil(c / columns)
-    figure = _new_figure(2.6 * columns, 2.6 * rows + 0.4)
-    axes = figure.subplots(rows, columns, squeeze=False)
-    for j in range(rows * columns):
-        ax = axes[j // columns][j % columns]
-        if j >= c:
-            ax.set_visible(False)
-            continue
+    columns = max(1, min(columns, c))  # also read by the axis labels below
+    figure, axes = _panel_grid(c, columns, 2.6, 2.6, 0.4)
+    for j, ax in enumerate(axes):
         entry = clinical["per_class"][names[j]]
         curve = entry["reliability"]
         filled = np.asarray(curve["count"]) > 0
