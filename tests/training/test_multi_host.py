@@ -14,13 +14,15 @@ import json
 import os
 import pathlib
 import signal
-import subprocess
 import sys
 import time
 
 import keras
 import numpy as np
 import pytest
+
+from tests.processes import free_ports  # noqa: F401 (used by test_multi_worker_resume)
+from tests.processes import start
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "recipes" / "train_jax_tpu.py"
@@ -55,27 +57,6 @@ pytestmark = [
 
 
 # --- process handling (shared with test_multi_worker_resume.py) -----------
-def free_ports(count):
-    """`count` distinct free TCP ports on 127.0.0.1."""
-    sys.path.insert(0, str(ROOT))
-    from tests.training.test_multi_worker import _free_ports
-
-    return _free_ports(count)
-
-
-def start(command, env):
-    """Start `command` in its own process group (killed as a whole)."""
-    return subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-
-
 def descendants(pid):
     """The pids of the processes below `pid` (torchrun's workers start
     sessions of their own, out of its process group)."""

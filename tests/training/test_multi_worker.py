@@ -7,13 +7,14 @@ pass."""
 import json
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 
 import keras
 import numpy as np
 import pytest
+
+from tests.processes import free_ports
 
 pytestmark = pytest.mark.distributed
 only_tf = pytest.mark.skipif(
@@ -29,16 +30,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "training" / "standin.py"
 
 
-def _free_ports(count):
-    sockets, ports = [], []
-    for _ in range(count):
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        sockets.append(sock)
-        ports.append(sock.getsockname()[1])
-    for sock in sockets:
-        sock.close()
-    return ports
+_free_ports = free_ports
 
 
 def _env(backend="tensorflow", **extra):

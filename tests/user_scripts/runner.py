@@ -4,26 +4,15 @@ import json
 import os
 import pathlib
 import signal
-import socket
-import subprocess
 import sys
 
 import numpy as np
 
+from tests.processes import free_ports
+from tests.processes import start
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "user_scripts" / "plain_fit.py"
-
-
-def free_ports(count):
-    sockets, ports = [], []
-    for _ in range(count):
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        sockets.append(sock)
-        ports.append(sock.getsockname()[1])
-    for sock in sockets:
-        sock.close()
-    return ports
 
 
 def env(backend, **extra):
@@ -38,18 +27,6 @@ def env(backend, **extra):
         values.pop(key, None)
     values.update(extra)
     return values
-
-
-def _start(command, environment):
-    return subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
 
 
 def _finish(processes, timeout):
@@ -70,7 +47,7 @@ def _finish(processes, timeout):
 def run(mode, out, backend, steps=2, timeout=240, **extra):
     """One process of `plain_fit.py`; returns (returncode, output)."""
     command = [sys.executable, str(SCRIPT), mode, str(out), str(steps)]
-    return _finish([_start(command, env(backend, **extra))], timeout)[0]
+    return _finish([start(command, env(backend, **extra))], timeout)[0]
 
 
 def run_multiworker(tmp_path, steps=2, timeout=240, **extra):
@@ -91,7 +68,7 @@ def run_multiworker(tmp_path, steps=2, timeout=240, **extra):
             str(steps),
         ]
         processes.append(
-            _start(
+            start(
                 command,
                 env("tensorflow", TF_CONFIG=json.dumps(config), **extra),
             )
@@ -112,7 +89,7 @@ def run_torchrun(tmp_path, steps=2, timeout=240):
         str(tmp_path / "rank.npz"),
         str(steps),
     ]
-    return _finish([_start(command, env("torch"))], timeout)[0]
+    return _finish([start(command, env("torch"))], timeout)[0]
 
 
 def weights(path):
