@@ -95,53 +95,51 @@ def test_no_loss_is_the_same_clear_error_on_every_backend():
         )
 
 
+def _one_device(tmp_path, backend):
+    """Run the script on one device; the path of its final weights."""
+    code, output = runner.run("single", tmp_path / "one.npz", backend)
+    assert code == 0, output[-3000:]
+    return tmp_path / "one.npz"
+
+
+def _assert_same_weights(one, *others):
+    for other in others:
+        assert runner.max_difference(one, other) < TOLERANCE, other.name
+
+
 @only["tensorflow"]
 @pytest.mark.distributed
 def test_mirrored_strategy_plain_script_equals_one_device(tmp_path):
-    code, output = runner.run("single", tmp_path / "one.npz", "tensorflow")
-    assert code == 0, output[-3000:]
+    one = _one_device(tmp_path, "tensorflow")
     code, output = runner.run("mirrored", tmp_path / "two.npz", "tensorflow")
     assert code == 0, output[-3000:]
-    assert (
-        runner.max_difference(tmp_path / "one.npz", tmp_path / "two.npz")
-        < TOLERANCE
-    )
+    _assert_same_weights(one, tmp_path / "two.npz")
 
 
 @only["tensorflow"]
 @pytest.mark.distributed
 def test_multi_worker_mirrored_plain_script_equals_one_device(tmp_path):
-    code, output = runner.run("single", tmp_path / "one.npz", "tensorflow")
-    assert code == 0, output[-3000:]
+    one = _one_device(tmp_path, "tensorflow")
     for code, output in runner.run_multiworker(tmp_path):
         assert code == 0, output[-3000:]
-    for worker in ("worker0.npz", "worker1.npz"):
-        assert (
-            runner.max_difference(tmp_path / "one.npz", tmp_path / worker)
-            < TOLERANCE
-        )
+    _assert_same_weights(
+        one, tmp_path / "worker0.npz", tmp_path / "worker1.npz"
+    )
 
 
 @only["jax"]
 @pytest.mark.distributed
 def test_jax_data_parallel_plain_script_equals_one_device(tmp_path):
-    code, output = runner.run("single", tmp_path / "one.npz", "jax")
-    assert code == 0, output[-3000:]
+    one = _one_device(tmp_path, "jax")
     code, output = runner.run("data_parallel", tmp_path / "two.npz", "jax")
     assert code == 0, output[-3000:]
-    assert (
-        runner.max_difference(tmp_path / "one.npz", tmp_path / "two.npz")
-        < TOLERANCE
-    )
+    _assert_same_weights(one, tmp_path / "two.npz")
 
 
 @only["torch"]
 @pytest.mark.distributed
 def test_torch_data_parallel_plain_script_equals_one_device(tmp_path):
-    code, output = runner.run("single", tmp_path / "one.npz", "torch")
-    assert code == 0, output[-3000:]
+    one = _one_device(tmp_path, "torch")
     code, output = runner.run_torchrun(tmp_path)
     assert code == 0, output[-3000:]
-    for rank in (0, 1):
-        path = tmp_path / f"rank{rank}.npz"
-        assert runner.max_difference(tmp_path / "one.npz", path) < TOLERANCE
+    _assert_same_weights(one, tmp_path / "rank0.npz", tmp_path / "rank1.npz")

@@ -28,9 +28,12 @@ def test_workarounds_are_gated_on_the_keras_version(monkeypatch):
     assert not workaround.active((3, 9, 0))
     monkeypatch.setenv("KERAS_CLINCLIP_WORKAROUNDS_OFF", "x,demo")
     assert not workaround.active((3, 4, 0))
-    # The installed Keras is one the workarounds were checked on.
+    # Each active workaround was checked on the installed Keras: a newer
+    # Keras fails here until the bug tests below are re-run and `checked`
+    # (or `fixed_in`) is updated.
     for item in keras_compat.WORKAROUNDS:
-        assert item.checked >= keras_compat.KERAS_VERSION or item.active()
+        if item.active():
+            assert item.checked >= keras_compat.KERAS_VERSION, item.name
 
 
 def _still_needed(name, code, output):

@@ -33,12 +33,6 @@ if MODE == "data_parallel":
 import contextlib  # noqa: E402
 
 import keras  # noqa: E402
-
-if os.environ.get("PLAIN_FIT_DEBUG"):
-    import tensorflow as tf
-
-    keras.config.disable_traceback_filtering()
-    tf.debugging.disable_traceback_filtering()
 import numpy as np  # noqa: E402
 
 from keras_clinclip.data import make_dataset  # noqa: E402
