@@ -100,6 +100,48 @@ def test_check_finite_inside_a_compiled_fit_step():
         model.fit(x, y, batch_size=4, epochs=1, verbose=0)
 
 
+def test_check_finite_on_labels_and_valid_negations_inside_a_graph():
+    """The checks of entries the loss rewrites also fire when compiled."""
+    y_true, y_pred = reference.random_batch(n=4, k=2, seed=7)
+    loss = SoftLabelContrastive(check_finite=True)
+    compiled = _compiled(loss)
+    labels = y_true["labels"].copy()
+    labels[1, 2] = np.inf
+    with pytest.raises(Exception, match="labels"):
+        float(compiled(dict(y_true, labels=labels), y_pred))
+    mask = np.ones_like(y_true["negation_mask"])
+    negations = y_pred["negation_embeddings"].copy()
+    negations[0, 1, 0] = np.nan
+    with pytest.raises(Exception, match="negation_embeddings"):
+        float(
+            compiled(
+                dict(y_true, negation_mask=mask),
+                dict(y_pred, negation_embeddings=negations),
+            )
+        )
+    # NaN labels ("not mentioned") and NaN in a masked slot are fine.
+    mask[0, 1] = 0.0
+    value = compiled(
+        dict(y_true, negation_mask=mask),
+        dict(y_pred, negation_embeddings=negations),
+    )
+    assert np.isfinite(float(value))
+
+
+def _compiled(loss):
+    """The loss as the backend's compiled function (eager on torch)."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(lambda t, p: loss(t, p))
+    if backend == "jax":
+        import jax
+
+        return jax.jit(lambda t, p: loss(t, p))
+    return loss
+
+
 def test_non_positive_scales_are_rejected_at_construction():
     with pytest.raises(ValueError, match="max_logit_scale"):
         SoftLabelContrastive(max_logit_scale=0.0)
