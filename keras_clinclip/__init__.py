@@ -23,6 +23,7 @@ from keras_clinclip.version import __version__
 # classes, so it is imported eagerly once Keras is importable.
 _SUBMODULES = (
     "backend",
+    "chexpert",
     "data",
     "distribute",
     "evaluation",

@@ -56,6 +56,7 @@ PUBLIC_PACKAGES = (
     "keras_clinclip.evaluation",
     "keras_clinclip.training",
     "keras_clinclip.utils",
+    "keras_clinclip.chexpert",
     "keras_clinclip.distribute",
     "keras_clinclip.backend",
     "keras_clinclip.backend.keras_compat",

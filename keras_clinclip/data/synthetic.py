@@ -19,6 +19,7 @@ import zipfile
 
 import numpy as np
 
+from keras_clinclip import chexpert
 from keras_clinclip import utils
 
 # Bump whenever the pictures change: caches of rendered images are keyed on
@@ -1018,25 +1019,7 @@ def _severity(found, name):
 
 _CHEXPERT_TABLE = "data/chexpert_train.csv.gz"
 
-# P(1), P(0), P(-1) per observation (the rest is NaN), measured on
-# torchxrayvision's chexpert_train.csv.gz (223,414 rows); used only when
-# that package is missing.
-FALLBACK_FREQUENCIES = {
-    "No Finding": (0.100, 0.0, 0.0),
-    "Enlarged Cardiomediastinum": (0.048, 0.097, 0.056),
-    "Cardiomegaly": (0.121, 0.050, 0.036),
-    "Lung Opacity": (0.473, 0.030, 0.025),
-    "Lung Lesion": (0.041, 0.006, 0.007),
-    "Edema": (0.234, 0.093, 0.058),
-    "Consolidation": (0.066, 0.126, 0.124),
-    "Pneumonia": (0.027, 0.013, 0.084),
-    "Atelectasis": (0.149, 0.006, 0.151),
-    "Pneumothorax": (0.087, 0.252, 0.014),
-    "Pleural Effusion": (0.386, 0.158, 0.052),
-    "Pleural Other": (0.016, 0.001, 0.012),
-    "Fracture": (0.041, 0.011, 0.003),
-    "Support Devices": (0.519, 0.028, 0.005),
-}
+FALLBACK_FREQUENCIES = chexpert.LABEL_FREQUENCIES
 
 _LABEL_TABLE = {}
 

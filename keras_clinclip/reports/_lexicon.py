@@ -15,22 +15,7 @@ import re
 
 import yaml
 
-CHEXPERT_OBSERVATIONS = (
-    "No Finding",
-    "Enlarged Cardiomediastinum",
-    "Cardiomegaly",
-    "Lung Opacity",
-    "Lung Lesion",
-    "Edema",
-    "Consolidation",
-    "Pneumonia",
-    "Atelectasis",
-    "Pneumothorax",
-    "Pleural Effusion",
-    "Pleural Other",
-    "Fracture",
-    "Support Devices",
-)
+from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS  # noqa: F401
 
 DATA_DIR = pathlib.Path(__file__).parent / "data"
 ENV_VAR = "KERAS_CLINCLIP_REPORT_PHRASES"
