@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_clinclip import distribute
+from keras_clinclip.backend import collectives
 from keras_clinclip.losses import SoftLabelContrastive
 from tests.losses import reference
 
@@ -34,12 +34,19 @@ def _run(script, *args, timeout=120):
 
 def test_single_device_helpers_are_identities():
     x = np.arange(6, dtype="float32").reshape(3, 2)
-    assert distribute.num_replicas() == 1
-    assert int(distribute.replica_id()) == 0
-    assert int(distribute.replica_offset(3)) == 0
+    assert collectives.num_replicas() == 1
+    assert int(collectives.replica_id()) == 0
+    assert int(collectives.replica_offset(3)) == 0
     np.testing.assert_array_equal(
-        keras.ops.convert_to_numpy(distribute.all_gather(x)), x
+        keras.ops.convert_to_numpy(collectives.all_gather(x)), x
     )
+
+
+def test_the_old_import_path_re_exports_the_collectives():
+    from keras_clinclip import distribute
+
+    for name in ("all_gather", "num_replicas", "replica_id", "replica_offset"):
+        assert getattr(distribute, name) is getattr(collectives, name)
 
 
 @pytest.mark.distributed

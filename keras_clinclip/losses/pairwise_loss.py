@@ -13,7 +13,7 @@ import warnings
 import keras
 from keras import ops
 
-from keras_clinclip import distribute
+from keras_clinclip.backend import collectives as distribute
 from keras_clinclip.backend.numerics import assert_finite
 from keras_clinclip.losses import soft_targets as st
 

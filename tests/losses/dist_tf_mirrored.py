@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
 
-from keras_clinclip import distribute  # noqa: E402
+from keras_clinclip.backend import collectives  # noqa: E402
 from keras_clinclip.losses import GraphAlignment  # noqa: E402
 from keras_clinclip.losses import SoftLabelContrastive  # noqa: E402
 from tests.losses.tiny_model import assert_same_step  # noqa: E402
@@ -65,7 +65,7 @@ def main():
     assert strategy.num_replicas_in_sync == 2
 
     def replicas():
-        return tf.constant(distribute.num_replicas())
+        return tf.constant(collectives.num_replicas())
 
     seen = strategy.experimental_local_results(strategy.run(replicas))
     assert [int(v) for v in seen] == [2, 2], seen

@@ -16,7 +16,7 @@ import torch.distributed as dist  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
 
-from keras_clinclip import distribute  # noqa: E402
+from keras_clinclip.backend import collectives  # noqa: E402
 from keras_clinclip.losses import SoftLabelContrastive  # noqa: E402
 from tests.losses import reference  # noqa: E402
 
@@ -30,7 +30,7 @@ def main(rank, world, port, out):
         rank=rank,
         world_size=world,
     )
-    assert distribute.num_replicas() == world
+    assert collectives.num_replicas() == world
     y_true, y_pred = reference.random_batch(n=8, seed=0)
     rows = slice(rank * 8 // world, (rank + 1) * 8 // world)
     local_true = {k: v[rows] for k, v in y_true.items()}
@@ -44,7 +44,9 @@ def main(rank, world, port, out):
     np.savez(
         out,
         loss=value.detach().numpy(),
-        offset=np.asarray(distribute.replica_offset(len(local_true["labels"]))),
+        offset=np.asarray(
+            collectives.replica_offset(len(local_true["labels"]))
+        ),
         **{k: leaves[k].grad.numpy() for k in KEYS},
     )
     dist.destroy_process_group()
