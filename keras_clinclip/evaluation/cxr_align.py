@@ -32,7 +32,7 @@ Both are `tasks` entries, i.e. orderings of text kinds, so other readings
 
 import numpy as np
 
-from keras_clinclip.evaluation.metrics import _percentile_interval
+from keras_clinclip.evaluation.metrics.bootstrap import percentile_interval
 from keras_clinclip.evaluation.retrieval import l2_normalize
 
 DEFAULT_TASKS = {
@@ -148,7 +148,7 @@ def cxr_align_scores(
             index = rng.integers(
                 0, success.size, size=(n_bootstrap, success.size)
             )
-            entry["ci_low"], entry["ci_high"] = _percentile_interval(
+            entry["ci_low"], entry["ci_high"] = percentile_interval(
                 success[index].mean(axis=1), confidence
             )
         results[name] = entry

@@ -1,4 +1,4 @@
-"""AUROC, ROC curves, label binarisation and bootstrap intervals."""
+"""AUROC, ROC curves, label binarisation and multi-label AUROC."""
 
 import itertools
 import warnings
@@ -93,31 +93,6 @@ def test_binarize_labels_policies():
         metrics.binarize_labels(labels, uncertain="ones")
 
 
-def test_bootstrap_ci_of_a_mean_matches_the_normal_interval():
-    rng = np.random.default_rng(0)
-    x = rng.normal(loc=2.0, scale=1.0, size=2000)
-    low, high = metrics.bootstrap_ci(np.mean, x, n_resamples=2000, seed=3)
-    half = 1.96 * x.std() / np.sqrt(x.size)
-    assert low == pytest.approx(x.mean() - half, abs=0.01)
-    assert high == pytest.approx(x.mean() + half, abs=0.01)
-
-
-def test_bootstrap_ci_is_seeded():
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, 50)
-    s = rng.normal(size=50) + y
-    a = metrics.bootstrap_ci(metrics.auroc, y, s, n_resamples=100, seed=7)
-    b = metrics.bootstrap_ci(metrics.auroc, y, s, n_resamples=100, seed=7)
-    c = metrics.bootstrap_ci(metrics.auroc, y, s, n_resamples=100, seed=8)
-    assert a == b and a != c
-    assert a[0] < metrics.auroc(y, s) < a[1]
-
-
-def test_bootstrap_ci_rejects_mismatched_arrays():
-    with pytest.raises(ValueError, match="array 2 has 2 rows"):
-        metrics.bootstrap_ci(metrics.auroc, [0, 1, 1], [0.1, 0.2])
-
-
 def test_multilabel_auroc_per_class_macro_and_nan_class():
     rng = np.random.default_rng(0)
     n = 80
@@ -157,38 +132,3 @@ def test_multilabel_auroc_uncertain_as_positive_changes_counts():
     entry = ones["per_class"]["class_0"]
     assert (entry["n_positive"], entry["n_negative"]) == (2, 2)
     assert entry["auroc"] == 1.0
-
-
-def test_first_relevant_ranks_match_a_sorting_reference():
-    rng = np.random.default_rng(0)
-    sim = rng.integers(0, 4, size=(30, 12)).astype(float)  # heavy ties
-    rel = rng.random((30, 12)) < 0.2
-    rel[np.arange(30), rng.integers(0, 12, 30)] = True
-    for ties, relevant_first in (("pessimistic", 1), ("optimistic", 0)):
-        ranks = metrics.first_relevant_ranks(sim, rel, ties)
-        for q in range(30):
-            # Sort by score, breaking ties by relevance as the rule says.
-            order = sorted(
-                range(12),
-                key=lambda k: (
-                    -sim[q, k],
-                    rel[q, k] if relevant_first else not rel[q, k],
-                ),
-            )
-            expected = 1 + min(i for i, k in enumerate(order) if rel[q, k])
-            assert ranks[q] == expected
-
-
-def test_first_relevant_ranks_needs_a_relevant_candidate():
-    with pytest.raises(ValueError, match="query 1 has no relevant"):
-        metrics.first_relevant_ranks(
-            [[0.1, 0.2], [0.3, 0.4]], [[True, False], [False, False]]
-        )
-
-
-def test_recall_at_k():
-    assert metrics.recall_at_k([1, 1, 3, 11], ks=(1, 5, 10)) == {
-        1: 0.5,
-        5: 0.75,
-        10: 0.75,
-    }
