@@ -131,7 +131,7 @@ def build_losses(config):
         `(losses, weights)`: lists for `model.compile(loss=...,
         loss_weights=...)`: a `SoftLabelContrastive` (soft targets from the
         preset's sources, negation hard negatives when it has them), plus a
-        `GraphAlignment` (its own `weight` is `config.graph_weight`) when
+        `GraphAlignment` (weighted `config.graph_weight` in `weights`) when
         it has G.
 
     Example:
@@ -152,13 +152,12 @@ def build_losses(config):
     if options["graph"]:
         losses.append(
             losses_lib.GraphAlignment(
-                weight=float(config.graph_weight),
                 sources=tuple(options["sources"]),
                 soft_weight=config.soft_weight if options["sources"] else 0.0,
                 target_temperature=config.target_temperature,
             )
         )
-        weights.append(1.0)
+        weights.append(float(config.graph_weight))
     return losses, weights
 
 
