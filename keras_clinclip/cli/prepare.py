@@ -1,0 +1,135 @@
+"""The options of `clinclip prepare` (the work:
+`keras_clinclip.reports.prepare`).
+
+Example:
+>>> import argparse
+>>> parser = argparse.ArgumentParser()
+>>> add_arguments(parser)
+>>> args = parser.parse_args(["--reports", "a.csv", "--output", "b.jsonl"])
+>>> args.out, args.workers, args.graph, args.verbose
+('b.jsonl', 1, True, 1)
+"""
+
+import argparse
+
+from keras_clinclip.cli.options import add_flag
+from keras_clinclip.cli.options import add_option
+
+# `keras_clinclip.reports.GRAPH_MAX_NODES`, kept here so that `--help`
+# does not import the report graph code (a test holds them equal).
+GRAPH_MAX_NODES = 32
+
+
+def add_arguments(parser):
+    """Add the `prepare` options to an `argparse` parser.
+
+    Args:
+        parser: an `argparse` parser.
+
+    Example:
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> add_arguments(parser)
+    >>> args = parser.parse_args(["--reports", "a.csv", "--out", "b.jsonl",
+    ...                           "--quiet", "--no-graph"])
+    >>> args.out, args.verbose, args.graph
+    ('b.jsonl', 0, False)
+    """
+    add_option(
+        parser,
+        "--reports",
+        required=True,
+        help="CSV or JSONL file with id and report columns",
+    )
+    add_option(
+        parser,
+        "--output",
+        "--out",
+        dest="out",
+        required=True,
+        help="the JSONL file to write",
+    )
+    add_option(
+        parser, "--workers", type=int, default=1, help="worker processes"
+    )
+    add_option(
+        parser,
+        "--format",
+        choices=("auto", "csv", "jsonl"),
+        default="auto",
+        help="input format (auto: by extension)",
+    )
+    add_option(
+        parser,
+        "--id-column",
+        "--id_column",
+        dest="id_column",
+        default="id",
+        help="the input column of study ids",
+    )
+    add_option(
+        parser,
+        "--report-column",
+        "--report_column",
+        dest="report_column",
+        default="report",
+        help="the input column of report texts",
+    )
+    add_option(
+        parser,
+        "--max-nodes",
+        "--max_nodes",
+        dest="max_nodes",
+        type=int,
+        default=GRAPH_MAX_NODES,
+        help="graph node slots",
+    )
+    add_option(
+        parser,
+        "--seed",
+        type=int,
+        default=0,
+        help="phrasing seed of negated reports",
+    )
+    add_flag(
+        parser,
+        "--graph",
+        True,
+        "write the report graph arrays",
+        old_negative=("--no_graph",),
+    )
+    add_option(
+        parser,
+        "--verbose",
+        type=int,
+        choices=(0, 1),
+        default=1,
+        help="0: no progress bar, 1: a progress bar on stderr",
+    )
+    # `--quiet` of earlier releases, hidden: `--verbose 0`.
+    add_option(
+        parser,
+        "--quiet",
+        replacement="--verbose 0",
+        dest="verbose",
+        action="store_const",
+        const=0,
+        help=argparse.SUPPRESS,
+    )
+    add_option(
+        parser,
+        "--reference-labels",
+        "--reference_labels",
+        dest="reference_labels",
+        default=None,
+        help="CSV/JSONL of reference labels (e.g. mimic-cxr-2.0.0-chexpert"
+        ".csv.gz): print the per-class agreement of our labels with them",
+    )
+    add_option(
+        parser,
+        "--reference-id-column",
+        "--reference_id_column",
+        dest="reference_id_column",
+        default=None,
+        help="id column of --reference-labels (default: study_id, else id)",
+    )
