@@ -27,7 +27,6 @@ import pathlib
 import time
 
 from keras_clinclip.training.config import TrainingConfig
-from keras_clinclip.training.config import add_config_arguments
 from keras_clinclip.training.config import config_from_args
 
 # The demo's choices for a 2-core CPU (see docs/training.md): 64-pixel
@@ -55,7 +54,12 @@ QUICK_OVERRIDES = {
 
 
 def add_arguments(parser):
-    """Add the demo's options: `--quick` and every config field.
+    """Add the demo's options: `--quick`, `--baseline`, `--bootstrap` and
+    every config field.
+
+    They are defined in `keras_clinclip.cli.demo` (a light module, so that
+    `clinclip demo --help` loads no backend); this function stays here for
+    a release.
 
     Example:
     >>> import argparse
@@ -65,24 +69,10 @@ def add_arguments(parser):
     >>> args.quick, args.image_size
     (True, 64)
     """
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="a few-minute run: "
-        + ", ".join(f"{k}={v}" for k, v in QUICK_OVERRIDES.items()),
-    )
-    parser.add_argument(
-        "--no_baseline",
-        action="store_true",
-        help="skip the evaluation of the untrained model",
-    )
-    parser.add_argument(
-        "--n_bootstrap",
-        type=int,
-        default=200,
-        help="bootstrap resamples of the confidence intervals",
-    )
-    add_config_arguments(parser, defaults=DEMO_DEFAULTS)
+    # Imported here: keras_clinclip.cli.demo imports this module.
+    from keras_clinclip.cli import demo
+
+    demo.add_arguments(parser)
 
 
 def demo_config(args):
@@ -329,7 +319,7 @@ def run(args):
     run_demo(
         config,
         quick=args.quick,
-        baseline=not args.no_baseline,
+        baseline=args.baseline,
         n_bootstrap=args.n_bootstrap,
     )
     return 0
