@@ -15,6 +15,7 @@ import csv
 import json
 import pathlib
 
+from keras_clinclip.cli import export as export_options
 from keras_clinclip.training.callbacks import run_paths
 from keras_clinclip.training.config import TrainingConfig
 from keras_clinclip.training.training_state_backup import TrainingStateBackup
@@ -158,24 +159,17 @@ def export_preset(run_dir, preset_dir, weights=None):
 def add_arguments(parser):
     """Add the `clinclip export` options.
 
+    They are defined in `keras_clinclip.cli.export` (a light module, so
+    that `clinclip export --help` loads no backend); this function stays
+    here for a release.
+
     Example:
     >>> import argparse
     >>> parser = argparse.ArgumentParser()
     >>> add_arguments(parser)
     >>> parser.parse_args(["runs/x"]).preset_dir
     """
-    parser.add_argument("run_dir", help="the output_dir of a training run")
-    parser.add_argument(
-        "--preset_dir",
-        default=None,
-        help="where to write the preset (default: RUN_DIR/preset)",
-    )
-    parser.add_argument(
-        "--weights",
-        default=None,
-        help="a .weights.h5 to export (default: final, else best "
-        "checkpoint, else the latest backup)",
-    )
+    export_options.add_arguments(parser)
 
 
 def run(args):
