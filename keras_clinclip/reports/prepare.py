@@ -59,6 +59,10 @@ BLOCK = 256  # rows per worker per block
 def add_arguments(parser):
     """Add the `prepare` options to an `argparse` parser.
 
+    They are defined in `keras_clinclip.cli.prepare` (a light module, so
+    that `clinclip prepare --help` loads nothing heavy); this function
+    stays here for a release.
+
     Example:
     >>> import argparse
     >>> parser = argparse.ArgumentParser()
@@ -66,47 +70,10 @@ def add_arguments(parser):
     >>> parser.parse_args(["--reports", "a.csv", "--out", "b.jsonl"]).workers
     1
     """
-    parser.add_argument(
-        "--reports",
-        required=True,
-        help="CSV or JSONL file with id and report columns",
-    )
-    parser.add_argument("--out", required=True, help="output JSONL file")
-    parser.add_argument(
-        "--workers", type=int, default=1, help="worker processes (default 1)"
-    )
-    parser.add_argument(
-        "--format",
-        choices=("auto", "csv", "jsonl"),
-        default="auto",
-        help="input format (default: by extension)",
-    )
-    parser.add_argument("--id-column", default="id")
-    parser.add_argument("--report-column", default="report")
-    parser.add_argument(
-        "--max-nodes",
-        type=int,
-        default=GRAPH_MAX_NODES,
-        help="graph node slots (default %(default)s)",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=0, help="phrasing seed of negated reports"
-    )
-    parser.add_argument(
-        "--no-graph", action="store_true", help="leave out the graph arrays"
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument(
-        "--reference-labels",
-        default=None,
-        help="CSV/JSONL of reference labels (e.g. mimic-cxr-2.0.0-chexpert"
-        ".csv.gz): print the per-class agreement of our labels with them",
-    )
-    parser.add_argument(
-        "--reference-id-column",
-        default=None,
-        help="id column of --reference-labels (default study_id, else id)",
-    )
+    # Imported here: the report code does not import the CLI when loaded.
+    from keras_clinclip.cli import prepare
+
+    prepare.add_arguments(parser)
 
 
 def _rows(table, id_column, report_column):
@@ -294,7 +261,7 @@ def run(args):
     options = {
         "max_nodes": args.max_nodes,
         "seed": args.seed,
-        "graph": not args.no_graph,
+        "graph": args.graph,
     }
     reference = None
     if getattr(args, "reference_labels", None):
@@ -345,7 +312,7 @@ def run(args):
 
 def _write(args, rows, options, total, table):
     """Process `rows` in blocks into a temporary file renamed onto --out."""
-    progress = _Progress(total, args.quiet)
+    progress = _Progress(total, not args.verbose)
     pool = None
     if args.workers > 1:
         pool = multiprocessing.get_context("fork").Pool(args.workers)
@@ -387,7 +354,7 @@ def _write(args, rows, options, total, table):
         )
         return 130
     progress.update(count, total, errors)
-    if not args.quiet:
+    if args.verbose:
         sys.stderr.write("\n")
     blank = (
         f"; {table.blank_lines} blank line(s) skipped"
