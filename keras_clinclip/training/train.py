@@ -16,12 +16,12 @@ import time
 
 import keras
 
+from keras_clinclip.cli import train as train_options
 from keras_clinclip.training import distribution as distribution_lib
 from keras_clinclip.training import run_folder
 from keras_clinclip.training.callbacks import build_callbacks
 from keras_clinclip.training.callbacks import run_paths
 from keras_clinclip.training.config import TrainingConfig
-from keras_clinclip.training.config import add_config_arguments
 from keras_clinclip.training.config import config_from_args
 from keras_clinclip.training.fit_loop import fit_with_resume
 from keras_clinclip.training.fit_loop import stream_from
@@ -371,6 +371,10 @@ def _save_weights_atomic(model, path):
 def add_arguments(parser):
     """Add the `clinclip train` options (every `TrainingConfig` field).
 
+    They are defined in `keras_clinclip.cli.train` (a light module, so
+    that `clinclip train --help` loads no backend); this function stays
+    here for a release.
+
     Example:
     >>> import argparse
     >>> parser = argparse.ArgumentParser()
@@ -378,20 +382,7 @@ def add_arguments(parser):
     >>> parser.parse_args(["--loss", "n"]).loss
     'n'
     """
-    add_config_arguments(parser)
-    parser.add_argument(
-        "--config",
-        default=None,
-        help="a config.json of an earlier run; options given on the "
-        "command line override it",
-    )
-    parser.add_argument(
-        "--restart",
-        action="store_true",
-        help="delete the outputs of an earlier run in --output_dir and "
-        "start afresh (without it, a rerun with the same options resumes "
-        "and one with other options is refused)",
-    )
+    train_options.add_arguments(parser)
 
 
 def run(args):
