@@ -1,24 +1,31 @@
 """GraphAlignment: InfoNCE between image and report-graph embeddings."""
 
+import warnings
+
 import keras
 
-from keras_clinclip.losses.soft_label_contrastive import SoftLabelContrastive
+from keras_clinclip.losses import functional
+from keras_clinclip.losses.pairwise_loss import PairwiseSoftTargetLoss
 
 
 @keras.saving.register_keras_serializable(package="keras_clinclip")
-class GraphAlignment(SoftLabelContrastive):
+class GraphAlignment(PairwiseSoftTargetLoss):
     """Symmetric InfoNCE between image and report-graph embeddings.
 
     With V, G the L2-normalised image and graph embeddings and
-    L = s V G^T, the loss is `weight * (l_i2g + l_g2i) / 2`, the same maths
-    as `SoftLabelContrastive` with G in place of the report embeddings and
-    no negations. By default the targets are hard (I); give `sources` to use
-    the same soft targets Y (e.g. `sources=("text", "clinical", "graph")`).
-    Add it to `SoftLabelContrastive` with a list loss:
-    `model.compile(loss=[SoftLabelContrastive(), GraphAlignment(0.5)])`.
+    L = s V G^T, the loss is (l_i2g + l_g2i) / 2: the row maths of
+    `SoftLabelContrastive` (`functional.info_nce_rows`) with G as the
+    columns and no negated reports. By default the targets are hard (I);
+    give `sources` to use the same soft targets Y (e.g.
+    `sources=("text", "clinical", "graph")`). Weight it as any Keras loss,
+    with `loss_weights`:
+    `model.compile(loss=[SoftLabelContrastive(), GraphAlignment()],
+    loss_weights=[1.0, 0.5])`.
 
     Args:
-        weight: multiplier of this loss.
+        weight: deprecated (to be removed in the next release): a
+            multiplier of this loss; pass `loss_weights` to `compile`
+            instead. A weight other than 1 warns.
         sources: similarity sources of soft targets (`()`: hard targets).
         source_weights: None (equal), a list matching `sources`, or a dict.
         target_temperature: temperature of the target softmax.
@@ -41,17 +48,16 @@ class GraphAlignment(SoftLabelContrastive):
     ...     "image_embeddings": rng.normal(size=(4, 8)).astype("float32"),
     ...     "graph_embeddings": rng.normal(size=(4, 8)).astype("float32"),
     ... }
-    >>> loss = GraphAlignment(weight=0.5, logit_scale=10.0)
+    >>> loss = GraphAlignment(logit_scale=10.0)
     >>> float(loss({}, y_pred)) > 0
     True
     """
 
     col_key = "graph_embeddings"
-    uses_negations = False
 
     def __init__(
         self,
-        weight=1.0,
+        weight=None,
         sources=(),
         source_weights=None,
         target_temperature=0.1,
@@ -71,8 +77,7 @@ class GraphAlignment(SoftLabelContrastive):
             target_temperature=target_temperature,
             soft_weight=soft_weight,
             uncertain_value=uncertain_value,
-            negatives=None,
-            negation_soft_targets=False,
+            logit_scale=logit_scale,
             max_logit_scale=max_logit_scale,
             chunk_size=chunk_size,
             check_finite=check_finite,
@@ -80,36 +85,28 @@ class GraphAlignment(SoftLabelContrastive):
             reduction=reduction,
             dtype=dtype,
         )
-        if logit_scale is not None and not float(logit_scale) > 0:
-            raise ValueError(
-                "`logit_scale` must be a positive multiplier s (e.g. "
-                f"1 / 0.07) or None; got {logit_scale}."
+        if weight is not None and float(weight) != 1.0:
+            warnings.warn(
+                "`GraphAlignment(weight=...)` is deprecated and will be "
+                "removed in the next release: weight the loss with "
+                "`compile(..., loss_weights=[..., weight])` instead.",
+                DeprecationWarning,
+                stacklevel=2,
             )
-        self.weight = float(weight)
-        self.fixed_logit_scale = (
-            None if logit_scale is None else float(logit_scale)
+        self.weight = None if weight is None else float(weight)
+
+    def row_losses(self, rows, columns, square=False):
+        losses = functional.info_nce_rows(
+            rows, columns, self.target_temperature, square=square
         )
-
-    def needs_scale_key(self):
-        return self.fixed_logit_scale is None
-
-    def logit_scale(self, y_pred):
-        if self.fixed_logit_scale is None:
-            return super().logit_scale(y_pred)
-        scale = self.fixed_logit_scale
-        if self.max_logit_scale is not None:
-            scale = min(scale, self.max_logit_scale)
-        return keras.ops.convert_to_tensor(scale, "float32")
-
-    def row_losses(self, parts, static, start, stop):
-        losses = super().row_losses(parts, static, start, stop)
-        return losses * self.weight if self.weight != 1.0 else losses
+        if self.weight is not None and self.weight != 1.0:
+            losses = losses * self.weight
+        return losses
 
     def get_config(self):
         config = super().get_config()
-        for key in ("negatives", "negation_soft_targets"):
-            config.pop(key)
-        config.update(
-            {"weight": self.weight, "logit_scale": self.fixed_logit_scale}
-        )
+        config["logit_scale"] = self.fixed_logit_scale
+        if self.weight is not None:
+            # The deprecated multiplier, kept so that saved losses reload.
+            config["weight"] = self.weight
         return config

@@ -1,13 +1,13 @@
 """SoftLabelSigmoid: SigLIP's pairwise sigmoid loss with soft targets."""
 
 import keras
-from keras import ops
 
-from keras_clinclip.losses.pairwise_loss import PairwiseSoftTargetLoss
+from keras_clinclip.losses import functional
+from keras_clinclip.losses.pairwise_loss import NegationAwareLoss
 
 
 @keras.saving.register_keras_serializable(package="keras_clinclip")
-class SoftLabelSigmoid(PairwiseSoftTargetLoss):
+class SoftLabelSigmoid(NegationAwareLoss):
     """SigLIP's pairwise sigmoid loss with soft targets in [0, 1].
 
     With L = s V U^T + b (s the clamped logit scale, b the bias), every
@@ -25,7 +25,8 @@ class SoftLabelSigmoid(PairwiseSoftTargetLoss):
     are extra columns with target 0 (or `Q` of their clinical similarity
     with `negation_soft_targets=True`). With hard targets (`sources=()` or
     `soft_weight=0`) this is exactly SigLIP's loss (keras-hub's
-    `SigLIPLoss`, big_vision's `siglip.py`).
+    `SigLIPLoss`, big_vision's `siglip.py`). The maths is
+    `keras_clinclip.losses.functional.sigmoid_rows`.
 
     Args:
         sources: similarity sources of the soft targets, any of `"text"`,
@@ -43,6 +44,8 @@ class SoftLabelSigmoid(PairwiseSoftTargetLoss):
             (needs `y_true["negation_labels"]` and the clinical source).
         max_logit_scale: clamp of the logit scale (None: no clamp).
         chunk_size: rows per block (O(N * chunk) extra memory).
+        check_finite: name the entry holding NaN/inf (see
+            `SoftLabelContrastive`).
         name: name of the loss.
         reduction: Keras reduction of the per-study losses.
         dtype: ignored (the loss always computes in float32).
@@ -63,42 +66,6 @@ class SoftLabelSigmoid(PairwiseSoftTargetLoss):
 
     uses_bias = True
 
-    def pair_targets(self, similarity):
-        """Q_ij = exp((min(S_ij, 1) - 1) / temperature) in (0, 1]."""
-        shifted = ops.minimum(similarity, 1.0) - 1.0
-        return ops.exp(shifted / self.target_temperature)
-
-    def row_losses(self, parts, static, start, stop):
-        # y log sig(L) + (1 - y) log sig(-L) = log sig(-L) + y L, and with
-        # Y = (1 - w) I + w Q the sum over a row's columns is
-        # sum_j log sig(-L_ij) + (1 - w) L_ii + w sum_j Q_ij L_ij.
-        rows = parts["rows"][start:stop]
-        scale, bias = parts["scale"], parts["bias"]
-        logits = (
-            scale * ops.matmul(rows, ops.transpose(parts["cols_all"])) + bias
-        )
-        positive = (
-            scale * ops.sum(rows * parts["cols_local"][start:stop], -1) + bias
-        )
-        total = ops.sum(ops.log_sigmoid(-logits), axis=-1)
-        weight = self.soft_weight_value(parts, static)
-        similarity = self.row_similarity(parts, static, start, stop)
-        if similarity is None:
-            total = total + positive
-        else:
-            soft = ops.sum(self.pair_targets(similarity) * logits, axis=-1)
-            total = total + (1.0 - weight) * positive + weight * soft
-        neg_logits, valid = self.negation_logits(
-            parts, rows, scale, start, stop
-        )
-        if neg_logits is not None:
-            neg_logits = neg_logits + bias
-            loglike = ops.log_sigmoid(-neg_logits)
-            neg_similarity = self.negation_similarity(
-                parts, static, start, stop
-            )
-            if neg_similarity is not None:
-                targets = weight * self.pair_targets(neg_similarity)
-                loglike = loglike + targets * neg_logits
-            total = total + ops.sum(ops.where(valid, loglike, 0.0), axis=-1)
-        return -total
+    def row_losses(self, rows, columns, square=False):
+        del square  # every pair is its own decision: no column reduction
+        return functional.sigmoid_rows(rows, columns, self.target_temperature)

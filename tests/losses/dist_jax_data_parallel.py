@@ -33,10 +33,9 @@ def one_step(chunk_size=None):
             SoftLabelContrastive(
                 negation_soft_targets=True, chunk_size=chunk_size
             ),
-            GraphAlignment(
-                weight=0.5, sources=("clinical",), chunk_size=chunk_size
-            ),
+            GraphAlignment(sources=("clinical",), chunk_size=chunk_size),
         ],
+        loss_weights=[1.0, 0.5],
     )
     history = model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
     return [np.asarray(w) for w in model.get_weights()], history

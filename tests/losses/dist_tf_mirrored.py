@@ -30,9 +30,7 @@ from tests.losses.tiny_model import tiny_model  # noqa: E402
 def losses(chunk_size=None):
     return [
         SoftLabelContrastive(negation_soft_targets=True, chunk_size=chunk_size),
-        GraphAlignment(
-            weight=0.5, sources=("clinical",), chunk_size=chunk_size
-        ),
+        GraphAlignment(sources=("clinical",), chunk_size=chunk_size),
     ]
 
 
@@ -45,7 +43,9 @@ def one_step(strategy=None, chunk_size=None):
     with scope:
         model = tiny_model(seed=0)
         model.compile(
-            optimizer=keras.optimizers.SGD(0.5), loss=losses(chunk_size)
+            optimizer=keras.optimizers.SGD(0.5),
+            loss=losses(chunk_size),
+            loss_weights=[1.0, 0.5],
         )
     history = model.fit(dataset, epochs=1, verbose=0)
     return [np.asarray(w) for w in model.get_weights()], history

@@ -18,18 +18,19 @@ def test_fit_reduces_the_summed_losses():
         optimizer=keras.optimizers.Adam(0.05),
         loss=[
             SoftLabelContrastive(negation_soft_targets=True),
-            GraphAlignment(weight=0.5),
+            GraphAlignment(),
         ],
+        loss_weights=[1.0, 0.5],
     )
     history = model.fit(x, y, batch_size=8, epochs=3, verbose=0)
     losses = history.history["loss"]
     assert np.all(np.isfinite(losses))
     assert losses[-1] < losses[0]
-    # The reported loss is the sum of both losses on the batch.
+    # The reported loss is the weighted sum of both losses on the batch.
     pred = model.predict(x, batch_size=8, verbose=0)
     total = float(
         SoftLabelContrastive(negation_soft_targets=True)(y, pred)
-    ) + float(GraphAlignment(weight=0.5)(y, pred))
+    ) + 0.5 * float(GraphAlignment()(y, pred))
     evaluated = model.evaluate(x, y, batch_size=8, verbose=0)
     np.testing.assert_allclose(evaluated, total, rtol=1e-5)
 

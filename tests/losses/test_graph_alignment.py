@@ -17,11 +17,11 @@ def _as_text(y_pred):
 
 def test_hard_targets_are_info_nce_between_images_and_graphs():
     y_true, y_pred = reference.random_batch(n=6, d=4, dg=4, seed=0)
-    value = float(GraphAlignment(weight=0.5)(y_true, y_pred))
+    value = float(GraphAlignment()(y_true, y_pred))
     expected = reference.plain_info_nce(
         y_pred["image_embeddings"], y_pred["graph_embeddings"], 10.0
     )
-    np.testing.assert_allclose(value, 0.5 * expected, rtol=1e-6)
+    np.testing.assert_allclose(value, expected, rtol=1e-6)
     fixed = float(GraphAlignment(logit_scale=5.0)({}, _as_text(y_pred)))
     expected = reference.plain_info_nce(
         y_pred["image_embeddings"], y_pred["graph_embeddings"], 5.0
@@ -51,12 +51,32 @@ def test_errors_and_config_round_trip():
     pred = {k: v for k, v in y_pred.items() if k != "graph_embeddings"}
     with pytest.raises(KeyError, match="graph_embeddings"):
         GraphAlignment()(y_true, pred)
-    loss = GraphAlignment(weight=0.3, sources=("clinical",), logit_scale=20.0)
+    loss = GraphAlignment(sources=("clinical",), logit_scale=20.0)
     config = loss.get_config()
-    assert "negatives" not in config and config["weight"] == 0.3
+    assert "negatives" not in config and "weight" not in config
     restored = keras.losses.deserialize(keras.losses.serialize(loss))
     assert isinstance(restored, GraphAlignment)
     assert restored.get_config() == config
     np.testing.assert_allclose(
         float(restored(y_true, y_pred)), float(loss(y_true, y_pred))
+    )
+
+
+def test_deprecated_weight_warns_scales_and_round_trips():
+    """`weight=` stays for a release: it warns and multiplies the loss, as
+    `loss_weights` does."""
+    y_true, y_pred = reference.random_batch(n=5, d=4, dg=4, seed=3)
+    plain = float(GraphAlignment()(y_true, y_pred))
+    with pytest.warns(DeprecationWarning, match="loss_weights"):
+        loss = GraphAlignment(weight=0.3)
+    np.testing.assert_allclose(
+        float(loss(y_true, y_pred)), 0.3 * plain, rtol=1e-6
+    )
+    with pytest.warns(DeprecationWarning):
+        positional = GraphAlignment(0.3)
+    assert positional.get_config()["weight"] == 0.3
+    with pytest.warns(DeprecationWarning):
+        restored = keras.losses.deserialize(keras.losses.serialize(loss))
+    np.testing.assert_allclose(
+        float(restored(y_true, y_pred)), 0.3 * plain, rtol=1e-6
     )

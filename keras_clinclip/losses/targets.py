@@ -1,24 +1,25 @@
-"""Soft targets: similarity sources, their mix, and the target matrix.
+"""Soft targets: the similarity sources, their mix and the target matrix.
 
-The maths of `docs/losses.md`, written as small `keras.ops` helpers that the
-losses share. Everything here is computed in float32 and, inside the
-losses, under stop-gradient.
+Pure functions on explicit tensors, all in float32 (inside the losses they
+run under stop-gradient). With unit features F_k of each source k,
+
+    S = sum_k w_k F_k F_k^T / sum_k w_k,   P = softmax_rows(S / tau),
+    Y = (1 - lambda) I + lambda P
+
+(`docs/losses.md`). `soft_targets` builds Y for inspection; the losses
+never build it (see `keras_clinclip.losses.functional`).
 """
 
 from keras import ops
 
 SOURCES = ("text", "clinical", "graph")
 
-# Which batch entry each source reads, and where it lives.
-_SOURCE_KEYS = {
+# Which batch entry each source reads, and in which dict it lives.
+SOURCE_KEYS = {
     "text": ("y_pred", "text_embeddings"),
     "clinical": ("y_true", "labels"),
     "graph": ("y_pred", "graph_embeddings"),
 }
-
-# Large negative logit for masked columns: exp() underflows to exactly 0 in
-# float32 while staying finite (0 * it is 0, not NaN).
-MASK_VALUE = -1e9
 
 
 def l2_normalize(x, epsilon=1e-12):
@@ -171,7 +172,7 @@ def resolve_sources(sources, y_true, y_pred):
         return sources
     chosen = []
     for name in SOURCES:
-        where, key = _SOURCE_KEYS[name]
+        where, key = SOURCE_KEYS[name]
         batch = y_pred if where == "y_pred" else y_true
         if key in batch:
             chosen.append(name)
@@ -310,7 +311,7 @@ def soft_targets(
 def check_keys(sources, y_true, y_pred, option="sources"):
     """Raise a clear error when a source's input is missing."""
     for name in sources:
-        where, key = _SOURCE_KEYS[name]
+        where, key = SOURCE_KEYS[name]
         batch = y_pred if where == "y_pred" else y_true
         if not isinstance(batch, dict):
             raise TypeError(
