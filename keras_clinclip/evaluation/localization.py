@@ -22,6 +22,7 @@ which is what a map that knows nothing scores on average.
 
 import numpy as np
 
+from keras_clinclip.cli import explain as explain_options
 from keras_clinclip.evaluation.retrieval import l2_normalize
 
 
@@ -724,6 +725,10 @@ def location_scores(maps, locations, names=None, tolerance=0):
 def add_arguments(parser):
     """Add the options of `clinclip explain`.
 
+    They are defined in `keras_clinclip.cli.explain` (a light module, so
+    that `clinclip explain --help` loads no backend); this function stays
+    here for a release.
+
     Example:
     >>> import argparse
     >>> parser = argparse.ArgumentParser()
@@ -733,24 +738,7 @@ def add_arguments(parser):
     >>> args.output
     'map.png'
     """
-    parser.add_argument(
-        "--preset",
-        required=True,
-        help="a preset directory saved by `clinclip export` (with its "
-        "preprocessor)",
-    )
-    parser.add_argument(
-        "--image", required=True, help="a PNG, JPEG or DICOM radiograph"
-    )
-    parser.add_argument(
-        "--text",
-        required=True,
-        help="a finding prompt or report sentence, e.g. 'left pleural "
-        "effusion'",
-    )
-    parser.add_argument(
-        "--output", default="map.png", help="where to write the PNG"
-    )
+    explain_options.add_arguments(parser)
 
 
 def run(args):
