@@ -20,11 +20,17 @@ import pathlib
 
 import numpy as np
 
+from keras_clinclip.cli import evaluate as evaluate_options
+
 FRACTIONS = "0.01,0.1,1.0"
 
 
 def add_arguments(parser):
     """Add the `evaluate` options to an `argparse` parser.
+
+    They are defined in `keras_clinclip.cli.evaluate` (a light module, so
+    that `clinclip evaluate --help` loads no backend); this function stays
+    here for a release.
 
     Example:
     >>> import argparse
@@ -33,94 +39,7 @@ def add_arguments(parser):
     >>> parser.parse_args(["--preset", "p", "--data", "iu"]).split
     'test'
     """
-    parser.add_argument(
-        "--preset",
-        required=True,
-        help="a KerasHub preset directory saved by `clinclip export` or "
-        "`ClinCLIPBackbone.save_to_preset` (with its preprocessor)",
-    )
-    parser.add_argument(
-        "--data",
-        default="iu",
-        help="iu | synthetic[:N] | records.npz | data.csv | data.jsonl "
-        "(default: iu)",
-    )
-    parser.add_argument(
-        "--split", default="test", help="the split to evaluate (default: test)"
-    )
-    parser.add_argument(
-        "--train-split",
-        default="train",
-        help="the linear probe's training split (default: train)",
-    )
-    parser.add_argument(
-        "--output",
-        default=None,
-        help="write report.md, PNG figures and results.json here",
-    )
-    parser.add_argument(
-        "--cxr-align",
-        default=None,
-        help="a CXR-Align JSON file (default: built from the records' "
-        "negated reports when they have them)",
-    )
-    parser.add_argument(
-        "--prompts",
-        default=None,
-        help="a YAML/JSON prompt file merged over the default prompts",
-    )
-    parser.add_argument(
-        "--findings",
-        default=None,
-        help="comma-separated findings for zero-shot (default: the 14 "
-        "CheXpert observations, the label columns)",
-    )
-    parser.add_argument(
-        "--uncertain",
-        default="exclude",
-        choices=("exclude", "positive", "negative"),
-        help="how uncertain (-1) labels count (default: exclude)",
-    )
-    parser.add_argument(
-        "--blank",
-        default="negative",
-        choices=("negative", "exclude"),
-        help="how unmentioned (NaN) labels count (default: negative)",
-    )
-    parser.add_argument(
-        "--bootstrap",
-        type=int,
-        default=1000,
-        help="bootstrap resamples for 95%% CIs",
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--probe-fractions",
-        default=FRACTIONS,
-        help=f"linear-probe training fractions (default: {FRACTIONS}; "
-        "empty to skip)",
-    )
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument(
-        "--max-samples",
-        type=int,
-        default=None,
-        help="evaluate at most this many studies per split (quick runs)",
-    )
-    parser.add_argument(
-        "--no-plots",
-        action="store_true",
-        help="write the report without figures",
-    )
-    parser.add_argument(
-        "--on-error",
-        "--on_error",
-        dest="on_error",
-        default="raise",
-        choices=("raise", "skip"),
-        help="a bad table row or unreadable image: raise (default) or "
-        "skip it and count it in the summary",
-    )
+    evaluate_options.add_arguments(parser)
 
 
 def _limit(records, max_samples, seed):
@@ -394,7 +313,7 @@ def run(args):
         progress=True,
         output_dir=args.output,
         notes=notes,
-        figures=not args.no_plots,
+        figures=args.plots,
     )
     print("\nZero-shot classification (AUROC, 95% CI)\n")
     print(format_zero_shot_table(result["zero_shot"]))
