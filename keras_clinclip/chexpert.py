@@ -2,7 +2,9 @@
 
 The bottom of the package: every layer (reports, data, models, losses,
 evaluation) spells the observations and the label values from here, and
-this module imports nothing of keras_clinclip.
+this module imports only numpy and `keras_clinclip.utils` (the standard
+library). It also reads the real CheXpert training label table
+(`chexpert_label_table`) that `torchxrayvision` ships.
 
 Labels follow the CheXpert CSV convention: `POSITIVE` (1.0), `NEGATIVE`
 (0.0), `UNCERTAIN` (-1.0), and NaN for "not mentioned".
@@ -16,6 +18,14 @@ Example:
 >>> chexpert.UNCERTAIN
 -1.0
 """
+
+import csv
+import gzip
+import pathlib
+
+import numpy as np
+
+from keras_clinclip import utils
 
 NO_FINDING = "No Finding"
 
@@ -84,3 +94,71 @@ def observation_index(name):
             f"unknown CheXpert observation {name!r}; known: "
             f"{', '.join(CHEXPERT_OBSERVATIONS)}"
         ) from None
+
+
+# The CheXpert training labels shipped (as data) by torchxrayvision.
+_LABEL_TABLE_FILE = "data/chexpert_train.csv.gz"
+_LABEL_TABLE = {}
+
+
+def _cached_file(path):
+    """`path` if it exists, else the same file in the default cache.
+
+    Files that depend only on the installed packages (the label table,
+    SynthCXR's lung masks) are cached under `synthcxr/`; a copy in the
+    default cache (`~/.cache/keras_clinclip`) serves when
+    `$KERAS_CLINCLIP_CACHE` points to a fresh folder (as in tests).
+    """
+    if path.exists():
+        return path
+    other = pathlib.Path(utils.DEFAULT_CACHE_ROOT, "synthcxr", path.name)
+    return other if other.exists() else None
+
+
+def _read_label_table(path):
+    """The label columns of a CheXpert CSV (gzip) as float32 (rows, 14)."""
+    with gzip.open(path, "rt", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        columns = [header.index(name) for name in CHEXPERT_OBSERVATIONS]
+        codes = {"1.0": 1, "0.0": 0, "-1.0": -1, "": 2}
+        rows = [[codes[row[c]] for c in columns] for row in reader]
+    codes = np.asarray(rows, np.int8)
+    return np.where(codes == 2, np.nan, codes).astype(np.float32)
+
+
+def chexpert_label_table():
+    """The real CheXpert training label table, (223414, 14) float32.
+
+    Read once from `torchxrayvision`'s `data/chexpert_train.csv.gz` (found
+    with `importlib.util.find_spec`; torchxrayvision is never imported)
+    and cached as `synthcxr/chexpert_train_labels.npy` under
+    `keras_clinclip.utils.cache_dir`.
+
+    Returns:
+        float32 (rows, 14) in `CHEXPERT_OBSERVATIONS` order (1, 0, -1,
+        NaN), or `None` when `torchxrayvision` is not installed.
+
+    Example:
+    >>> table = chexpert_label_table()
+    >>> table is None or table.shape[1] == 14
+    True
+    """
+    if "table" in _LABEL_TABLE:
+        return _LABEL_TABLE["table"]
+    try:
+        path = utils.package_data_path("torchxrayvision", _LABEL_TABLE_FILE)
+    except (ImportError, FileNotFoundError):
+        _LABEL_TABLE["table"] = None
+        return None
+    cache = utils.cache_dir("synthcxr") / "chexpert_train_labels.npy"
+    found = _cached_file(cache)
+    if found is not None:
+        table = np.load(found)
+    else:
+        table = _read_label_table(path)
+        tmp = cache.with_name(cache.stem + ".tmp.npy")
+        np.save(tmp, table)
+        tmp.replace(cache)
+    _LABEL_TABLE["table"] = table
+    return table

@@ -5,10 +5,12 @@ import math
 import numpy as np
 import pytest
 
-from keras_clinclip.data import synthetic
+from keras_clinclip import chexpert
+from keras_clinclip.data import synthcxr
 from keras_clinclip.data import templates
-from keras_clinclip.data.synthetic import SynthCXR
-from keras_clinclip.data.synthetic import synthetic_pairs
+from keras_clinclip.data.synthcxr import SynthCXR
+from keras_clinclip.data.synthcxr import masks as synthcxr_masks
+from keras_clinclip.data.synthcxr import synthetic_pairs
 
 pytestmark = pytest.mark.backend_independent
 
@@ -98,7 +100,7 @@ def test_pneumothorax_darkens_the_lung(renderer):
 
 def test_every_finding_changes_the_image(renderer):
     normal = renderer.render([], seed=11).astype(float)
-    for name in synthetic.FINDINGS:
+    for name in synthcxr.FINDINGS:
         image = renderer.render([{"name": name, "severity": 0.9}], seed=11)
         changed = np.abs(image.astype(float) - normal) > 8
         assert changed.sum() >= 3, name
@@ -117,16 +119,16 @@ def test_fallback_masks_without_torchxrayvision(monkeypatch):
     def missing(*args, **kwargs):
         raise ImportError("no torchxrayvision")
 
-    monkeypatch.setattr(synthetic, "_MASKS", {})
-    monkeypatch.setattr(synthetic.utils, "package_data_path", missing)
-    masks = synthetic.lung_masks()
+    monkeypatch.setattr(synthcxr_masks, "_MASKS", {})
+    monkeypatch.setattr(synthcxr_masks.utils, "package_data_path", missing)
+    masks = synthcxr.lung_masks()
     assert masks["source"] == "fallback"
     image = SynthCXR(32).render(["nodule"], seed=0)
     assert image.std() > 10
 
 
 def test_real_masks_are_used():
-    masks = synthetic.lung_masks()
+    masks = synthcxr.lung_masks()
     assert masks["source"] == "torchxrayvision"
     # Most of the 517 masks of the archive are kept (empty ones are not).
     assert 300 < len(masks["masks"]) <= 517
@@ -135,20 +137,20 @@ def test_real_masks_are_used():
 
 
 def test_label_frequencies_follow_chexpert():
-    labels = synthetic.sample_chexpert_labels(4000, seed=0)
-    table = synthetic.chexpert_label_table()
+    labels = synthcxr.sample_chexpert_labels(4000, seed=0)
+    table = chexpert.chexpert_label_table()
     assert table is not None and table.shape[1] == 14
     for j in (3, 10, 13):  # Lung Opacity, Pleural Effusion, Support Dev.
         expected = float(np.mean(table[:, j] == 1.0))
         observed = float(np.mean(labels[:, j] == 1.0))
         assert abs(observed - expected) < 0.04
     # The fallback keeps the marginals too.
-    synthetic._LABEL_TABLE["table"] = None
+    chexpert._LABEL_TABLE["table"] = None
     try:
-        fallback = synthetic.sample_chexpert_labels(4000, seed=1)
+        fallback = synthcxr.sample_chexpert_labels(4000, seed=1)
     finally:
-        synthetic._LABEL_TABLE.clear()
-    p1 = synthetic.FALLBACK_FREQUENCIES["Pleural Effusion"][0]
+        chexpert._LABEL_TABLE.clear()
+    p1 = synthcxr.FALLBACK_FREQUENCIES["Pleural Effusion"][0]
     assert abs(float(np.mean(fallback[:, 10] == 1.0)) - p1) < 0.04
 
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from keras_clinclip.data.synthetic import REGION_FINDINGS
-from keras_clinclip.data.synthetic import SynthCXR
+from keras_clinclip.data.synthcxr import REGION_FINDINGS
+from keras_clinclip.data.synthcxr import SynthCXR
 
 pytestmark = pytest.mark.backend_independent
 
