@@ -24,7 +24,7 @@ import numpy as np
 
 from keras_clinclip import utils
 from keras_clinclip.data import records as rec
-from keras_clinclip.data import synthetic
+from keras_clinclip.data import synthcxr
 
 logger = logging.getLogger("keras_clinclip.data")
 
@@ -156,7 +156,7 @@ def mesh_to_findings(tags, seed=0):
             names none.
 
     Returns:
-        A list of `synthetic.Finding`.
+        A list of `synthcxr.Finding`.
 
     Example:
     >>> mesh_to_findings(["Pleural Effusion/left/small"])[0]
@@ -185,7 +185,7 @@ def mesh_to_findings(tags, seed=0):
         severity = next(
             (MESH_SEVERITY[m] for m in modifiers if m in MESH_SEVERITY), 0.5
         )
-        default_side, default_zone, _ = synthetic.FINDINGS[name]
+        default_side, default_zone, _ = synthcxr.FINDINGS[name]
         if side is None and default_side in ("left", "right"):
             side = ("right", "left")[int(rng.integers(2))]
         if name in ("pleural_thickening", "scarring") and zone is None:
@@ -196,7 +196,7 @@ def mesh_to_findings(tags, seed=0):
         ):
             count = int(rng.integers(2, 4))
         for _ in range(count):
-            out.append(synthetic.Finding(name, side, zone, severity))
+            out.append(synthcxr.Finding(name, side, zone, severity))
     return out
 
 
@@ -316,7 +316,7 @@ def _render_chunk(args):
     image_size, jobs = args
     renderer = _RENDERER.get(image_size)
     if renderer is None:
-        renderer = _RENDERER[image_size] = synthetic.SynthCXR(image_size)
+        renderer = _RENDERER[image_size] = synthcxr.SynthCXR(image_size)
     return np.stack([renderer.render(f, seed=s) for f, s in jobs])
 
 
@@ -364,7 +364,7 @@ def render_images(
         return np.zeros((0, image_size, image_size), np.uint8)
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if len(jobs) > 64 else 1
-    synthetic.lung_masks()  # read (and cached on disk) before the workers
+    synthcxr.lung_masks()  # read (and cached on disk) before the workers
     chunk = 64
     chunks = [
         (image_size, jobs[i : i + chunk]) for i in range(0, len(jobs), chunk)
@@ -579,7 +579,7 @@ def iu_xray(
 
     def image_name(chosen):
         return folder / (
-            f"images_r{synthetic.RENDERER_VERSION}_d{_DATASET_VERSION}_"
+            f"images_r{synthcxr.RENDERER_VERSION}_d{_DATASET_VERSION}_"
             f"{image_size}_{chosen}.npz"
         )
 

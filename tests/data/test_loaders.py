@@ -10,7 +10,7 @@ import pytest
 from keras_clinclip.data import chexpert
 from keras_clinclip.data import load_records
 from keras_clinclip.data import mimic_cxr
-from keras_clinclip.data import synthetic
+from keras_clinclip.data import synthcxr
 from tests.data import trees
 
 pytestmark = pytest.mark.backend_independent
@@ -111,9 +111,9 @@ def test_load_records_bad_input(tmp_path):
 
 def test_mesh_to_findings():
     found = iu.mesh_to_findings(["Pleural Effusion/bilateral/small"])
-    assert found == [synthetic.Finding("effusion", "bilateral", None, 0.3)]
+    assert found == [synthcxr.Finding("effusion", "bilateral", None, 0.3)]
     found = iu.mesh_to_findings(["Opacity/lung/base/left"])
-    assert found == [synthetic.Finding("opacity", "left", "lower", 0.5)]
+    assert found == [synthcxr.Finding("opacity", "left", "lower", 0.5)]
     assert iu.mesh_to_findings(["Lung/hypoinflation/mild"])[0].name == (
         "hypoinflation"
     )
@@ -153,7 +153,7 @@ def test_iu_xray_subset_cache_and_rebuild(tmp_path, monkeypatch):
     again = iu.iu_xray(num_negations=2, **kwargs)
     np.testing.assert_array_equal(again["image"], records["image"])
     assert again["report"] == records["report"]
-    monkeypatch.setattr(iu.synthetic, "RENDERER_VERSION", "test-bump")
+    monkeypatch.setattr(iu.synthcxr, "RENDERER_VERSION", "test-bump")
     with pytest.raises(AssertionError, match="rendered again"):
         iu.iu_xray(num_negations=2, **kwargs)
 
