@@ -8,16 +8,18 @@ R@5 both ways and the 10% linear probe.
 
     KERAS_BACKEND=jax python recipes/ablation.py --seeds=0,1 --epochs=3
 
-Every run's own report stays in `--output_dir/<preset>-seed<k>/`.
+Every run's own report stays in `--output-dir/<preset>-seed<k>/`.
 """
 
+import argparse
 import json
 import pathlib
 import sys
 import time
 
-from absl import app
-from absl import flags
+from keras_clinclip.cli.options import ArgumentParser
+from keras_clinclip.cli.options import add_option
+from keras_clinclip.cli.options import print_old_spelling_notes
 
 PRESETS = {
     "clip": "CLIP",
@@ -37,15 +39,6 @@ COLUMNS = (
     "R@5 t2i",
     "linear probe 10% AUROC",
 )
-
-FLAGS = flags.FLAGS
-flags.DEFINE_list("presets", list(PRESETS), "loss presets to train")
-flags.DEFINE_list("seeds", ["0", "1"], "seeds (at least 2 for the table)")
-flags.DEFINE_integer("num_samples", 960, "IU studies used (all splits)")
-flags.DEFINE_integer("epochs", 3, "epochs per run (equal for all presets)")
-flags.DEFINE_integer("max_length", 48, "report tokens")
-flags.DEFINE_string("output_dir", "runs/ablation", "where runs are written")
-flags.DEFINE_string("table_out", None, "also write the table (Markdown) here")
 
 
 def mean_sd(values):
@@ -85,26 +78,102 @@ def table(rows):
     return "\n".join(lines)
 
 
-def main(argv):
-    del argv
+def _presets(text):
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    for name in names:
+        if name not in PRESETS:
+            raise argparse.ArgumentTypeError(
+                f"unknown preset {name!r}; choose from {', '.join(PRESETS)}"
+            )
+    return names
+
+
+def _seeds(text):
+    try:
+        return [str(int(seed)) for seed in text.split(",") if seed.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+
+
+def parse_args(argv=None):
+    """The ablation's options (spelled as in `clinclip`)."""
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_option(
+        parser,
+        "--presets",
+        type=_presets,
+        default=",".join(PRESETS),
+        help="loss presets to train, comma-separated",
+    )
+    add_option(
+        parser,
+        "--seeds",
+        type=_seeds,
+        default="0,1",
+        help="seeds, comma-separated (at least 2 for the table)",
+    )
+    add_option(
+        parser,
+        "--num-samples",
+        "--num_samples",
+        dest="num_samples",
+        type=int,
+        default=960,
+        help="IU studies used (all splits)",
+    )
+    add_option(
+        parser,
+        "--epochs",
+        type=int,
+        default=3,
+        help="epochs per run (equal for all presets)",
+    )
+    add_option(
+        parser,
+        "--max-length",
+        "--max_length",
+        dest="max_length",
+        type=int,
+        default=48,
+        help="report tokens",
+    )
+    add_option(
+        parser,
+        "--output-dir",
+        "--output_dir",
+        dest="output_dir",
+        default="runs/ablation",
+        help="where runs are written",
+    )
+    add_option(
+        parser,
+        "--table-out",
+        "--table_out",
+        dest="table_out",
+        default=None,
+        help="also write the table (Markdown) to this file",
+    )
+    args = parser.parse_args(argv)
+    print_old_spelling_notes(parser.prog)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
     import keras
 
     from keras_clinclip.training.config import TrainingConfig
     from keras_clinclip.training.demo import DEMO_DEFAULTS
     from keras_clinclip.training.demo import run_demo
 
-    for preset in FLAGS.presets:
-        if preset not in PRESETS:
-            raise app.UsageError(
-                f"--presets: unknown preset {preset!r}; "
-                f"choose from {', '.join(PRESETS)}"
-            )
     rows = {}
     start = time.time()
-    out = pathlib.Path(FLAGS.output_dir)
-    for preset in FLAGS.presets:
+    out = pathlib.Path(args.output_dir)
+    for preset in args.presets:
         rows[preset] = []
-        for seed in FLAGS.seeds:
+        for seed in args.seeds:
             run_dir = out / f"{preset}-seed{seed}"
             summary_path = run_dir / "summary.json"
             if summary_path.exists():  # resume a partial ablation
@@ -114,9 +183,9 @@ def main(argv):
                     **DEMO_DEFAULTS,
                     "loss": preset,
                     "seed": int(seed),
-                    "num_samples": FLAGS.num_samples,
-                    "epochs": FLAGS.epochs,
-                    "max_length": FLAGS.max_length,
+                    "num_samples": args.num_samples,
+                    "epochs": args.epochs,
+                    "max_length": args.max_length,
                     "output_dir": str(run_dir),
                     "validate": False,
                 }
@@ -132,16 +201,16 @@ def main(argv):
         keras.backend.backend(), " ".join(sys.argv[1:])
     )
     footer = (
-        f"\n\n{len(FLAGS.seeds)} seeds ({', '.join(FLAGS.seeds)}), "
-        f"{FLAGS.num_samples} IU studies, {FLAGS.epochs} epoch(s), "
-        f"reports truncated to {FLAGS.max_length} tokens, on "
+        f"\n\n{len(args.seeds)} seeds ({', '.join(args.seeds)}), "
+        f"{args.num_samples} IU studies, {args.epochs} epoch(s), "
+        f"reports truncated to {args.max_length} tokens, on "
         f"{keras.backend.backend()}; {minutes:.0f} minutes in all.\n"
         f"Command: `{command}`\n"
     )
     print("\n" + text + footer)
-    if FLAGS.table_out:
-        pathlib.Path(FLAGS.table_out).write_text(text + footer)
+    if args.table_out:
+        pathlib.Path(args.table_out).write_text(text + footer)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    sys.exit(main())

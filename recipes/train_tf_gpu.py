@@ -7,11 +7,12 @@
 - Cloud TPU: `--tpu=<name or grpc://address>` (or `--tpu=local` on a TPU
   VM) uses `TPUStrategy`.
 
-Every `TrainingConfig` field is a flag (`--loss`, `--batch_size`, ...);
-`--batch_size` is the global batch. Example (2 logical CPU devices):
+Every `TrainingConfig` field is an option, spelled as in `clinclip train`
+(`--loss`, `--batch-size`, ...; see `--help`); `--batch-size` is the
+global batch. Example (2 logical CPU devices):
 
-    python recipes/train_tf_gpu.py --num_cpu_devices=2 --dataset=synthetic \
-        --epochs=1 --output_dir=runs/tf
+    python recipes/train_tf_gpu.py --num-cpu-devices=2 --dataset=synthetic \
+        --epochs=1 --output-dir=runs/tf
 """
 
 import os
@@ -19,36 +20,50 @@ import sys
 
 os.environ["KERAS_BACKEND"] = "tensorflow"
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
-
+from keras_clinclip.cli.options import ArgumentParser  # noqa: E402
+from keras_clinclip.cli.options import add_config_options  # noqa: E402
+from keras_clinclip.cli.options import add_option  # noqa: E402
+from keras_clinclip.cli.options import print_old_spelling_notes  # noqa: E402
 from keras_clinclip.training.config import config_from_args  # noqa: E402
-from keras_clinclip.training.config import define_absl_flags  # noqa: E402
-
-define_absl_flags()
-flags.DEFINE_string(
-    "tpu",
-    None,
-    "TPU name or grpc:// address ('local' on a TPU VM); uses TPUStrategy",
-)
-flags.DEFINE_integer(
-    "num_cpu_devices",
-    0,
-    "without GPUs, split the CPU into this many logical devices (testing)",
-)
-FLAGS = flags.FLAGS
 
 
-def main(argv):
-    del argv
+def parse_args(argv=None):
+    """The recipe's options: every config field, `--tpu` and
+    `--num-cpu-devices`."""
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_config_options(parser)
+    add_option(
+        parser,
+        "--tpu",
+        default=None,
+        help="TPU name or grpc:// address ('local' on a TPU VM); uses "
+        "TPUStrategy",
+    )
+    add_option(
+        parser,
+        "--num-cpu-devices",
+        "--num_cpu_devices",
+        dest="num_cpu_devices",
+        type=int,
+        default=0,
+        help="without GPUs, split the CPU into this many logical devices "
+        "(testing)",
+    )
+    args = parser.parse_args(argv)
+    print_old_spelling_notes(parser.prog)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
     from keras_clinclip.training import distribution
     from keras_clinclip.training.train import train
 
     # The strategy must exist before any other TensorFlow op runs.
     setup = distribution.tf_setup(
-        tpu=FLAGS.tpu, num_cpu_devices=FLAGS.num_cpu_devices
+        tpu=args.tpu, num_cpu_devices=args.num_cpu_devices
     )
-    result = train(config_from_args(FLAGS), setup=setup)
+    result = train(config_from_args(args), setup=setup)
     print(
         f"FINISHED steps={result.steps} start={result.start_step} "
         f"replicas={setup.num_replicas} {setup.description}"
@@ -57,4 +72,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(app.run(main))
+    sys.exit(main())
