@@ -36,6 +36,7 @@ from keras_clinclip.cli.errors import UserError
 from keras_clinclip.cli.errors import is_user_error
 from keras_clinclip.cli.errors import one_line
 from keras_clinclip.cli.options import ArgumentParser
+from keras_clinclip.cli.options import print_old_spelling_notes
 from keras_clinclip.cli.options import take_old_spellings
 from keras_clinclip.version import __version__
 
@@ -150,12 +151,7 @@ def main(argv=None):
     parser = build_parser()
     take_old_spellings()
     args = parser.parse_args(argv)
-    for old, new in take_old_spellings():
-        print(
-            f"clinclip: note: {old} is deprecated and goes in the next "
-            f"release; use {new}",
-            file=sys.stderr,
-        )
+    print_old_spelling_notes("clinclip")
     if args.command is None:
         parser.print_help()
         return 0

@@ -18,6 +18,7 @@ before any backend loads.
 import argparse
 import dataclasses
 import pathlib
+import sys
 
 from keras_clinclip.training.config import TrainingConfig
 
@@ -89,6 +90,31 @@ def take_old_spellings():
     used = list(_OLD_SPELLINGS)
     _OLD_SPELLINGS.clear()
     return used
+
+
+def print_old_spelling_notes(prog, file=None):
+    """Print one note per old spelling used since the last call.
+
+    Args:
+        prog: the command's name, e.g. `clinclip`.
+        file: where to print (default: `sys.stderr`).
+
+    Example:
+    >>> import sys
+    >>> parser = argparse.ArgumentParser()
+    >>> _ = add_option(parser, "--max-len", "--max_len", type=int,
+    ...                default=64, help="report tokens")
+    >>> _ = take_old_spellings()
+    >>> _ = parser.parse_args(["--max_len", "32"])
+    >>> print_old_spelling_notes("x", file=sys.stdout)
+    x: note: --max_len is deprecated and goes in the next release; use --max-len
+    """
+    for old, new in take_old_spellings():
+        print(
+            f"{prog}: note: {old} is deprecated and goes in the next "
+            f"release; use {new}",
+            file=file or sys.stderr,
+        )
 
 
 class BooleanFlag(argparse.BooleanOptionalAction):
