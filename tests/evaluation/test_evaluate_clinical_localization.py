@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from keras_clinclip.data.synthetic import synthetic_pairs
+from keras_clinclip.data.synthcxr import synthetic_pairs
 from keras_clinclip.evaluation.evaluate import evaluate_records
 from keras_clinclip.models import tiny_clinclip_backbone
 from keras_clinclip.models import tiny_clinclip_preprocessor
