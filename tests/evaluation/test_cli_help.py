@@ -18,12 +18,18 @@ def test_evaluate_help_lists_the_options():
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr == ""  # no backend start-up lines
     for option in (
         "--preset",
         "--data",
         "--cxr-align",
         "--uncertain",
         "--probe-fractions",
-        "--output",
+        "--output-dir",
+        "--plots, --no-plots",
+        "(default: 1000)",
     ):
         assert option in result.stdout
+    # The old spellings are accepted but not shown.
+    assert "--on_error" not in result.stdout
+    assert "--output " not in result.stdout

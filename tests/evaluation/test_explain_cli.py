@@ -43,16 +43,19 @@ def test_explain_writes_a_png_at_the_image_size(tmp_path, preset, capsys):
     assert "cosine similarity on a 8x8 grid" in printed
 
 
-def test_explain_names_a_missing_image(tmp_path, preset):
-    with pytest.raises(FileNotFoundError, match="--image .*nope.png"):
-        main(
-            [
-                "explain",
-                "--preset",
-                str(preset),
-                "--image",
-                str(tmp_path / "nope.png"),
-                "--text",
-                "edema",
-            ]
-        )
+def test_explain_names_a_missing_image(tmp_path, preset, capsys):
+    missing = tmp_path / "nope.png"
+    argv = ["explain", "--preset", str(preset), "--text", "edema"]
+    assert main([*argv, "--image", str(missing)]) == 2
+    assert capsys.readouterr().err == (
+        f"clinclip explain: error: --image {str(missing)!r} does not exist\n"
+    )
+
+
+def test_explain_refuses_an_empty_text(tmp_path, preset, capsys):
+    argv = ["explain", "--preset", str(preset), "--image", str(preset)]
+    assert main([*argv, "--text", "  "]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "clinclip explain: error: --text is empty: give a finding or a sentence"
+    ]

@@ -1,0 +1,289 @@
+"""The `clinclip` command line: one spelling (old ones as hidden aliases),
+`--flag/--no-flag` booleans, `--version`, help without a backend, user
+errors as one line with exit status 2, `--debug`."""
+
+import argparse
+import subprocess
+import sys
+import types
+
+import pytest
+
+from keras_clinclip import cli
+from keras_clinclip import tables
+from keras_clinclip.cli import options
+from keras_clinclip.cli import prepare as prepare_options
+from keras_clinclip.version import __version__
+
+pytestmark = pytest.mark.backend_independent
+
+HEAVY = ("keras", "keras_hub", "tensorflow", "jax", "torch", "tf_keras")
+
+
+def _subparsers():
+    parser = cli.build_parser()
+    (group,) = [
+        a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+    ]
+    return group.choices
+
+
+def _options(sub):
+    return [
+        a
+        for a in sub._actions
+        if a.option_strings
+        and a.dest != "help"
+        and a.help != argparse.SUPPRESS  # a whole old option (--quiet)
+    ]
+
+
+def _help(sub):
+    return " ".join(sub.format_help().split())
+
+
+@pytest.mark.parametrize("command", sorted(cli.SUBCOMMANDS))
+def test_every_option_is_dashed_with_help_and_its_default(command):
+    sub = _subparsers()[command]
+    formatter = options.HelpFormatter(prog="clinclip")
+    text = _help(sub)
+    for action in _options(sub):
+        old = set(getattr(action, "old_spellings", ()))
+        shown = [s for s in action.option_strings if s not in old]
+        assert shown, action
+        for string in shown:
+            assert "_" not in string, string
+            assert string in text
+        for string in old:
+            assert f" {string} " not in f" {text} ", string
+        assert action.help, f"{shown[0]} has no help"
+        default = action.default
+        if default not in (None, "", argparse.SUPPRESS) and (
+            action.nargs != 0 or isinstance(action, options.BooleanFlag)
+        ):
+            assert "%(default)" in formatter._get_help_string(action), shown
+
+
+# Spellings of earlier releases, still accepted: argv -> expected values.
+OLD_SPELLINGS = {
+    "train": [
+        (["--batch_size", "8", "--output_dir", "d"], {"batch_size": 8}),
+        (["--on_error", "skip"], {"on_error": "skip"}),
+        (["--tensorboard", "false"], {"tensorboard": False}),
+        (["--tensorboard=false"], {"tensorboard": False}),
+        (["--notensorboard", "--novalidate"], {"validate": False}),
+        (["--validate", "true"], {"validate": True}),
+    ],
+    "demo": [
+        (["--no_baseline"], {"baseline": False}),
+        (["--n_bootstrap", "5"], {"n_bootstrap": 5}),
+        (["--max_length", "32"], {"max_length": 32}),
+    ],
+    "export": [(["r", "--preset_dir", "p"], {"preset_dir": "p"})],
+    "evaluate": [
+        (["--preset", "p", "--output", "o"], {"output": "o"}),
+        (["--preset", "p", "--on_error", "skip"], {"on_error": "skip"}),
+        (["--preset", "p", "--n_bootstrap", "3"], {"bootstrap": 3}),
+    ],
+    "prepare": [
+        (
+            ["--reports", "r.csv", "--out", "o", "--quiet"],
+            {"out": "o", "verbose": 0},
+        ),
+    ],
+}
+NEW_SPELLINGS = {
+    "train": (
+        ["--batch-size", "8", "--no-tensorboard"],
+        {"tensorboard": False},
+    ),
+    "demo": (["--no-baseline", "--bootstrap", "5"], {"n_bootstrap": 5}),
+    "export": (["r", "--preset-dir", "p"], {"preset_dir": "p"}),
+    "evaluate": (["--preset", "p", "--output-dir", "o"], {"output": "o"}),
+    "prepare": (
+        ["--reports", "r", "--output", "o", "--verbose", "0", "--no-graph"],
+        {"out": "o", "verbose": 0, "graph": False},
+    ),
+}
+
+
+@pytest.mark.parametrize("command", sorted(OLD_SPELLINGS))
+def test_old_spellings_still_parse_and_are_noted(command, capsys):
+    parser = cli.build_parser()
+    options.take_old_spellings()
+    argv, expected = NEW_SPELLINGS[command]
+    args = parser.parse_args([command, *argv])
+    assert {k: getattr(args, k) for k in expected} == expected
+    assert options.take_old_spellings() == []
+    for argv, expected in OLD_SPELLINGS[command]:
+        args = parser.parse_args([command, *argv])
+        assert {k: getattr(args, k) for k in expected} == expected
+        notes = options.take_old_spellings()
+        assert notes and all(new.startswith("--") for _, new in notes)
+
+
+def test_main_notes_an_old_spelling_then_reports_the_error(capsys):
+    assert cli.main(["export", "/nonexistent", "--preset_dir", "p"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "clinclip: note: --preset_dir is deprecated and goes in the next "
+        "release; use --preset-dir",
+        "clinclip export: error: RUN_DIR '/nonexistent' does not exist",
+    ]
+
+
+def test_booleans_are_boolean_optional_actions():
+    parser = argparse.ArgumentParser()
+    options.add_config_options(parser)
+    flags = {
+        a.dest: a for a in parser._actions if isinstance(a, options.BooleanFlag)
+    }
+    assert {"tensorboard", "validate"} <= set(flags)
+    for action in flags.values():
+        assert isinstance(action, argparse.BooleanOptionalAction)
+    forms = {
+        (): True,
+        ("--validate",): True,
+        ("--no-validate",): False,
+        ("--validate", "no"): False,
+        ("--validate=0",): False,
+        ("--novalidate",): False,
+    }
+    for argv, value in forms.items():
+        assert parser.parse_args(list(argv)).validate is value, argv
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--validate", "maybe"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--no-validate=true"])
+    options.take_old_spellings()
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["--version"])
+    assert exit.value.code == 0
+    assert capsys.readouterr().out == f"clinclip {__version__}\n"
+
+
+def test_no_command_prints_the_commands(capsys):
+    assert cli.main([]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in cli.SUBCOMMANDS)
+
+
+_HELP_WITHOUT_BACKEND = f"""
+import sys
+sys.argv[0] = "clinclip"  # as the console script starts
+import keras_clinclip
+assert keras_clinclip.registration_deferred()
+from keras_clinclip.cli import SUBCOMMANDS, main
+for command in [[], *([name] for name in SUBCOMMANDS)]:
+    try:
+        main([*command, "--help"])
+    except SystemExit as exit:
+        assert exit.code == 0, (command, exit.code)
+assert main(["evaluate", "--preset", "/nonexistent"]) == 2
+print("LOADED", sorted(m for m in sys.modules if m.split(".")[0] in {HEAVY}))
+"""
+
+
+def test_help_imports_no_backend():
+    result = subprocess.run(
+        [sys.executable, "-c", _HELP_WITHOUT_BACKEND],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "LOADED []" in result.stdout, result.stdout[-3000:]
+    assert "Traceback" not in result.stderr
+
+
+def test_python_m_help_imports_no_backend():
+    # `-X importtime` lists every module the command imported.
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "keras_clinclip"]
+        + ["train", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "--batch-size" in result.stdout
+    imported = [
+        line.rsplit("|", 1)[-1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    ]
+    assert "keras_clinclip.cli" in imported
+    assert not [m for m in imported if m.split(".")[0] in HEAVY]
+
+
+def test_a_user_error_is_one_line_with_exit_2(capsys):
+    assert cli.main(["evaluate", "--preset", "/nonexistent"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "clinclip evaluate: error: --preset '/nonexistent' does not exist\n"
+    )
+    assert cli.main(["train", "--epochs", "0"]) == 2
+    assert capsys.readouterr().err == (
+        "clinclip train: error: --epochs must be positive, got 0\n"
+    )
+
+
+def test_a_bad_value_is_one_line_with_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["train", "--batch-size", "many"])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "--batch-size" in err[0] and "many" in err[0]
+
+
+def _fake_work(monkeypatch, error):
+    def run(args):
+        raise error
+
+    module = types.ModuleType("fake_clinclip_work")
+    module.run = run
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    fake = cli.SUBCOMMANDS["export"]._replace(work=module.__name__)
+    monkeypatch.setitem(cli.SUBCOMMANDS, "export", fake)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        FileNotFoundError(2, "No such file or directory", "a.csv"),
+        tables.TableError("a.csv row 3: no 'report' column"),
+        cli.UserError("--weights: not a Keras weights file\nmore details"),
+    ],
+)
+def test_user_errors_from_the_work_are_one_line(monkeypatch, capsys, error):
+    _fake_work(monkeypatch, error)
+    assert cli.main(["export", "."]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("clinclip export: error: ")
+    assert str(error).splitlines()[0] in err[0]
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch):
+    _fake_work(monkeypatch, KeyError("labels"))
+    with pytest.raises(KeyError, match="labels"):
+        cli.main(["export", "."])
+
+
+@pytest.mark.parametrize(
+    "argv", [["--debug", "export", "."], ["export", ".", "--debug"]]
+)
+def test_debug_shows_the_traceback_of_a_user_error(monkeypatch, capsys, argv):
+    _fake_work(monkeypatch, cli.UserError("--weights is empty"))
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err
+    assert err.splitlines()[-1] == "clinclip export: error: --weights is empty"
+
+
+def test_constants_kept_for_a_light_help_match_their_homes():
+    from keras_clinclip.reports import GRAPH_MAX_NODES
+
+    assert prepare_options.GRAPH_MAX_NODES == GRAPH_MAX_NODES
