@@ -2,7 +2,8 @@
 
 The metrics are pure numpy functions of embeddings (testable without a
 model); thin wrappers embed images and texts with a `ClinCLIPBackbone` and
-its preprocessor. matplotlib is needed only for the plots.
+its preprocessor. matplotlib is needed only for the plots. The modules,
+one job each, are listed in docs/evaluation.md ("Where things live").
 
 Example:
 >>> import numpy as np
@@ -11,6 +12,11 @@ Example:
 1.0
 """
 
+# The deprecated module path `evaluation.linear_probe` is loaded first, so
+# that the name `linear_probe` below ends up as the documented function
+# (importing that module later would otherwise rebind the package's
+# attribute to the module).
+from keras_clinclip.evaluation import linear_probe as _old_probe_path  # noqa: F401, I001
 from keras_clinclip.evaluation.cxr_align import DEFAULT_TASKS
 from keras_clinclip.evaluation.cxr_align import cxr_align_scores
 from keras_clinclip.evaluation.cxr_align import evaluate_cxr_align
@@ -20,13 +26,15 @@ from keras_clinclip.evaluation.embed import embed_texts
 from keras_clinclip.evaluation.evaluate import cxr_align_from_records
 from keras_clinclip.evaluation.evaluate import evaluate_records
 from keras_clinclip.evaluation.evaluate import select_split
-from keras_clinclip.evaluation.linear_probe import fit_logistic_regression
-from keras_clinclip.evaluation.linear_probe import linear_probe
-from keras_clinclip.evaluation.linear_probe import predict_logistic_regression  # noqa: E501
-from keras_clinclip.evaluation.localization import evaluate_localization
-from keras_clinclip.evaluation.localization import localization_maps
-from keras_clinclip.evaluation.localization import mass_inside
-from keras_clinclip.evaluation.localization import pointing_game
+from keras_clinclip.evaluation.probe import fit_logistic_regression
+from keras_clinclip.evaluation.probe import linear_probe
+from keras_clinclip.evaluation.probe import predict_logistic_regression
+from keras_clinclip.evaluation.pointing import mass_inside
+from keras_clinclip.evaluation.pointing import pointing_game
+from keras_clinclip.evaluation.similarity_maps import localization_maps
+from keras_clinclip.evaluation.synthcxr_localization import (
+    evaluate_localization,
+)
 from keras_clinclip.evaluation.metrics import auprc
 from keras_clinclip.evaluation.metrics import auroc
 from keras_clinclip.evaluation.metrics import binarize_labels
@@ -42,10 +50,10 @@ from keras_clinclip.evaluation.metrics import reliability_curve
 from keras_clinclip.evaluation.metrics import roc_curve
 from keras_clinclip.evaluation.metrics import threshold_at_specificity
 from keras_clinclip.evaluation.metrics import youden_threshold
-from keras_clinclip.evaluation.report import format_cxr_align_table
-from keras_clinclip.evaluation.report import format_linear_probe_table
-from keras_clinclip.evaluation.report import format_retrieval_table
-from keras_clinclip.evaluation.report import format_zero_shot_table
+from keras_clinclip.evaluation.report_tables import format_cxr_align_table
+from keras_clinclip.evaluation.report_tables import format_linear_probe_table
+from keras_clinclip.evaluation.report_tables import format_retrieval_table
+from keras_clinclip.evaluation.report_tables import format_zero_shot_table
 from keras_clinclip.evaluation.report import write_report
 from keras_clinclip.evaluation.retrieval import cosine_similarity
 from keras_clinclip.evaluation.retrieval import group_identical_texts

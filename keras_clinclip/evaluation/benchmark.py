@@ -16,6 +16,11 @@ import warnings
 
 import numpy as np
 
+from keras_clinclip.evaluation.cxr_align import cxr_align_scores
+from keras_clinclip.evaluation.probe import linear_probe
+from keras_clinclip.evaluation.retrieval import retrieval_metrics
+from keras_clinclip.evaluation.zero_shot import zero_shot_evaluate
+
 
 def run_benchmark(
     n_test=383, n_train=3060, dim=256, n_bootstrap=1000, repeats=3, seed=0
@@ -38,11 +43,6 @@ def run_benchmark(
     >>> sorted(timings)[0]
     'cxr_align (A+B, bootstrap)'
     """
-    from keras_clinclip.evaluation.cxr_align import cxr_align_scores
-    from keras_clinclip.evaluation.linear_probe import linear_probe
-    from keras_clinclip.evaluation.retrieval import retrieval_metrics
-    from keras_clinclip.evaluation.zero_shot import zero_shot_evaluate
-
     rng = np.random.default_rng(seed)
     c = 14
 

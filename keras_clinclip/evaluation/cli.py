@@ -1,5 +1,8 @@
 """`clinclip evaluate`: evaluate a saved preset and print the tables.
 
+This is the evaluate subcommand only; the `clinclip` command itself (its
+parser and the table of subcommands) is `keras_clinclip.cli`.
+
     clinclip evaluate --preset DIR --data iu --output eval_out
 
 `--data` is one of:
@@ -20,7 +23,18 @@ import pathlib
 
 import numpy as np
 
+from keras_clinclip import data
 from keras_clinclip.cli import evaluate as evaluate_options
+from keras_clinclip.data import ImageDecodeError
+from keras_clinclip.data import decode_image
+from keras_clinclip.data import select
+from keras_clinclip.evaluation.evaluate import evaluate_records
+from keras_clinclip.evaluation.model_loading import load_preset_model
+from keras_clinclip.evaluation.report_tables import format_cxr_align_table
+from keras_clinclip.evaluation.report_tables import format_linear_probe_table
+from keras_clinclip.evaluation.report_tables import format_retrieval_table
+from keras_clinclip.evaluation.report_tables import format_zero_shot_table
+from keras_clinclip.models.clinclip_prompts import load_prompts
 
 FRACTIONS = "0.01,0.1,1.0"
 
@@ -59,15 +73,7 @@ def _limit(records, max_samples, seed):
             indices = rng.choice(indices, max_samples, replace=False)
         keep.extend(int(i) for i in indices)
     keep.sort()
-    out = {}
-    for key, column in records.items():
-        if isinstance(column, np.ndarray):
-            out[key] = column[keep]
-        elif isinstance(column, (list, tuple)):
-            out[key] = [column[i] for i in keep]
-        else:
-            out[key] = column
-    return out
+    return select(records, np.asarray(keep, np.int64))
 
 
 def load_records(spec, seed=0, image_size=224, on_error="raise"):
@@ -91,19 +97,13 @@ def load_records(spec, seed=0, image_size=224, on_error="raise"):
     >>> load_records(path)["report"]
     ['Clear.']
     """
-    from keras_clinclip import data
-
     spec = str(spec)
     if spec == "iu":
-        return _call(data, "iu_xray", image_size=max(int(image_size), 64))
+        return data.iu_xray(image_size=max(int(image_size), 64))
     if spec.split(":")[0] == "synthetic":
         count = int(spec.split(":")[1]) if ":" in spec else 512
-        return _call(
-            data,
-            "synthetic_pairs",
-            count,
-            seed=seed,
-            image_size=max(int(image_size), 32),
+        return data.synthetic_pairs(
+            count, seed=seed, image_size=max(int(image_size), 32)
         )
     path = pathlib.Path(spec)
     if not path.exists():
@@ -129,72 +129,11 @@ def load_records(spec, seed=0, image_size=224, on_error="raise"):
                 )
         return records
     if path.suffix in (".csv", ".jsonl", ".json"):
-        if hasattr(data, "load_records"):
-            return data.load_records(str(path), on_error=on_error)
-        for name in ("read_records", "csv_records", "load_csv"):
-            if hasattr(data, name):
-                return getattr(data, name)(str(path))
-        raise NotImplementedError(
-            "keras_clinclip.data has no generic CSV/JSONL loader yet; "
-            "convert the records to .npz"
-        )
+        return data.load_records(str(path), on_error=on_error)
     raise ValueError(
         f"--data {spec!r}: unknown file type {path.suffix!r} (use .npz, "
         ".csv or .jsonl)"
     )
-
-
-def _call(module, name, *args, **kwargs):
-    function = getattr(module, name, None)
-    if function is None:
-        raise NotImplementedError(
-            f"keras_clinclip.data.{name} is not available in this version"
-        )
-    return function(*args, **kwargs)
-
-
-def _load_model(preset):
-    from keras_clinclip.models import ClinCLIPBackbone
-    from keras_clinclip.models import ClinCLIPPreprocessor
-
-    preset = str(preset)
-    if not pathlib.Path(preset).exists() and "://" not in preset:
-        raise FileNotFoundError(f"--preset {preset!r} does not exist")
-    try:
-        backbone = ClinCLIPBackbone.from_preset(preset)
-        preprocessor = ClinCLIPPreprocessor.from_preset(preset)
-    except Exception as error:
-        bad = _unreadable_preset_file(preset)
-        if bad is None:
-            raise
-        raise ValueError(
-            f"{bad[0]}: {bad[1]}; the preset is corrupt. Export it again "
-            "(`clinclip export RUN_DIR --preset_dir DIR`) or retrain."
-        ) from error
-    return backbone, preprocessor
-
-
-def _unreadable_preset_file(preset):
-    """`(path, reason)` of the first unreadable file of a local preset."""
-    import json
-
-    folder = pathlib.Path(preset)
-    if not folder.is_dir():
-        return None
-    for path in sorted(folder.glob("*.json")):
-        try:
-            json.loads(path.read_text())
-        except (ValueError, UnicodeDecodeError) as error:
-            return path, f"not valid JSON ({error})"
-    for path in sorted(folder.glob("*.h5")):
-        try:
-            import h5py
-
-            with h5py.File(path, "r"):
-                pass
-        except OSError as error:
-            return path, f"not a readable HDF5 file ({error})"
-    return None
 
 
 def skip_unreadable_images(records, splits):
@@ -219,10 +158,6 @@ def skip_unreadable_images(records, splits):
     >>> len(kept["id"]), skipped[0][0]
     (0, 0)
     """
-    from keras_clinclip.data import ImageDecodeError
-    from keras_clinclip.data import decode_image
-    from keras_clinclip.data import select
-
     if "image_path" not in records or "image" in records:
         return records, []
     splits = set(splits)
@@ -260,13 +195,7 @@ def run(args):
     ...     print(error)
     --preset '/nonexistent' does not exist
     """
-    from keras_clinclip.evaluation.evaluate import evaluate_records
-    from keras_clinclip.evaluation.report import format_cxr_align_table
-    from keras_clinclip.evaluation.report import format_linear_probe_table
-    from keras_clinclip.evaluation.report import format_retrieval_table
-    from keras_clinclip.evaluation.report import format_zero_shot_table
-
-    backbone, preprocessor = _load_model(args.preset)
+    backbone, preprocessor = load_preset_model(args.preset)
     on_error = getattr(args, "on_error", "raise")
     records = _limit(
         load_records(args.data, args.seed, on_error=on_error),
@@ -279,8 +208,6 @@ def run(args):
         records, skipped = skip_unreadable_images(records, splits)
     prompts = None
     if args.prompts:
-        from keras_clinclip.models.clinclip_prompts import load_prompts
-
         prompts = load_prompts(args.prompts)
     findings = (
         [f.strip() for f in args.findings.split(",") if f.strip()]

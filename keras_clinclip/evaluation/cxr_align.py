@@ -1,5 +1,9 @@
 """CXR-Align: does the model prefer the true report to its negation?
 
+This module scores a model on the benchmark (evaluation layer);
+`keras_clinclip.reports.cxr_align` builds and loads the benchmark's file
+from reports alone (pure Python, no model).
+
 A CXR-Align file (`keras_clinclip.reports.build_cxr_align` writes ours;
 `keras_clinclip.reports.load_cxr_align` reads it and the official one)
 is `{source: {id: {"report", "chosen", "negation", "omitted",
@@ -30,10 +34,17 @@ Both are `tasks` entries, i.e. orderings of text kinds, so other readings
 (e.g. `("omitted", "negation")` alone) are one argument away.
 """
 
+import warnings
+
 import numpy as np
 
+from keras_clinclip.data import truncation as trunc
+from keras_clinclip.evaluation.embed import _to_numpy
+from keras_clinclip.evaluation.embed import embed_images
+from keras_clinclip.evaluation.embed import embed_texts
 from keras_clinclip.evaluation.metrics.bootstrap import percentile_interval
 from keras_clinclip.evaluation.retrieval import l2_normalize
+from keras_clinclip.reports import load_cxr_align
 
 DEFAULT_TASKS = {
     "A": ("report", "negation"),
@@ -229,8 +240,6 @@ def flatten_cxr_align(data, sources=None):
 
 
 def _token_ids(preprocessor, texts, batch_size):
-    from keras_clinclip.evaluation.embed import _to_numpy
-
     out = []
     size = min(batch_size, len(texts))
     for start in range(0, len(texts), batch_size):
@@ -284,8 +293,6 @@ def prepare_cxr_align_texts(
     >>> bool(texts["keep"][0])
     True
     """
-    from keras_clinclip.data import truncation as trunc
-
     if truncation not in trunc.TRUNCATION_MODES:
         raise ValueError(
             f"truncation must be one of {trunc.TRUNCATION_MODES}, got "
@@ -389,12 +396,7 @@ def evaluate_cxr_align(
     >>> result["tasks"]["A"]["score"]
     1.0
     """
-    from keras_clinclip.evaluation.embed import embed_images
-    from keras_clinclip.evaluation.embed import embed_texts
-
     if not isinstance(data, dict):
-        from keras_clinclip.reports import load_cxr_align
-
         data = load_cxr_align(data)
     rows = flatten_cxr_align(data, sources)
     kept = [r for r in rows if r["id"] in images_by_id]
@@ -415,8 +417,6 @@ def evaluate_cxr_align(
             "beyond the preprocessor's sequence_length); nothing to score"
         )
     if excluded:
-        import warnings
-
         warnings.warn(
             f"CXR-Align: {len(excluded)} of {len(kept)} items excluded: "
             "their negation has the token ids of their report after "

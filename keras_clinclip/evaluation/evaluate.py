@@ -15,22 +15,64 @@ columns `id`, `image` (uint8 (N, H, W)) or `image_path`, `report`,
 optionally `negations` / `omissions` (lists of texts per study).
 """
 
+import dataclasses
 import time
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 
+from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
+from keras_clinclip.data import decode_image
+from keras_clinclip.data import select
 from keras_clinclip.evaluation.cxr_align import evaluate_cxr_align
 from keras_clinclip.evaluation.embed import embed_images
 from keras_clinclip.evaluation.embed import embed_texts
-from keras_clinclip.evaluation.linear_probe import linear_probe
-from keras_clinclip.evaluation.localization import evaluate_localization
 from keras_clinclip.evaluation.metrics import clinical_metrics
+from keras_clinclip.evaluation.probe import linear_probe
+from keras_clinclip.evaluation.report import write_report
 from keras_clinclip.evaluation.retrieval import group_identical_texts
 from keras_clinclip.evaluation.retrieval import retrieval_metrics
+from keras_clinclip.evaluation.synthcxr_localization import (
+    evaluate_localization,
+)
 from keras_clinclip.evaluation.zero_shot import embed_prompt_pairs
 from keras_clinclip.evaluation.zero_shot import zero_shot_evaluate
 from keras_clinclip.evaluation.zero_shot import zero_shot_scores
+from keras_clinclip.models.clinclip_prompts import prompt_pairs
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationOptions:
+    """The settings of one `evaluate_records` run, handed to its steps.
+
+    Args:
+        **fields: `evaluate_records`'s keyword arguments of the same
+            names (`split` ... `localization`, not the report's), with
+            the same defaults and meanings.
+
+    Example:
+    >>> EvaluationOptions(n_bootstrap=0).split
+    'test'
+    """
+
+    split: str | None = "test"
+    train_split: str | None = "train"
+    findings: Sequence[str] | None = None
+    prompts: dict | None = None
+    cxr_align: dict | str | None = None
+    uncertain: str = "exclude"
+    blank: str = "negative"
+    n_bootstrap: int = 1000
+    seed: int = 0
+    probe_fractions: Sequence[float] = (0.01, 0.1, 1.0)
+    ks: Sequence[int] = (1, 5, 10)
+    batch_size: int = 32
+    progress: bool = False
+    validation_split: str | None = "validate"
+    specificity: float = 0.9
+    calibration_bins: int = 10
+    localization: bool | str = "auto"
 
 
 class _ConvertedImages:
@@ -70,15 +112,7 @@ def select_split(records, split):
             f"{sorted(records)})"
         )
     keep = [i for i, s in enumerate(records["split"]) if s == split]
-    out = {}
-    for key, column in records.items():
-        if isinstance(column, np.ndarray):
-            out[key] = column[keep]
-        elif isinstance(column, (list, tuple)):
-            out[key] = [column[i] for i in keep]
-        else:
-            out[key] = column
-    return out
+    return select(records, np.asarray(keep, np.int64))
 
 
 def _images_of(records, preprocessor):
@@ -91,8 +125,6 @@ def _images_of(records, preprocessor):
     if "image" in records:
         return np.asarray(records["image"]), preprocessor
     if "image_path" in records:
-        from keras_clinclip.data import decode_image
-
         converted = [
             np.asarray(preprocessor.convert_images(decode_image(path)))
             for path in records["image_path"]
@@ -249,31 +281,29 @@ def evaluate_records(
     >>> result["retrieval"]["image_to_text"]["R@1"]
     1.0
     """
+    options = EvaluationOptions(
+        split=split,
+        train_split=train_split,
+        findings=findings,
+        prompts=prompts,
+        cxr_align=cxr_align,
+        uncertain=uncertain,
+        blank=blank,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        probe_fractions=probe_fractions,
+        ks=ks,
+        batch_size=batch_size,
+        progress=progress,
+        validation_split=validation_split,
+        specificity=specificity,
+        calibration_bins=calibration_bins,
+        localization=localization,
+    )
     start = time.time()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        result = _evaluate(
-            backbone,
-            preprocessor,
-            records,
-            split,
-            train_split,
-            findings,
-            prompts,
-            cxr_align,
-            uncertain,
-            blank,
-            n_bootstrap,
-            seed,
-            probe_fractions,
-            ks,
-            batch_size,
-            progress,
-            validation_split,
-            specificity,
-            calibration_bins,
-            localization,
-        )
+        result = _evaluate(backbone, preprocessor, records, options)
     # Each undefined metric is reported once (not once per resample).
     messages = list(
         dict.fromkeys(
@@ -288,8 +318,6 @@ def evaluate_records(
     result["seconds"] = time.time() - start
     result["report"] = None
     if output_dir is not None:
-        from keras_clinclip.evaluation.report import write_report
-
         result["report"] = write_report(
             output_dir,
             zero_shot=result["zero_shot"],
@@ -308,37 +336,15 @@ def evaluate_records(
     return result
 
 
-def _evaluate(
-    backbone,
-    preprocessor,
-    records,
-    split,
-    train_split,
-    findings,
-    prompts,
-    cxr_align,
-    uncertain,
-    blank,
-    n_bootstrap,
-    seed,
-    probe_fractions,
-    ks,
-    batch_size,
-    progress,
-    validation_split="validate",
-    specificity=0.9,
-    calibration_bins=10,
-    localization="auto",
-):
-    if findings is None:
-        from keras_clinclip.reports import CHEXPERT_OBSERVATIONS
-
-        findings = list(CHEXPERT_OBSERVATIONS)
-    findings = list(findings)
-    test = select_split(records, split)
+def _evaluate(backbone, preprocessor, records, options):
+    """The work of `evaluate_records`, with its settings in `options`."""
+    findings = list(
+        CHEXPERT_OBSERVATIONS if options.findings is None else options.findings
+    )
+    test = select_split(records, options.split)
     if not len(test.get("report", [])):
         raise ValueError(
-            f"no records in split {split!r} (splits present: "
+            f"no records in split {options.split!r} (splits present: "
             f"{sorted(set(records.get('split', [])))})"
         )
     labels = np.asarray(test["labels"], dtype=np.float64)
@@ -349,18 +355,24 @@ def _evaluate(
         )
     images, image_preprocessor = _images_of(test, preprocessor)
     image_emb = embed_images(
-        backbone, images, image_preprocessor, batch_size, progress
+        backbone,
+        images,
+        image_preprocessor,
+        options.batch_size,
+        options.progress,
     )
     report_emb = embed_texts(
-        backbone, test["report"], preprocessor, batch_size, progress
+        backbone,
+        test["report"],
+        preprocessor,
+        options.batch_size,
+        options.progress,
     )
 
     # --- Zero-shot ---
-    from keras_clinclip.models.clinclip_prompts import prompt_pairs
-
-    pairs = prompt_pairs(findings, overrides=prompts)
+    pairs = prompt_pairs(findings, overrides=options.prompts)
     _, positives, negatives = embed_prompt_pairs(
-        backbone, preprocessor, pairs, batch_size
+        backbone, preprocessor, pairs, options.batch_size
     )
     scale = getattr(backbone, "logit_scale", 100.0)
     if not isinstance(scale, (int, float)):
@@ -372,20 +384,24 @@ def _evaluate(
         negatives,
         findings,
         logit_scale=scale,
-        uncertain=uncertain,
-        blank=blank,
-        n_bootstrap=n_bootstrap,
-        seed=seed,
+        uncertain=options.uncertain,
+        blank=options.blank,
+        n_bootstrap=options.n_bootstrap,
+        seed=options.seed,
     )
 
     # --- Clinical metrics: thresholds from the validation split ---
     val_labels = val_scores = None
-    if validation_split is not None and "split" in records:
-        val = select_split(records, validation_split)
+    if options.validation_split is not None and "split" in records:
+        val = select_split(records, options.validation_split)
         if len(val.get("report", [])):
             val_images, val_preprocessor = _images_of(val, preprocessor)
             val_emb = embed_images(
-                backbone, val_images, val_preprocessor, batch_size, progress
+                backbone,
+                val_images,
+                val_preprocessor,
+                options.batch_size,
+                options.progress,
             )
             val_scores = zero_shot_scores(
                 val_emb, positives, negatives, logit_scale=scale
@@ -397,27 +413,29 @@ def _evaluate(
         findings,
         val_labels,
         val_scores,
-        specificity=specificity,
-        n_bins=calibration_bins,
-        uncertain=uncertain,
-        blank=blank,
-        n_bootstrap=n_bootstrap,
-        seed=seed,
+        specificity=options.specificity,
+        n_bins=options.calibration_bins,
+        uncertain=options.uncertain,
+        blank=options.blank,
+        n_bootstrap=options.n_bootstrap,
+        seed=options.seed,
     )
 
     # --- Localisation (SynthCXR: the drawn regions are known) ---
     located = None
-    if localization is True or (
-        localization == "auto" and "findings" in test and "image" in test
+    if options.localization is True or (
+        options.localization == "auto"
+        and "findings" in test
+        and "image" in test
     ):
         located = evaluate_localization(
             backbone,
             preprocessor,
             test,
-            prompts=prompts,
-            batch_size=batch_size,
-            n_bootstrap=n_bootstrap,
-            seed=seed,
+            prompts=options.prompts,
+            batch_size=options.batch_size,
+            n_bootstrap=options.n_bootstrap,
+            seed=options.seed,
         )
 
     # --- Retrieval ---
@@ -425,11 +443,12 @@ def _evaluate(
         image_emb,
         report_emb,
         text_groups=group_identical_texts(test["report"]),
-        ks=ks,
+        ks=options.ks,
     )
 
     # --- CXR-Align ---
     align = None
+    cxr_align = options.cxr_align
     if cxr_align is None:
         cxr_align = cxr_align_from_records(test)
     if cxr_align is not None:
@@ -440,23 +459,23 @@ def _evaluate(
             image_preprocessor,
             cxr_align,
             by_id,
-            batch_size=batch_size,
-            n_bootstrap=n_bootstrap,
-            seed=seed,
+            batch_size=options.batch_size,
+            n_bootstrap=options.n_bootstrap,
+            seed=options.seed,
         )
 
     # --- Linear probe ---
     probe = None
-    if train_split is not None and probe_fractions:
-        train = select_split(records, train_split)
+    if options.train_split is not None and options.probe_fractions:
+        train = select_split(records, options.train_split)
         if len(train.get("report", [])):
             train_images, train_preprocessor = _images_of(train, preprocessor)
             train_emb = embed_images(
                 backbone,
                 train_images,
                 train_preprocessor,
-                batch_size,
-                progress,
+                options.batch_size,
+                options.progress,
             )
             probe = linear_probe(
                 train_emb,
@@ -464,10 +483,10 @@ def _evaluate(
                 image_emb,
                 labels,
                 findings,
-                fractions=probe_fractions,
-                seed=seed,
-                uncertain=uncertain,
-                blank=blank,
+                fractions=options.probe_fractions,
+                seed=options.seed,
+                uncertain=options.uncertain,
+                blank=options.blank,
             )
 
     return {

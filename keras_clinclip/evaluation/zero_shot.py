@@ -9,15 +9,26 @@ For finding c, image i gets the probability
 (a softmax over the pair), where u+_c and u-_c are the positive and negative
 prompt embeddings and s the logit scale. Several phrasings of a finding are
 ensembled either in embedding space (default: mean of the normalised
-phrasings, renormalised, as CLIP does) or in probability space (mean of
-the per-phrasing-pair probabilities). The scale s does not change AUROC
-(it is monotone), only calibration.
+phrasings, renormalised, as CLIP does: `ensemble_prompt_embeddings`, whose
+home is `keras_clinclip.models.clinclip_prompts`, re-exported here) or in
+probability space (mean of the per-phrasing-pair probabilities). The
+scale s does not change AUROC (it is monotone), only calibration.
 """
 
 import numpy as np
 
+from keras_clinclip.evaluation.embed import embed_texts
 from keras_clinclip.evaluation.metrics import multilabel_auroc
 from keras_clinclip.evaluation.retrieval import l2_normalize
+from keras_clinclip.models.clinclip_prompts import ensemble_prompt_embeddings
+from keras_clinclip.models.clinclip_prompts import prompt_texts
+
+__all__ = [
+    "embed_prompt_pairs",
+    "ensemble_prompt_embeddings",
+    "zero_shot_evaluate",
+    "zero_shot_scores",
+]
 
 
 def _stack_phrasings(prompt_embeddings, name):
@@ -45,25 +56,6 @@ def _stack_phrasings(prompt_embeddings, name):
             )
         out.append(item)
     return out
-
-
-def ensemble_prompt_embeddings(phrasings):
-    """Mean of normalised phrasing embeddings, renormalised.
-
-    Args:
-        phrasings: (P, d) embeddings of P phrasings of one prompt.
-
-    Returns:
-        (d,) unit vector.
-
-    Example:
-    >>> ensemble_prompt_embeddings([[1.0, 0.0], [0.0, 2.0]]).round(4).tolist()
-    [0.7071, 0.7071]
-    """
-    phrasings = np.asarray(phrasings, dtype=np.float64)
-    if phrasings.ndim == 1:
-        phrasings = phrasings[None, :]
-    return l2_normalize(l2_normalize(phrasings).mean(axis=0))
 
 
 def zero_shot_scores(
@@ -241,18 +233,8 @@ def embed_prompt_pairs(backbone, preprocessor, prompts, batch_size=64):
     >>> names, pos[0].shape
     (['Edema'], (1, 2))
     """
-    from keras_clinclip.evaluation.embed import embed_texts
-
-    names = list(prompts)
-    texts, spans = [], []
-    for name in names:
-        entry = prompts[name]
-        for key in ("positive", "negative"):
-            phrasings = list(entry[key])
-            if not phrasings:
-                raise ValueError(f"finding {name!r} has no {key} prompts")
-            spans.append((len(texts), len(texts) + len(phrasings)))
-            texts.extend(phrasings)
+    texts, spans = prompt_texts(prompts)
     embeddings = embed_texts(backbone, texts, preprocessor, batch_size)
-    parts = [embeddings[a:b] for a, b in spans]
-    return names, parts[0::2], parts[1::2]
+    positives = [embeddings[a:b] for a, b in spans["positive"]]
+    negatives = [embeddings[a:b] for a, b in spans["negative"]]
+    return list(prompts), positives, negatives

@@ -17,12 +17,21 @@ A finding's prompts resolve to a dict `{"positive": [...], "negative":
 negation ("no finding"): that would give the "there is no no finding"
 prompt that has bitten other projects; such findings need explicit
 prompts.
+
+Several phrasings of one prompt are ensembled in embedding space by
+`ensemble_prompt_embeddings` (the mean of the unit vectors, renormalised,
+as CLIP does), after `prompt_texts` has laid every phrasing out in one
+list to embed: the one home of both, used by `ClinCLIPZeroShotClassifier`
+and by `keras_clinclip.evaluation.zero_shot`.
 """
 
 import copy
 import json
 import os
 import pathlib
+
+import numpy as np
+import yaml
 
 PROMPTS_PATH = pathlib.Path(__file__).parent / "data" / "prompts.yaml"
 
@@ -36,8 +45,6 @@ def _read_file(path):
     text = path.read_text(encoding="utf-8")
     if path.suffix.lower() == ".json":
         return json.loads(text)
-    import yaml
-
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
         raise ValueError(
@@ -239,3 +246,61 @@ def prompt_pairs(findings, source=None, overrides=None):
     if not out:
         raise ValueError("prompt_pairs needs at least one finding")
     return out
+
+
+def prompt_texts(prompts):
+    """Every phrasing of a prompt set in one list, and where each lies.
+
+    Args:
+        prompts: `{finding: {"positive": [...], "negative": [...]}}` (from
+            `prompt_pairs`).
+
+    Returns:
+        `(texts, spans)`: the phrasings, finding by finding (positives
+        then negatives), and `{"positive": [...], "negative": [...]}`
+        with each finding's `(start, stop)` in `texts`, in order.
+
+    Example:
+    >>> texts, spans = prompt_texts(
+    ...     {"Edema": {"positive": ["edema"], "negative": ["no edema"]}})
+    >>> texts, spans["negative"]
+    (['edema', 'no edema'], [(1, 2)])
+    """
+    texts, spans = [], {"positive": [], "negative": []}
+    for name, entry in prompts.items():
+        for key in ("positive", "negative"):
+            phrasings = list(entry[key])
+            if not phrasings:
+                raise ValueError(f"finding {name!r} has no {key} prompts")
+            spans[key].append((len(texts), len(texts) + len(phrasings)))
+            texts.extend(phrasings)
+    return texts, spans
+
+
+def _unit_rows(x):
+    """`x` divided by its L2 norm along the last axis (at least 1e-12)."""
+    norm = np.sqrt(np.sum(x * x, axis=-1, keepdims=True))
+    return x / np.maximum(norm, 1e-12)
+
+
+def ensemble_prompt_embeddings(phrasings):
+    """One prompt's embedding from those of its phrasings.
+
+    The mean of the normalised phrasing embeddings, renormalised (CLIP's
+    prompt ensembling): `u = normalise(mean_p normalise(e_p))`.
+
+    Args:
+        phrasings: `(P, d)` embeddings of P phrasings of one prompt (or
+            one `(d,)` embedding).
+
+    Returns:
+        float64 `(d,)` unit vector.
+
+    Example:
+    >>> ensemble_prompt_embeddings([[1.0, 0.0], [0.0, 2.0]]).round(4).tolist()
+    [0.7071, 0.7071]
+    """
+    phrasings = np.asarray(phrasings, dtype=np.float64)
+    if phrasings.ndim == 1:
+        phrasings = phrasings[None, :]
+    return _unit_rows(_unit_rows(phrasings).mean(axis=0))

@@ -1,16 +1,19 @@
-"""Zero-shot chest X-ray classification with prompt pairs."""
+"""Zero-shot chest X-ray classification with prompt pairs.
+
+The classifier is a Keras model (saved, loaded and called like one); the
+numpy evaluation of zero-shot scores with confidence intervals is
+`keras_clinclip.evaluation.zero_shot`. Both ensemble a prompt's phrasings
+with `clinclip_prompts.ensemble_prompt_embeddings`.
+"""
 
 import keras
 import numpy as np
 from keras import ops
 
+from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
+from keras_clinclip.models.clinclip_prompts import ensemble_prompt_embeddings
 from keras_clinclip.models.clinclip_prompts import prompt_pairs
-
-
-def _default_findings():
-    from keras_clinclip.reports import CHEXPERT_OBSERVATIONS
-
-    return list(CHEXPERT_OBSERVATIONS)
+from keras_clinclip.models.clinclip_prompts import prompt_texts
 
 
 @keras.saving.register_keras_serializable(package="keras_clinclip")
@@ -76,7 +79,7 @@ class ClinCLIPZeroShotClassifier(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        findings = list(_default_findings() if findings is None else findings)
+        findings = list(CHEXPERT_OBSERVATIONS if findings is None else findings)
         if not findings:
             raise ValueError("`findings` must name at least one finding.")
         if len(set(findings)) != len(findings):
@@ -129,12 +132,7 @@ class ClinCLIPZeroShotClassifier(keras.Model):
                 "refresh_prompt_embeddings needs a preprocessor to tokenize "
                 "the prompts; this classifier was built without one."
             )
-        texts, owners = [], []
-        for row, name in enumerate(self.findings):
-            for column, key in enumerate(("positive", "negative")):
-                for text in self.prompts[name][key]:
-                    texts.append(text)
-                    owners.append((row, column))
+        texts, spans = prompt_texts(self.prompts)
         chunks = []
         for start in range(0, len(texts), batch_size):
             tokens = self.preprocessor.tokenize(
@@ -151,16 +149,15 @@ class ClinCLIPZeroShotClassifier(keras.Model):
                 )
             )
         embeddings = np.concatenate(chunks)
-        embeddings /= np.maximum(
-            np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12
-        )
-        # Ensemble the phrasings: mean of the unit vectors, renormalised.
-        sums = np.zeros((len(self.findings), 2, embeddings.shape[1]))
-        for (row, column), vector in zip(owners, embeddings):
-            sums[row, column] += vector
-        sums /= np.maximum(np.linalg.norm(sums, axis=2, keepdims=True), 1e-12)
-        self.positive_embeddings.assign(sums[:, 0].astype("float32"))
-        self.negative_embeddings.assign(sums[:, 1].astype("float32"))
+        for key, weights in (
+            ("positive", self.positive_embeddings),
+            ("negative", self.negative_embeddings),
+        ):
+            ensembled = [
+                ensemble_prompt_embeddings(embeddings[start:stop])
+                for start, stop in spans[key]
+            ]
+            weights.assign(np.stack(ensembled).astype("float32"))
 
     def embed_images(self, images, training=False):
         """L2-normalised image embeddings (symbolic, inside `call`)."""

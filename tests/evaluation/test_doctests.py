@@ -12,8 +12,16 @@ PURE_MODULES = [
     "keras_clinclip.evaluation.evaluate",
     "keras_clinclip.evaluation.linear_probe",
     "keras_clinclip.evaluation.metrics",
+    "keras_clinclip.evaluation.metrics.bootstrap",
+    "keras_clinclip.evaluation.metrics.classification",
+    "keras_clinclip.evaluation.metrics.clinical",
+    "keras_clinclip.evaluation.metrics.ranking",
+    "keras_clinclip.evaluation.model_loading",
     "keras_clinclip.evaluation.plots",
+    "keras_clinclip.evaluation.pointing",
+    "keras_clinclip.evaluation.probe",
     "keras_clinclip.evaluation.report",
+    "keras_clinclip.evaluation.report_tables",
     "keras_clinclip.evaluation.retrieval",
     "keras_clinclip.evaluation.zero_shot",
     "keras_clinclip.models.clinclip_prompts",
@@ -22,6 +30,8 @@ KERAS_MODULES = [
     "keras_clinclip.evaluation.cxr_align",  # uses the tiny preprocessor
     "keras_clinclip.evaluation.embed",
     "keras_clinclip.evaluation.localization",
+    "keras_clinclip.evaluation.similarity_maps",
+    "keras_clinclip.evaluation.synthcxr_localization",
     "keras_clinclip.models.clinclip_zero_shot_classifier",
 ]
 

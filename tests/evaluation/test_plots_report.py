@@ -8,7 +8,8 @@ import pytest
 
 from keras_clinclip.evaluation import plots
 from keras_clinclip.evaluation.cxr_align import cxr_align_scores
-from keras_clinclip.evaluation.linear_probe import linear_probe
+from keras_clinclip.evaluation.metrics import clinical_metrics
+from keras_clinclip.evaluation.probe import linear_probe
 from keras_clinclip.evaluation.report import write_report
 from keras_clinclip.evaluation.retrieval import retrieval_metrics
 from keras_clinclip.evaluation.zero_shot import zero_shot_evaluate
@@ -173,3 +174,26 @@ def test_missing_matplotlib_is_reported_clearly(monkeypatch):
     )
     with pytest.raises(MissingPackageError, match="keras-clinclip\\[plots\\]"):
         plots.plot_margin_histogram([0.1, 0.2])
+
+
+@pytest.mark.backend_independent
+def test_overlay_and_reliability_figures_are_written(tmp_path):
+    maps = np.zeros((2, 16, 16))
+    maps[0, 3, 4] = maps[1, 10, 12] = 1.0
+    figure = plots.plot_localization_maps(
+        np.zeros((2, 16, 16, 3)),
+        maps,
+        maps > 0.5,
+        ["a", "b"],
+        tmp_path / "maps.png",
+    )
+    assert (tmp_path / "maps.png").stat().st_size > 0
+    assert [ax.get_title() for ax in figure.axes] == ["a", "b"]
+    with pytest.raises(ValueError, match="must both be"):
+        plots.plot_localization_maps(np.zeros((2, 8, 8)), maps)
+    r = clinical_metrics(
+        [[1, 0], [0, 1]], [[0.8, 0.3], [0.1, 0.6]], ["x", "y"], n_bootstrap=0
+    )
+    figure = plots.plot_reliability_diagram(r, tmp_path / "rel.png")
+    assert (tmp_path / "rel.png").exists()
+    assert figure.axes[0].get_title().startswith("x\nECE ")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 # The package re-exports the function `linear_probe` under the module's name.
-lp = importlib.import_module("keras_clinclip.evaluation.linear_probe")
+lp = importlib.import_module("keras_clinclip.evaluation.probe")
 
 pytestmark = pytest.mark.backend_independent
 

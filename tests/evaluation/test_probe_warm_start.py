@@ -6,7 +6,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-lp = importlib.import_module("keras_clinclip.evaluation.linear_probe")
+lp = importlib.import_module("keras_clinclip.evaluation.probe")
 
 pytestmark = pytest.mark.backend_independent
 
