@@ -29,7 +29,7 @@ def _rows(y_true, y_pred, sources, with_negations=True, clinical=False):
             negations=functional.mask_negations(
                 y_pred["negation_embeddings"], y_true["negation_mask"]
             ),
-            negation_valid=y_true["negation_mask"],
+            negation_valid=keras.ops.convert_to_tensor(y_true["negation_mask"]),
         )
     if clinical:
         rows = rows._replace(
