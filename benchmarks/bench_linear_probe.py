@@ -13,8 +13,8 @@ shared machine.
     python benchmarks/bench_linear_probe.py --n 3000 --test 1000
     python benchmarks/bench_linear_probe.py --solvers numpy,sklearn,auto
 
-Both run `keras_clinclip.evaluation.linear_probe`: `solver="numpy"` (our
-bound iterations, all findings at once) and `solver="sklearn"`
+Both run `keras_clinclip.evaluation.probe.linear_probe`: `solver="numpy"`
+(our bound iterations, all findings at once) and `solver="sklearn"`
 (scikit-learn's `LogisticRegression`, L-BFGS, one finding at a time, on
 the same standardised features and rows, the same objective), so the
 AUROCs agree.
@@ -54,7 +54,7 @@ def main():
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
 
-    from keras_clinclip.evaluation.linear_probe import linear_probe
+    from keras_clinclip.evaluation.probe import linear_probe
 
     fractions = tuple(float(f) for f in args.fractions.split(","))
     start = time.perf_counter()
