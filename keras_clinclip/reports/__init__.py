@@ -12,7 +12,7 @@ Example:
 0.0
 """
 
-from keras_clinclip.reports._lexicon import CHEXPERT_OBSERVATIONS
+from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
 from keras_clinclip.reports.cxr_align import build_cxr_align
 from keras_clinclip.reports.cxr_align import load_cxr_align
 from keras_clinclip.reports.graph import EDGE_TYPES

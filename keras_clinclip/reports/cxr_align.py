@@ -13,15 +13,17 @@ import json
 import logging
 import random
 
+from keras_clinclip.chexpert import POSITIVE
+from keras_clinclip.reports._lexicon import lexicon
 from keras_clinclip.reports._lexicon import lower
 from keras_clinclip.reports._text import as_text
-from keras_clinclip.reports.labeler import POSITIVE
+from keras_clinclip.reports.labeler import _scan
 from keras_clinclip.reports.labeler import label_report
 from keras_clinclip.reports.labeler import positive_findings
 from keras_clinclip.reports.labeler import sentence_mentions
 from keras_clinclip.reports.negation import negate_finding
 from keras_clinclip.reports.negation import omit_finding
-from keras_clinclip.reports.sentences import sentence_spans
+from keras_clinclip.reports.spans import sentence_spans
 
 logger = logging.getLogger("keras_clinclip.reports")
 
@@ -30,9 +32,6 @@ ALL_KEYS = ("report", "chosen", "negation", "omitted", "location")
 
 
 def _location(report, finding):
-    from keras_clinclip.reports._lexicon import lexicon
-    from keras_clinclip.reports.labeler import _scan
-
     lex = lexicon()
     for a, b in sentence_spans(report):
         sentence = report[a:b]

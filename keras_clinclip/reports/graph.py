@@ -23,18 +23,18 @@ import re
 import networkx as nx
 import numpy as np
 
-from keras_clinclip.reports._lexicon import CHEXPERT_OBSERVATIONS
+from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
+from keras_clinclip.chexpert import NEGATIVE
+from keras_clinclip.chexpert import POSITIVE
 from keras_clinclip.reports._lexicon import DATA_DIR
 from keras_clinclip.reports._lexicon import _read_yaml
 from keras_clinclip.reports._lexicon import finding_of
 from keras_clinclip.reports._lexicon import lexicon
 from keras_clinclip.reports._lexicon import lower
 from keras_clinclip.reports._text import as_text
-from keras_clinclip.reports.labeler import NEGATIVE
-from keras_clinclip.reports.labeler import POSITIVE
 from keras_clinclip.reports.labeler import _scan
 from keras_clinclip.reports.labeler import sentence_mentions
-from keras_clinclip.reports.sentences import sentence_spans
+from keras_clinclip.reports.spans import sentence_spans
 
 NODE_TYPES = ("finding", "anatomy", "modifier")
 STATUSES = ("present", "uncertain", "absent")

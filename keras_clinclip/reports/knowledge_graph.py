@@ -8,7 +8,7 @@ import math
 
 import networkx as nx
 
-from keras_clinclip.reports._lexicon import CHEXPERT_OBSERVATIONS
+from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
 from keras_clinclip.utils import package_data_path
 
 # The CheXpert hierarchy (Irvin et al., 2019, figure 2), parent -> children.

@@ -18,7 +18,7 @@ import re
 
 import numpy as np
 
-from keras_clinclip.reports._lexicon import CHEXPERT_OBSERVATIONS
+from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
 from keras_clinclip.tables import parse_label
 from keras_clinclip.tables import read_rows
 

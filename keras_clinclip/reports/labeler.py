@@ -15,16 +15,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from keras_clinclip.reports._lexicon import CHEXPERT_OBSERVATIONS
+from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
+from keras_clinclip.chexpert import NEGATIVE
+from keras_clinclip.chexpert import POSITIVE
+from keras_clinclip.chexpert import UNCERTAIN
 from keras_clinclip.reports._lexicon import lexicon
 from keras_clinclip.reports._lexicon import lower
 from keras_clinclip.reports._text import as_text
 from keras_clinclip.reports.sections import report_body
-from keras_clinclip.reports.sentences import sentence_spans
-
-POSITIVE = 1.0
-NEGATIVE = 0.0
-UNCERTAIN = -1.0
+from keras_clinclip.reports.spans import sentence_spans
 
 # A pre-trigger reaches at most this many words forward, a post-trigger
 # this many words back.
@@ -457,62 +456,3 @@ def positive_findings(report_or_labels):
         for name in _FINDINGS_OBSERVATIONS
         if labels.get(name) in (POSITIVE, UNCERTAIN)
     ]
-
-
-_LIST_SPLIT = re.compile(r"\s*,\s*(?:and |or |nor )?|\s+(?:and|or|nor)\s+")
-
-
-def expand_negated_list(sentence):
-    """Split "No A, B, or C." into "No A.", "No B.", "No C.".
-
-    Only a sentence that is a negation followed by a plain list of negative
-    mentions, one per item, is expanded; any other sentence is returned as
-    the only element of the list.
-    """
-    mentions = sentence_mentions(sentence)
-    if len(mentions) < 2 or any(m.status != NEGATIVE for m in mentions):
-        return [sentence]
-    body = sentence.rstrip(" .!?")
-    lex = lexicon()
-    low = lower(body)
-    first = None
-    for a, b, kind in _scan(lex.trigger_re, lex.trigger_payload, low):
-        if a >= mentions[0].start:
-            break
-        if kind == "negation_pre":
-            first = b
-    if first is None or low[:first].split()[0] not in (
-        "no",
-        "there",
-        "without",
-        "negative",
-        "not",
-    ):
-        return [sentence]
-    prefix = body[:first]
-    while first < len(body) and body[first] == " ":
-        first += 1
-    # Items: split the rest at commas / and / or.
-    rest = body[first:]
-    pieces = []
-    position = first
-    for part in _LIST_SPLIT.split(rest):
-        pieces.append((position, part))
-        position = sentence.find(part, position) + len(part)
-    items = []
-    mention_index = 0
-    for _, part in pieces:
-        if not part.strip():
-            return [sentence]
-        items.append(part.strip())
-    if len(items) != len(mentions):
-        return [sentence]
-    # Each item must hold exactly one mention and nothing clause-like.
-    for item in items:
-        found = sentence_mentions(item)
-        if len(found) != 1 or _words(item) > 6:
-            return [sentence]
-        mention_index += 1
-    prefix = prefix.rstrip() + " "
-    # The first word of each item keeps its case except the first letter.
-    return [f"{prefix}{item}." for item in items]

@@ -15,18 +15,19 @@ import re
 
 import yaml
 
+from keras_clinclip.chexpert import NEGATIVE
+from keras_clinclip.chexpert import POSITIVE
+from keras_clinclip.chexpert import UNCERTAIN
 from keras_clinclip.reports._lexicon import DATA_DIR
 from keras_clinclip.reports._lexicon import check_observation
 from keras_clinclip.reports._lexicon import finding_of as _finding_of
 from keras_clinclip.reports._lexicon import lexicon
 from keras_clinclip.reports._lexicon import lower
 from keras_clinclip.reports._text import as_text
-from keras_clinclip.reports.labeler import NEGATIVE
-from keras_clinclip.reports.labeler import POSITIVE
-from keras_clinclip.reports.labeler import UNCERTAIN
 from keras_clinclip.reports.labeler import _aggregate
+from keras_clinclip.reports.labeler import label_report
 from keras_clinclip.reports.labeler import sentence_mentions
-from keras_clinclip.reports.sentences import sentence_spans
+from keras_clinclip.reports.spans import sentence_spans
 
 # List separators inside a sentence.
 _SEPARATOR = re.compile(
@@ -220,8 +221,6 @@ def _refuse(text, finding):
 
 
 def _current_label(text, finding):
-    from keras_clinclip.reports.labeler import label_report
-
     return label_report(text, sections=None)[finding]
 
 
@@ -381,8 +380,6 @@ def affirm_finding(report, finding, seed=0):
     'Pneumothorax is seen. Heart size is normal.'
     """
     text = _edit(report, finding, "affirm", seed)
-    from keras_clinclip.reports.labeler import label_report
-
     if label_report(text, sections=None)[finding] != POSITIVE:
         rng = random.Random(f"{seed}|{finding}|append")
         name = lexicon().by_observation[finding][0]

@@ -1,89 +1,22 @@
-"""Sentence splitting for radiology reports."""
+"""Sentence splitting for radiology reports, one finding per sentence.
+
+`sentence_spans` (the boundaries) lives in `keras_clinclip.reports.spans`
+and is re-exported here; `split_sentences` expands negated lists with the
+labeler's mentions.
+"""
 
 import re
 
+from keras_clinclip.reports._lexicon import lexicon
+from keras_clinclip.reports._lexicon import lower
 from keras_clinclip.reports._text import as_text
-from keras_clinclip.reports.sections import _HEADING
+from keras_clinclip.reports.labeler import NEGATIVE
+from keras_clinclip.reports.labeler import _scan
+from keras_clinclip.reports.labeler import _words
+from keras_clinclip.reports.labeler import sentence_mentions
+from keras_clinclip.reports.spans import sentence_spans
 
-# A sentence ends at ".", "!" or "?" followed by white space (or the end),
-# at a blank line, at a section heading ("FINDINGS:"), or before a numbered
-# item ("1. ", "2) ").
-_BOUNDARY = re.compile(
-    r"[.!?]+(?=\s|$)"  # end punctuation
-    r"|\n[ \t]*\n\s*"  # blank line
-    r"|(?:(?<=\s)|^)\d{1,2}[.)](?=\s)"  # numbered item marker
-)
-_ABBREVIATIONS = frozenset(
-    {
-        "dr",
-        "vs",
-        "e.g",
-        "i.e",
-        "approx",
-        "mr",
-        "mrs",
-        "ms",
-        "st",
-        "fig",
-        "ref",
-        "etc",
-        "cf",
-    }
-)
-_WORD_BEFORE = re.compile(r"([A-Za-z.]+)$")
-
-
-def _boundaries(text):
-    """(start, end, is_period) of every boundary, in order."""
-    found = [
-        (m.start(), m.end(), m.group() == ".") for m in _BOUNDARY.finditer(text)
-    ]
-    if ":" in text or "FINAL REPORT" in text:
-        found.extend(
-            (m.start(), m.end(), False) for m in _HEADING.finditer(text)
-        )
-        found.sort()
-    return found
-
-
-def sentence_spans(text):
-    """`(start, end)` offsets of the sentences of `text`.
-
-    Each span excludes surrounding white space, list markers and section
-    headings; the final punctuation is kept inside the span. Linear in the
-    length of the text.
-
-    Example:
-    >>> sentence_spans("No effusion. Mild cardiomegaly.")
-    [(0, 12), (13, 31)]
-    """
-    spans = []
-    start = 0
-    for b_start, b_end, is_period in _boundaries(text):
-        if b_start < start:  # overlaps the boundary before (a heading)
-            start = max(start, b_end)
-            continue
-        if is_period:
-            word = _WORD_BEFORE.search(text[max(0, b_start - 12) : b_start])
-            # "vs." or "Dr." do not end a sentence.
-            if word and word.group(1).lower().rstrip(".") in _ABBREVIATIONS:
-                continue
-            _add(text, start, b_end, spans)
-        else:
-            punct = text[b_start] in ".!?"
-            _add(text, start, b_end if punct else b_start, spans)
-        start = b_end
-    _add(text, start, len(text), spans)
-    return spans
-
-
-def _add(text, start, end, spans):
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    if end > start and any(c.isalnum() for c in text[start:end]):
-        spans.append((start, end))
+__all__ = ["expand_negated_list", "sentence_spans", "split_sentences"]
 
 
 def split_sentences(text, expand_lists=True):
@@ -110,9 +43,66 @@ def split_sentences(text, expand_lists=True):
     sentences = [text[a:b] for a, b in sentence_spans(text)]
     if not expand_lists:
         return sentences
-    from keras_clinclip.reports.labeler import expand_negated_list
-
     out = []
     for sentence in sentences:
         out.extend(expand_negated_list(sentence))
     return out
+
+
+_LIST_SPLIT = re.compile(r"\s*,\s*(?:and |or |nor )?|\s+(?:and|or|nor)\s+")
+
+
+def expand_negated_list(sentence):
+    """Split "No A, B, or C." into "No A.", "No B.", "No C.".
+
+    Only a sentence that is a negation followed by a plain list of negative
+    mentions, one per item, is expanded; any other sentence is returned as
+    the only element of the list.
+    """
+    mentions = sentence_mentions(sentence)
+    if len(mentions) < 2 or any(m.status != NEGATIVE for m in mentions):
+        return [sentence]
+    body = sentence.rstrip(" .!?")
+    lex = lexicon()
+    low = lower(body)
+    first = None
+    for a, b, kind in _scan(lex.trigger_re, lex.trigger_payload, low):
+        if a >= mentions[0].start:
+            break
+        if kind == "negation_pre":
+            first = b
+    if first is None or low[:first].split()[0] not in (
+        "no",
+        "there",
+        "without",
+        "negative",
+        "not",
+    ):
+        return [sentence]
+    prefix = body[:first]
+    while first < len(body) and body[first] == " ":
+        first += 1
+    # Items: split the rest at commas / and / or.
+    rest = body[first:]
+    pieces = []
+    position = first
+    for part in _LIST_SPLIT.split(rest):
+        pieces.append((position, part))
+        position = sentence.find(part, position) + len(part)
+    items = []
+    mention_index = 0
+    for _, part in pieces:
+        if not part.strip():
+            return [sentence]
+        items.append(part.strip())
+    if len(items) != len(mentions):
+        return [sentence]
+    # Each item must hold exactly one mention and nothing clause-like.
+    for item in items:
+        found = sentence_mentions(item)
+        if len(found) != 1 or _words(item) > 6:
+            return [sentence]
+        mention_index += 1
+    prefix = prefix.rstrip() + " "
+    # The first word of each item keeps its case except the first letter.
+    return [f"{prefix}{item}." for item in items]
