@@ -313,3 +313,101 @@ def _lengths_function(tokenizer):
         return tokens.row_lengths()
 
     return lengths
+
+
+def truncate_columns(columns, preprocessor):
+    """Negation-aware truncation of `make_dataset`'s report columns.
+
+    Cuts `columns["report"]` and the valid slots of `columns["negations"]`
+    (per `columns["negation_mask"]`) in place with `truncate_groups`;
+    a preprocessor without a `tokenizer` and `sequence_length` leaves
+    them to its own `tokenize`.
+
+    Example:
+    >>> import numpy as np
+    >>> columns = {"report": np.array(["A. B."], object),
+    ...            "negations": np.array([["A. No B."]], object),
+    ...            "negation_mask": np.ones((1, 1), "float32")}
+    >>> truncate_columns(columns, object())
+    >>> columns["report"].tolist()
+    ['A. B.']
+    """
+    counter = token_counter(preprocessor)
+    if counter is None:
+        return
+    count_tokens, budget = counter
+    texts, mask = columns["negations"], columns["negation_mask"]
+    groups = [
+        (report, [t for t, m in zip(texts[i], mask[i]) if m])
+        for i, report in enumerate(columns["report"])
+    ]
+    for i, (report, variants) in enumerate(
+        truncate_groups(groups, count_tokens, budget)
+    ):
+        columns["report"][i] = report
+        slots = np.flatnonzero(mask[i])
+        texts[i, slots] = np.asarray(variants, dtype=object)
+
+
+def _numpy(value):
+    import tensorflow as tf
+
+    if isinstance(value, tf.Tensor):
+        return value.numpy()
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(value))
+
+
+def guard_collisions(columns, preprocessor, ids, log, chunk=1024):
+    """Mask the negations whose token ids equal their report's.
+
+    `make_dataset`'s collision guard: after preprocessing, a negated
+    report identical to its report teaches nothing; its `negation_mask`
+    is set to 0 in place and `(row, slot, id)` appended to
+    `log.masked_negations`.
+
+    Example:
+    >>> import types, numpy as np, tensorflow as tf
+    >>> class Pre:
+    ...     def tokenize(self, texts):
+    ...         ids = tf.strings.to_hash_bucket_fast(texts, 99)
+    ...         return {"token_ids": ids[..., None]}
+    >>> columns = {"row": np.arange(1),
+    ...            "report": np.array(["a b"], object),
+    ...            "negations": np.array([["a b", "no a"]], object),
+    ...            "negation_mask": np.ones((1, 2), "float32")}
+    >>> log = types.SimpleNamespace(masked_negations=[])
+    >>> guard_collisions(columns, Pre(), ["s1"], log)
+    >>> columns["negation_mask"].tolist(), log.masked_negations
+    ([[0.0, 1.0]], [(0, 0, 's1')])
+    """
+    import tensorflow as tf
+
+    mask = columns["negation_mask"]
+    rows = np.flatnonzero(mask.any(axis=1))
+    if not len(rows):
+        return
+    k = mask.shape[1]
+    texts = np.concatenate(
+        [columns["report"][rows, None], columns["negations"][rows]], axis=1
+    ).reshape(-1)
+    # One shape for every call: `tokenize` is traced once.
+    padded = np.full(-(-len(texts) // chunk) * chunk, "", dtype=object)
+    padded[: len(texts)] = texts
+    token_ids = np.concatenate(
+        [
+            _numpy(
+                preprocessor.tokenize(
+                    tf.constant(padded[start : start + chunk].astype(str))
+                )["token_ids"]
+            )
+            for start in range(0, len(padded), chunk)
+        ]
+    )[: len(texts)]
+    token_ids = token_ids.reshape(len(rows), k + 1, -1)
+    same = np.all(token_ids[:, 1:] == token_ids[:, :1], axis=-1)
+    for i, slot in zip(*np.nonzero(same & (mask[rows] > 0))):
+        row = int(columns["row"][rows[i]])
+        mask[rows[i], slot] = 0.0
+        log.masked_negations.append((row, int(slot), str(ids[row])))

@@ -255,10 +255,15 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
 
     def stream(start_step):
         dataset = data_lib.make_dataset(
-            records, preprocessor, split="train", training=True, **common
+            records,
+            preprocessor,
+            split="train",
+            training=True,
+            start_step=start_step,
+            **common,
         )
         error_logs.append(dataset.error_log)
-        return dataset.repeat().skip(start_step)
+        return dataset
 
     validation = None
     n_val = _split_size(records, "validate")

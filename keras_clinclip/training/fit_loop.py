@@ -20,9 +20,9 @@ def stream_from(data, start_step):
     if callable(data):
         return data(start_step)
     # A finite `tf.data.Dataset` of one epoch: repeat it. Exact replay needs
-    # a factory instead: the reshuffle seeds of a `shuffle` are shared by all
-    # iterators of one dataset object, so a second `fit` on the same object
-    # continues its seed sequence.
+    # a factory instead (e.g. `make_dataset(..., start_step=step)`): the
+    # reshuffle seeds of a `shuffle` are shared by all iterators of one
+    # dataset object, so a second iterator continues their sequence.
     return data.repeat().skip(start_step)
 
 
@@ -47,10 +47,12 @@ def fit_with_resume(
 
     Args:
         model: a compiled, built Keras model.
-        data: a callable `start_step -> tf.data.Dataset` that builds a
-            fresh, endless, deterministic stream of batches from global
-            batch `start_step` (needed for an exact resume: tf.data shares
-            the reshuffle seeds of one dataset object among its iterators),
+        data: a callable `start_step -> tf.data.Dataset` that builds an
+            endless, deterministic stream of batches from global batch
+            `start_step`, such as `lambda step: make_dataset(records,
+            preprocessor, training=True, start_step=step)` (needed for an
+            exact resume: tf.data shares the reshuffle seeds of one
+            dataset object among its iterators),
             or a one-epoch `tf.data.Dataset` (repeated; fine for runs that
             never resume).
         epochs: total epochs of the run.

@@ -270,3 +270,56 @@ def test_loader_trees_feed_the_pipeline(tmp_path, layout):
     np.testing.assert_array_equal(
         np.isnan(y["labels"].numpy()), np.isnan(records["labels"])
     )
+
+
+def _batches(dataset, count):
+    return [
+        (x["images"].numpy(), x["token_ids"][:, 0].numpy())
+        for x, _ in dataset.take(count)
+    ]
+
+
+def _same(a, b):
+    return len(a) == len(b) and all(
+        np.array_equal(ia, ib) and np.array_equal(ta, tb)
+        for (ia, ta), (ib, tb) in zip(a, b)
+    )
+
+
+@pytest.mark.parametrize("on_error", ["raise", "skip"])
+def test_a_stream_from_any_step_replays_an_uninterrupted_one(records, on_error):
+    # 10 rows, batches of 4: 2 batches per pass; steps 0..6 span 4 passes.
+    def stream(start):
+        return make_dataset(
+            records,
+            HashPreprocessor(),
+            batch_size=4,
+            image_size=32,
+            training=True,
+            seed=3,
+            on_error=on_error,
+            start_step=start,
+        )
+
+    whole = stream(0)
+    reference = _batches(whole, 7)
+    # A second iterator of the same dataset object (Keras may make one to
+    # peek at a batch) sees the same batches: nothing is stateful.
+    assert _same(_batches(whole, 7), reference)
+    for start in (1, 2, 5):
+        assert _same(_batches(stream(start), 7 - start), reference[start:])
+    # Each pass has its own order and augmentation.
+    assert not np.array_equal(reference[0][1], reference[2][1])
+    assert not np.array_equal(reference[0][0], reference[2][0])
+
+
+def test_a_stream_refuses_a_pass_without_a_batch(records):
+    with pytest.raises(ValueError, match="no batch of 16"):
+        make_dataset(
+            records,
+            HashPreprocessor(),
+            batch_size=16,
+            training=True,
+            image_size=32,
+            start_step=0,
+        )
