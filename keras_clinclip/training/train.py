@@ -2,7 +2,7 @@
 
 `train(config)` is the one training routine behind the CLI, the demo and
 the three recipes. It seeds everything, builds the model, losses and
-optimizer in the engine's scope (see `keras_clinclip.training.distribution`),
+optimizer in the engine's scope (see `keras_clinclip.backend.engines`),
 and runs `model.fit` through `fit_with_resume`, so a killed job restarted
 with the same command continues from its last backup.
 """
@@ -16,8 +16,11 @@ import time
 
 import keras
 
+from keras_clinclip.backend import engines
+from keras_clinclip.backend import keras_compat
+from keras_clinclip.backend import torch_ddp
 from keras_clinclip.cli import train as train_options
-from keras_clinclip.training import distribution as distribution_lib
+from keras_clinclip.data import sharding
 from keras_clinclip.training import run_folder
 from keras_clinclip.training.callbacks import build_callbacks
 from keras_clinclip.training.callbacks import run_paths
@@ -197,7 +200,7 @@ def build_data(config, setup=None):
 
 
 def _default_setup():
-    return distribution_lib.Setup(engine=keras.backend.backend())
+    return engines.Setup(engine=keras.backend.backend())
 
 
 def _set_precision(config):
@@ -286,14 +289,12 @@ def _train(config, setup, model, data, losses, callbacks, write_preset):
         if getattr(model, "_distribute_strategy", None) is not None:
             # A batch from a separate pipeline for Keras's symbolic build.
             sample = next(iter(stream_from(data.train, 0).take(1)))
-            distribution_lib.fix_tf_distributed_fit(model, sample)
+            keras_compat.patch_model(model, sample_batch=sample)
         if setup.engine == "tensorflow":
-            distribution_lib.fix_tf_gradient_clipping(
-                optimizer, setup.num_replicas
-            )
+            keras_compat.clip_after_reduce(optimizer, setup.num_replicas)
         if setup.engine == "torch" and setup.num_processes > 1:
-            distribution_lib.broadcast_weights(model)
-            distribution_lib.all_reduce_gradients(optimizer, average=True)
+            torch_ddp.broadcast_weights(model)
+            torch_ddp.all_reduce_gradients(optimizer, average=True)
         model.compile(
             optimizer=optimizer,
             loss=loss_list,
@@ -315,7 +316,7 @@ def _train(config, setup, model, data, losses, callbacks, write_preset):
             f"batch {config.batch_size}; outputs in {config.output_dir}"
         )
     start_time = time.time()
-    stream = distribution_lib.local_stream(
+    stream = sharding.local_stream(
         functools.partial(stream_from, data.train), setup, config.batch_size
     )
     history, start = fit_with_resume(
