@@ -5,19 +5,14 @@ its `training_log.csv` holds every epoch's row exactly once.
 The kills land after the backup of step >= 3 (mid-epoch 1) and of step
 >= 8 (the end of epoch 2: the case that used to lose that epoch's row).
 
-Status (open bug, strict expected failure on JAX and PyTorch): the CSV
-rows are right, but the weights are not. Measured on JAX: the epoch-1
-checkpoint (step 4, after resuming at step 3) is bit-identical, the
-epoch-2 one is not (117 of 125 arrays, up to 0.05; 0.16 at the end); two
-uninterrupted runs are bit-identical. Likely cause: the shuffle and
-`Dataset.random` of `make_dataset` re-draw their per-pass seeds from a
-TF seed generator shared by every dataset built with the same seed in a
-process; the resumed process's first, one-step `fit` prefetches into
-pass 1 and advances it, so the second `fit`'s pass 1 gets other seeds.
-(A run whose epochs do not end on a data pass, e.g. 64 rows and 5 steps
-per epoch, resumed bit-exactly.) The fix: per-pass seeds derived from
-(seed, pass) with `reshuffle_each_iteration=False`. TensorFlow passed at
-1e-6 (106 of 125 arrays differ by at most 4e-9).
+Every backend must be exact: the training stream is
+`make_dataset(..., start_step=step)`, whose shuffle order and augmentation
+seeds are a pure function of (seed, data pass), so the resumed process
+replays the batches of the uninterrupted one even though Keras may open
+a second iterator on a dataset (it used to take the next seeds of a TF
+seed generator: JAX ended 0.16 away, PyTorch 1e-3). TensorFlow is
+compared at 1e-6 (its CPU kernels differ by up to 4e-9 between the two
+processes); JAX and PyTorch bit for bit.
 """
 
 import csv
@@ -119,12 +114,6 @@ def _weights(path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    keras.backend.backend() in ("jax", "torch"),
-    strict=True,
-    reason="open bug (issue 19): per-pass shuffle/augmentation seeds come "
-    "from a TF seed generator shared within the process; see the docstring",
-)
 def test_sigkill_twice_then_rerun_equals_an_uninterrupted_run(tmp_path):
     reference = _start(tmp_path / "ref")  # runs alongside the killed run
     run_dir = tmp_path / "run"
