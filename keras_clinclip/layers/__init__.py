@@ -9,6 +9,8 @@ from keras_clinclip.layers.negation_packing import NegationUnpacking
 from keras_clinclip.layers.negation_packing import buffer_rows
 from keras_clinclip.layers.negation_packing import mask_dropped_negations
 from keras_clinclip.layers.negation_packing import negation_capacity_for
+from keras_clinclip.layers.negation_stacking import NegationStacking
+from keras_clinclip.layers.negation_stacking import NegationUnstacking
 from keras_clinclip.layers.projection_head import ProjectionHead
 
 __all__ = [
@@ -17,7 +19,9 @@ __all__ = [
     "LogitScale",
     "MaskedMeanPooling",
     "NegationPacking",
+    "NegationStacking",
     "NegationUnpacking",
+    "NegationUnstacking",
     "ProjectionHead",
     "buffer_rows",
     "mask_dropped_negations",

@@ -5,12 +5,13 @@ import keras_hub
 from keras_hub.layers import StartEndPacker
 from keras_hub.models import Preprocessor
 
-from keras_clinclip.models.clinclip_backbone import DEFAULT_TEXT_TOWER
 from keras_clinclip.models.clinclip_backbone import ClinCLIPBackbone
 from keras_clinclip.models.clinclip_image_converter import (
     ClinCLIPImageConverter,
 )
 from keras_clinclip.models.clinclip_tokenizer import ClinCLIPTokenizer
+from keras_clinclip.models.clinclip_towers import DEFAULT_TEXT_TOWER
+from keras_clinclip.models.clinclip_towers import minilm_tokenizer
 from keras_clinclip.models.tf_preprocessing import run_tf_preprocessing
 
 
@@ -220,10 +221,8 @@ class ClinCLIPPreprocessor(Preprocessor):
         >>> preprocessor.tokenizer.vocabulary_size()
         30522
         """
-        from keras_clinclip.models import clinclip_towers
-
         if text_encoder == DEFAULT_TEXT_TOWER:
-            tokenizer = clinclip_towers.minilm_tokenizer()
+            tokenizer = minilm_tokenizer()
         else:
             tokenizer = keras_hub.models.Tokenizer.from_preset(text_encoder)
         return cls(

@@ -4,56 +4,18 @@ import keras
 from keras_hub.models import Task
 
 from keras_clinclip.models.clinclip_backbone import ClinCLIPBackbone
-from keras_clinclip.models.clinclip_backbone import scalar_logit_scale
+from keras_clinclip.models.clinclip_compile import ClinCLIPCompileMixin
+from keras_clinclip.models.clinclip_compile import default_compile_arguments
 from keras_clinclip.models.clinclip_model_card import write_model_card
 from keras_clinclip.models.clinclip_preprocessor import ClinCLIPPreprocessor
-from keras_clinclip.models.contrastive_model import ContrastiveLossMixin
 
-
-def default_compile_arguments(backbone, optimizer="auto", loss="auto"):
-    """Resolves `"auto"` optimizer and loss for a ClinCLIP backbone.
-
-    The one home of the compile defaults, used by
-    `ClinCLIPPretrainer.compile` and `ClinCLIPBackbone.compile`.
-
-    Args:
-        backbone: a `ClinCLIPBackbone`.
-        optimizer: `"auto"` (AdamW, learning rate 1e-4, weight decay 0.1)
-            or anything `keras.Model.compile` takes.
-        loss: `"auto"` (`[SoftLabelContrastive(), GraphAlignment()]` when
-            the backbone has a graph branch, else
-            `SoftLabelContrastive(sources="auto")`) or a loss / list of
-            losses taking whole `y_true`/`y_pred` dicts.
-
-    Returns:
-        `(optimizer, loss)`.
-
-    Example:
-    >>> from keras_clinclip.models import tiny_clinclip_backbone
-    >>> optimizer, loss = default_compile_arguments(
-    ...     tiny_clinclip_backbone(graph_feature_dim=8))
-    >>> type(optimizer).__name__, [type(item).__name__ for item in loss]
-    ('AdamW', ['SoftLabelContrastive', 'GraphAlignment'])
-    """
-    if isinstance(optimizer, str) and optimizer == "auto":
-        optimizer = keras.optimizers.AdamW(learning_rate=1e-4, weight_decay=0.1)
-    if isinstance(loss, str) and loss == "auto":
-        from keras_clinclip.losses import SoftLabelContrastive
-
-        if getattr(backbone, "graph_encoder", None) is not None:
-            from keras_clinclip.losses import GraphAlignment
-
-            # The graph source of the soft targets is stop-gradient, so
-            # GraphAlignment is what trains the graph encoder.
-            loss = [SoftLabelContrastive(), GraphAlignment()]
-        else:
-            # Without a graph branch, use the sources the batch has.
-            loss = SoftLabelContrastive(sources="auto")
-    return optimizer, loss
+# `default_compile_arguments` keeps its old import path (its home is
+# `clinclip_compile`, shared with the backbone).
+__all__ = ["ClinCLIPPretrainer", "default_compile_arguments"]
 
 
 @keras.saving.register_keras_serializable(package="keras_clinclip")
-class ClinCLIPPretrainer(ContrastiveLossMixin, Task):
+class ClinCLIPPretrainer(ClinCLIPCompileMixin, Task):
     """Contrastive pretraining of a `ClinCLIPBackbone` on raw studies.
 
     A KerasHub `Task`: a backbone and a preprocessor. `fit`, `evaluate` and
@@ -69,7 +31,9 @@ class ClinCLIPPretrainer(ContrastiveLossMixin, Task):
     and the full loss (`SoftLabelContrastive()` plus `GraphAlignment()`
     with a graph branch, else `SoftLabelContrastive(sources="auto")`); the
     losses receive the whole `y_true`/`y_pred` dicts
-    (`ContrastiveLossMixin`). `save_to_preset(dir)` writes `task.json`, the
+    (`ClinCLIPCompileMixin`; the defaults' home is
+    `keras_clinclip.models.clinclip_compile.default_compile_arguments`).
+    `save_to_preset(dir)` writes `task.json`, the
     backbone, the preprocessor and a model card (`README.md`);
     `ClinCLIPPretrainer.from_preset(dir)` loads it back.
 
@@ -110,33 +74,6 @@ class ClinCLIPPretrainer(ContrastiveLossMixin, Task):
         inputs = backbone.input
         outputs = backbone(inputs)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-
-    def compile(self, optimizer="auto", loss="auto", **kwargs):
-        """Configures training; defaults: AdamW and the full ClinCLIP loss.
-
-        Args:
-            optimizer: `"auto"` or any Keras optimizer (see
-                `default_compile_arguments`).
-            loss: `"auto"`, a loss taking `(y_true, y_pred)` dicts, or a
-                list of them.
-            **kwargs: `loss_weights` (a list, one per loss) and the other
-                `keras.Model.compile` arguments.
-        """
-        optimizer, loss = default_compile_arguments(
-            self.backbone, optimizer, loss
-        )
-        super().compile(optimizer=optimizer, loss=loss, **kwargs)
-
-    def compute_loss(
-        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
-    ):
-        return super().compute_loss(
-            x=x,
-            y=y,
-            y_pred=scalar_logit_scale(y_pred),
-            sample_weight=sample_weight,
-            training=training,
-        )
 
     def save_to_preset(self, preset_dir, max_shard_size=10, model_card=None):
         """Saves the task (`task.json`), backbone, preprocessor, model card.

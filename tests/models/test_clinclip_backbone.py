@@ -171,6 +171,25 @@ def test_encode_is_normalised_and_batch_size_independent(full_model):
     assert full_model.encode_images(x["images"][:0]).shape == (0, 16)
 
 
+def test_encoding_keeps_no_state_in_the_model(tmp_path):
+    # The compiled branches live in evaluation.embed, not in the model:
+    # a model that has encoded saves and reloads as one that has not.
+    from keras_clinclip.evaluation import embed
+
+    model = tiny_backbone()
+    x, _ = tiny_batch(3, seed=4)
+    before = list(vars(model))
+    first = model.encode_images(x["images"])
+    assert embed._branch(model, "image") is embed._branch(model, "image")
+    assert list(vars(model)) == before
+    path = os.path.join(tmp_path, "encoded.keras")
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    np.testing.assert_allclose(
+        restored.encode_images(x["images"]), first, atol=1e-6
+    )
+
+
 def test_bad_inputs_name_the_input(full_model):
     x, _ = tiny_batch(2, num_negations=2, graph_nodes=3)
     with pytest.raises(ValueError, match="`images`.*rank|`images` must be"):

@@ -12,7 +12,9 @@ from keras_clinclip.models import MiniLMBackbone
 from keras_clinclip.models import clinclip_towers
 from keras_clinclip.models import minilm_text_encoder
 from keras_clinclip.models import minilm_tokenizer
-from keras_clinclip.models import read_safetensors
+from keras_clinclip.models.clinclip_towers import (
+    _read_safetensors as read_safetensors,
+)
 from keras_clinclip.utils import MissingPackageError
 
 

@@ -126,6 +126,18 @@ def test_overflow_masks_the_dropped_slots_in_the_loss(base, batch):
     assert abs(unmasked - masked_value) > 1e-4
 
 
+def test_the_task_masks_the_dropped_slots_too(base, batch):
+    # One compute_loss for backbone and Task (ClinCLIPCompileMixin): the
+    # Task's step on preprocessed batches equals the masked reference.
+    from keras_clinclip.models import ClinCLIPPretrainer
+
+    x, y = batch
+    masked = dict(y, negation_mask=_kept(MASK, 3))
+    reference = _fit_step(_model(base, None), x, masked)
+    task = ClinCLIPPretrainer(_model(base, 3), preprocessor=None)
+    _assert_same_step(reference, _fit_step(task, x, y))
+
+
 def test_default_is_unchanged_and_capacity_round_trips(base, batch):
     every = _model(base, None)
     assert every.negation_capacity is None

@@ -5,7 +5,9 @@ import pytest
 from safetensors.numpy import save_file
 
 from keras_clinclip.models import clinclip_towers
-from keras_clinclip.models import read_safetensors
+from keras_clinclip.models.clinclip_towers import (
+    _read_safetensors as read_safetensors,
+)
 
 
 @pytest.mark.backend_independent
