@@ -31,8 +31,9 @@ def chunked_rows(row_fn, rows, columns, n, chunk_size):
     docs/performance.md), then run a last partial block; torch is eager,
     so a Python loop runs one block at a time.
 
-    Every tensor is passed to the block as an argument (never captured):
-    TF's `recompute_grad` gives no gradient to captured tensors.
+    Every tensor is passed to the block as an argument, not captured, so
+    that the rematerialised block's gradient reaches each of them
+    (rematerialisation differentiates with respect to its arguments).
 
     Args:
         row_fn: `row_fn(rows, columns) -> (r,)` losses of a block of rows.
