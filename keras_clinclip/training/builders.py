@@ -14,8 +14,12 @@ The tokenizer is MiniLM's (a WordPiece `BertTokenizer`) for `minilm` and
 """
 
 import keras
+import keras_hub
 
-from keras_clinclip.training.train import TrainingData
+from keras_clinclip import data as data_lib
+from keras_clinclip import losses as losses_lib
+from keras_clinclip import models
+from keras_clinclip.training.training_data import TrainingData
 
 
 def build_preprocessor(config):
@@ -27,14 +31,10 @@ def build_preprocessor(config):
     Returns:
         A `keras_clinclip.models.ClinCLIPPreprocessor`.
     """
-    from keras_clinclip import models
-
     converter = models.ClinCLIPImageConverter(image_size=config.image_size)
     if config.text_encoder in ("minilm", "tiny"):
         tokenizer = models.minilm_tokenizer()
     else:
-        import keras_hub
-
         tokenizer = keras_hub.models.Tokenizer.from_preset(config.text_encoder)
     return models.ClinCLIPPreprocessor(
         tokenizer=tokenizer,
@@ -44,8 +44,6 @@ def build_preprocessor(config):
 
 
 def _image_encoder(config):
-    from keras_clinclip import models
-
     if config.image_encoder == "small_resnet":
         return "small_resnet"
     if config.image_encoder == "tiny":
@@ -59,10 +57,6 @@ def _text_encoder(config):
     if config.text_encoder == "minilm":
         return "all-minilm-l6-v2"
     if config.text_encoder == "tiny":
-        import keras_hub
-
-        from keras_clinclip import models
-
         vocabulary = models.minilm_tokenizer().vocabulary_size()
         return keras_hub.models.BertBackbone(
             vocabulary_size=vocabulary,
@@ -121,8 +115,6 @@ def build_backbone(config, graph_feature_dim=None):
     Returns:
         A `keras_clinclip.models.ClinCLIPBackbone`.
     """
-    from keras_clinclip.models import ClinCLIPBackbone
-
     options = config.loss_options()
     kwargs = {
         "embedding_dim": config.embed_dim,
@@ -135,7 +127,7 @@ def build_backbone(config, graph_feature_dim=None):
                 "the data has no `graph_nodes`."
             )
         kwargs["graph_feature_dim"] = int(graph_feature_dim)
-    model = ClinCLIPBackbone.from_towers(
+    model = models.ClinCLIPBackbone.from_towers(
         image_encoder=_image_encoder(config),
         text_encoder=_text_encoder(config),
         image_size=config.image_size,
@@ -155,39 +147,29 @@ def load_records(config):
     Args:
         config: a `TrainingConfig`.
     """
-    from keras_clinclip import data
-
     if config.dataset == "iu_xray":
-        if not hasattr(data, "iu_xray"):
-            raise ImportError(
-                "keras_clinclip.data.iu_xray is not available in this "
-                "version; use `--dataset synthetic`."
-            )
         # With `num_samples`, render only the reports needed (train is
         # about 80% of them).
         limit = None
         if config.num_samples:
             limit = int(config.num_samples / 0.75) + 1
-        records = data.iu_xray(
+        records = data_lib.iu_xray(
             image_size=config.image_size,
             limit=limit,
             num_negations=max(config.num_negations, 1),
             graphs=config.loss_options()["graph"],
         )
     elif config.dataset == "synthetic":
-        records = data.synthetic_pairs(
+        records = data_lib.synthetic_pairs(
             config.num_samples or 2000,
             seed=config.seed,
             image_size=max(config.image_size, 32),
             num_negations=max(config.num_negations, 1),
         )
     else:
-        if not hasattr(data, "load_records"):
-            raise ImportError(
-                "keras_clinclip.data.load_records is not available; "
-                f"cannot read {config.dataset!r}."
-            )
-        records = data.load_records(config.dataset, on_error=config.on_error)
+        records = data_lib.load_records(
+            config.dataset, on_error=config.on_error
+        )
     return records
 
 
@@ -198,15 +180,13 @@ def _split_size(records, split):
 def _limit(records, config):
     if not config.num_samples or config.dataset == "synthetic":
         return records
-    from keras_clinclip import data
-
     keep = []
     count = 0
     for index, split in enumerate(records["split"]):
         if split != "train" or count < config.num_samples:
             keep.append(index)
             count += split == "train"
-    return data.select(records, keep)
+    return data_lib.select(records, keep)
 
 
 def build_training_data(config, setup=None, records=None, preprocessor=None):
@@ -228,8 +208,6 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
         A `TrainingData` with `records` and `preprocessor` set.
     """
     del setup
-    from keras_clinclip import data as data_lib
-
     records = records if records is not None else load_records(config)
     records = _limit(records, config)
     preprocessor = preprocessor or build_preprocessor(config)
@@ -293,3 +271,42 @@ def graph_feature_dim(records):
     if nodes is None:
         return None
     return int(keras.ops.shape(nodes)[-1])
+
+
+def build_losses(config):
+    """The losses and their weights for `config.loss` (an ablation row).
+
+    Args:
+        config: a `TrainingConfig`.
+
+    Returns:
+        `(losses, weights)`: lists for `model.compile(loss=...,
+        loss_weights=...)`: a `SoftLabelContrastive` (soft targets from the
+        preset's sources, negation hard negatives when it has them), plus a
+        `GraphAlignment` (weighted `config.graph_weight` in `weights`) when
+        it has G.
+
+    Example:
+    >>> from keras_clinclip.training.config import TrainingConfig
+    >>> losses, weights = build_losses(TrainingConfig(loss="clip"))
+    >>> [type(loss).__name__ for loss in losses], weights
+    (['SoftLabelContrastive'], [1.0])
+    """
+    options = config.loss_options()
+    contrastive = losses_lib.SoftLabelContrastive(
+        sources=tuple(options["sources"]),
+        soft_weight=config.soft_weight if options["sources"] else 0.0,
+        target_temperature=config.target_temperature,
+        negatives="batch" if options["negations"] else None,
+    )
+    losses, weights = [contrastive], [1.0]
+    if options["graph"]:
+        losses.append(
+            losses_lib.GraphAlignment(
+                sources=tuple(options["sources"]),
+                soft_weight=config.soft_weight if options["sources"] else 0.0,
+                target_temperature=config.target_temperature,
+            )
+        )
+        weights.append(float(config.graph_weight))
+    return losses, weights

@@ -16,8 +16,11 @@ import json
 import pathlib
 
 from keras_clinclip.cli import export as export_options
+from keras_clinclip.training import builders
+from keras_clinclip.training.builders import build_losses
 from keras_clinclip.training.callbacks import run_paths
 from keras_clinclip.training.config import TrainingConfig
+from keras_clinclip.training.optim import build_optimizer
 from keras_clinclip.training.training_state_backup import TrainingStateBackup
 
 MODEL_INFO = "model.json"
@@ -118,9 +121,6 @@ def export_preset(run_dir, preset_dir, weights=None):
     Returns:
         The `pathlib.Path` of the preset directory.
     """
-    from keras_clinclip.training import builders
-    from keras_clinclip.training.optim import build_optimizer
-    from keras_clinclip.training.train import build_losses
 
     run_dir = pathlib.Path(run_dir)
     paths = run_paths(run_dir)

@@ -21,7 +21,11 @@ from keras_clinclip.backend import keras_compat
 from keras_clinclip.backend import torch_ddp
 from keras_clinclip.cli import train as train_options
 from keras_clinclip.data import sharding
+from keras_clinclip.training import atomic_io
+from keras_clinclip.training import builders
+from keras_clinclip.training import export
 from keras_clinclip.training import run_folder
+from keras_clinclip.training.builders import build_losses  # noqa: F401
 from keras_clinclip.training.callbacks import build_callbacks
 from keras_clinclip.training.callbacks import run_paths
 from keras_clinclip.training.config import TrainingConfig
@@ -29,36 +33,9 @@ from keras_clinclip.training.config import config_from_args
 from keras_clinclip.training.fit_loop import fit_with_resume
 from keras_clinclip.training.fit_loop import stream_from
 from keras_clinclip.training.optim import build_optimizer
+from keras_clinclip.training.training_data import TrainingData  # noqa: F401
+from keras_clinclip.training.training_data import skipped_summary
 from keras_clinclip.training.training_state_backup import CorruptStateError
-
-
-@dataclasses.dataclass
-class TrainingData:
-    """The data of a run, as `train` consumes it.
-
-    Args:
-        train: a one-epoch `tf.data.Dataset` of global batches `(x, y)` with
-            a seeded shuffle, or a callable `start_step -> dataset` giving
-            an endless deterministic stream (see `fit_with_resume`).
-        steps_per_epoch: optimizer steps per epoch.
-        validation: optional validation dataset.
-        records: optional dict of record columns (for evaluation).
-        preprocessor: optional preprocessor used to tokenize/convert.
-        error_logs: the `ErrorLog`s of the datasets built so far (see
-            `keras_clinclip.data.make_dataset`'s `on_error`), summed up by
-            `skipped_summary`.
-
-    Example:
-    >>> TrainingData(train=None, steps_per_epoch=3).steps_per_epoch
-    3
-    """
-
-    train: object
-    steps_per_epoch: int
-    validation: object = None
-    records: object = None
-    preprocessor: object = None
-    error_logs: list = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -85,85 +62,6 @@ class TrainingResult:
     skipped: dict = None
 
 
-def skipped_summary(data):
-    """What `on_error="skip"` left out of a run's data.
-
-    Args:
-        data: a `TrainingData`.
-
-    Returns:
-        A dict: `records` (bad rows left out before training: empty
-        report, bad label, missing file), `images` (distinct rows whose
-        image could not be decoded when read) and `examples` (up to 3
-        `"row R (source): reason"` strings).
-
-    Example:
-    >>> from keras_clinclip.data import ErrorLog
-    >>> log = ErrorLog()
-    >>> log.add(7, "a.png", "not an image")
-    >>> summary = skipped_summary(TrainingData(None, 1, error_logs=[log]))
-    >>> summary["records"], summary["images"]
-    (0, 1)
-    """
-    records, images, examples = {}, {}, []
-    for log in data.error_logs:
-        for row, source, reason in log.skipped:
-            records[(row, source)] = reason
-        errors = list(log.epoch_errors)
-        for summary in log.epochs:
-            errors.extend(summary["decode_errors"])
-        for row, source, reason in errors:
-            images[(row, source)] = reason
-    for (row, source), reason in list(records.items()) + list(images.items()):
-        if len(examples) < 3:
-            examples.append(f"row {row} ({source}): {reason}")
-    return {
-        "records": len(records),
-        "images": len(images),
-        "examples": examples,
-    }
-
-
-def build_losses(config):
-    """The losses and their weights for `config.loss` (an ablation row).
-
-    Args:
-        config: a `TrainingConfig`.
-
-    Returns:
-        `(losses, weights)`: lists for `model.compile(loss=...,
-        loss_weights=...)`: a `SoftLabelContrastive` (soft targets from the
-        preset's sources, negation hard negatives when it has them), plus a
-        `GraphAlignment` (weighted `config.graph_weight` in `weights`) when
-        it has G.
-
-    Example:
-    >>> losses, weights = build_losses(TrainingConfig(loss="clip"))
-    >>> [type(loss).__name__ for loss in losses], weights
-    (['SoftLabelContrastive'], [1.0])
-    """
-    from keras_clinclip import losses as losses_lib
-
-    options = config.loss_options()
-    contrastive = losses_lib.SoftLabelContrastive(
-        sources=tuple(options["sources"]),
-        soft_weight=config.soft_weight if options["sources"] else 0.0,
-        target_temperature=config.target_temperature,
-        negatives="batch" if options["negations"] else None,
-    )
-    losses, weights = [contrastive], [1.0]
-    if options["graph"]:
-        losses.append(
-            losses_lib.GraphAlignment(
-                sources=tuple(options["sources"]),
-                soft_weight=config.soft_weight if options["sources"] else 0.0,
-                target_temperature=config.target_temperature,
-            )
-        )
-        weights.append(float(config.graph_weight))
-    return losses, weights
-
-
 def build_model(config, data=None):
     """The `ClinCLIPBackbone` of `config` (towers, embedding size, graph).
 
@@ -175,8 +73,6 @@ def build_model(config, data=None):
     Returns:
         A built `keras_clinclip.models.ClinCLIPBackbone`.
     """
-    from keras_clinclip.training import builders
-
     records = data.records if data is not None else None
     return builders.build_backbone(
         config, graph_feature_dim=builders.graph_feature_dim(records)
@@ -194,8 +90,6 @@ def build_data(config, setup=None):
     Returns:
         A `TrainingData`.
     """
-    from keras_clinclip.training import builders
-
     return builders.build_training_data(config, setup)
 
 
@@ -256,8 +150,6 @@ def train(
 
 
 def _save_config(config, path):
-    from keras_clinclip.training import atomic_io
-
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_io.write_text_atomic(
         path, json.dumps(config.to_dict(), indent=2) + "\n"
@@ -350,8 +242,6 @@ def _train(config, setup, model, data, losses, callbacks, write_preset):
 
 def _write_model_info(config, data):
     """What `clinclip export` needs besides the config to rebuild it."""
-    from keras_clinclip.training import builders
-    from keras_clinclip.training import export
 
     info = {"graph_feature_dim": builders.graph_feature_dim(data.records)}
     path = pathlib.Path(config.output_dir) / export.MODEL_INFO
@@ -360,8 +250,6 @@ def _write_model_info(config, data):
 
 
 def _save_weights_atomic(model, path):
-    from keras_clinclip.training import atomic_io
-
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = atomic_io.temp_sibling(path)
