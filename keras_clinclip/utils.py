@@ -2,8 +2,11 @@
 
 import contextlib
 import importlib.util
+import multiprocessing
 import os
 import pathlib
+import sys
+import time
 
 
 class MissingPackageError(ImportError):
@@ -223,3 +226,168 @@ def write_text_atomic(path, text):
     """
     with atomic_write(path) as handle:
         handle.write(text)
+
+
+def _is_terminal(stream):
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+class ProgressLine:
+    """One progress line on stderr, redrawn in place, for long data work.
+
+    Quiet unless asked for (`enabled=True`) and the stream is a terminal:
+    logs and CI output get no progress lines. No dependency (tqdm is not
+    one of ours) and no Keras import, so that pure-Python work can use it.
+
+    Args:
+        total: the amount of work (rows, images, bytes), or `None` when
+            unknown (the line then shows the count only).
+        label: the text before the counts.
+        enabled: `False` keeps the line quiet (a `--quiet` option).
+        stream: where to write (default `sys.stderr`).
+        counts: show `done/total` (off for a total in bytes).
+
+    Example:
+    >>> import io
+    >>> with ProgressLine(3, "indexing", stream=io.StringIO()) as bar:
+    ...     bar.update(3)
+    >>> bar.done, bar.enabled  # a StringIO is no terminal: quiet
+    (3, False)
+    """
+
+    def __init__(self, total, label, enabled=True, stream=None, counts=True):
+        self.stream = sys.stderr if stream is None else stream
+        self.total = None if total is None else int(total)
+        self.label, self.counts, self.done = label, counts, 0
+        self.enabled = bool(enabled) and _is_terminal(self.stream)
+        self.start = time.monotonic()
+        self._drawn = None  # the time of the last drawing
+
+    def update(self, count=0, done=None, note=None):
+        """Add `count` to the work done (or set it to `done`); redraw.
+
+        Args:
+            count: work done since the last call.
+            done: the work done so far (instead of `count`).
+            note: text after the counts (e.g. rows per second).
+        """
+        self.done = self.done + int(count) if done is None else int(done)
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        finished = self.total is not None and self.done >= self.total
+        if not finished and self._drawn and now - self._drawn < 0.2:
+            return  # at most five drawings a second
+        self._drawn = now
+        parts = [f"{self.done}/{self.total}" if self.counts else ""]
+        if not self.total:
+            parts = [str(self.done)]
+        seconds = f"{now - self.start:.0f}s"
+        if self.total:
+            share = min(self.done / self.total, 1.0)
+            parts.append(f"({100 * share:.0f}%, {seconds})")
+        else:
+            parts.append(f"({seconds})")
+        if note:
+            parts.append(note)
+        line = " ".join(p for p in parts if p)
+        self.stream.write(f"\r{self.label}: {line}\x1b[K")
+        self.stream.flush()
+
+    def iterate(self, items):
+        """Yield `items`, counting each one; end the line at the end.
+
+        Args:
+            items: an iterable.
+
+        Yields:
+            The items, in order.
+        """
+        try:
+            for item in items:
+                yield item
+                self.update(1)
+        finally:
+            self.close()
+
+    def close(self):
+        """End the line (a newline) when something was drawn."""
+        if self.enabled and self._drawn is not None:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+# Modules that start threads (a backend): a fork after them can deadlock.
+_THREADED_MODULES = ("jax", "tensorflow", "torch")
+
+# Run first in each worker started without fork: `keras_clinclip` and
+# `keras_clinclip.data` become bare package entries, so that unpickling a
+# worker function imports only its own module and what that imports, not
+# the package `__init__` (which registers the Keras classes and so loads
+# a backend) nor `keras_clinclip.data`'s (which loads TensorFlow).
+_LIGHT_PACKAGES = """
+import sys, types
+for name, path in {paths!r}:
+    if name not in sys.modules:
+        module = types.ModuleType(name)
+        module.__path__ = [path]
+        sys.modules[name] = module
+"""
+
+
+def backend_started():
+    """Whether this process has imported a threaded backend (jax, TF, torch).
+
+    Example:
+    >>> isinstance(backend_started(), bool)
+    True
+    """
+    return any(name in sys.modules for name in _THREADED_MODULES)
+
+
+def worker_pool(workers):
+    """A `multiprocessing` pool that never forks a threaded process.
+
+    Once a backend (JAX, TensorFlow, torch) is imported, `os.fork()` can
+    deadlock the child, so the workers then start with "forkserver"
+    (where the platform has it) or "spawn"; before that, the platform's
+    default. Workers started without fork import only the module of the
+    function they run (see `_LIGHT_PACKAGES`): give them functions whose
+    modules import no backend. Scripts that use workers belong under
+    `if __name__ == "__main__":`, as for any multiprocessing.
+
+    Args:
+        workers: the number of processes.
+
+    Returns:
+        A `multiprocessing.pool.Pool` (use it as a context manager).
+
+    Example:
+    >>> with worker_pool(1) as pool:
+    ...     pool.map(abs, [-1, 2])
+    [1, 2]
+    """
+    method = None
+    if backend_started():
+        methods = multiprocessing.get_all_start_methods()
+        method = "forkserver" if "forkserver" in methods else "spawn"
+    context = multiprocessing.get_context(method)
+    if context.get_start_method() == "fork":
+        return context.Pool(workers)
+    root = pathlib.Path(__file__).parent
+    paths = [
+        ("keras_clinclip", str(root)),
+        ("keras_clinclip.data", str(root / "data")),
+    ]
+    code = _LIGHT_PACKAGES.format(paths=paths)
+    return context.Pool(workers, initializer=exec, initargs=(code, {}))

@@ -10,6 +10,7 @@ import pathlib
 
 import numpy as np
 
+from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
 from keras_clinclip.data import records as rec
 from keras_clinclip.data import templates
 from keras_clinclip.data.csv import parse_label
@@ -80,8 +81,7 @@ def chexpert(
                 f"{path}: missing the column(s) {missing}; present: {columns}."
             )
         label_names = [
-            name if name in columns else None
-            for name in templates.CHEXPERT_OBSERVATIONS
+            name if name in columns else None for name in CHEXPERT_OBSERVATIONS
         ]
         part = {
             k: []
@@ -125,7 +125,7 @@ def chexpert(
                 rec.negation_labels_for(
                     np.asarray(labels, np.float32),
                     text["negated_findings"],
-                    templates.CHEXPERT_OBSERVATIONS,
+                    CHEXPERT_OBSERVATIONS,
                     num_negations,
                 )
             )

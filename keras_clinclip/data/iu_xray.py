@@ -11,206 +11,33 @@ text labeler, so that the image is not a function of what the loss sees.
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import pathlib
-import re
-import sys
-import tarfile
-import time
-import xml.etree.ElementTree as ET
 
 import numpy as np
 
+from keras_clinclip import reports
 from keras_clinclip import utils
 from keras_clinclip.data import records as rec
 from keras_clinclip.data import synthcxr
+from keras_clinclip.data.iu_mesh import MESH_ORGAN_TERMS  # noqa: F401
+from keras_clinclip.data.iu_mesh import MESH_SEVERITY  # noqa: F401
+from keras_clinclip.data.iu_mesh import MESH_TERMS  # noqa: F401
+from keras_clinclip.data.iu_mesh import MESH_ZONES  # noqa: F401
+from keras_clinclip.data.iu_mesh import mesh_to_findings
+from keras_clinclip.reports.iu_archive import read_iu_archive
 
 logger = logging.getLogger("keras_clinclip.data")
 
-_ARCHIVE = "data/NLMCXR_reports.tgz"
 # Bump when the record building (not the renderer) changes.
 _DATASET_VERSION = "1"
 
-# MeSH main heading (lower case) -> SynthCXR finding. `None`: not drawn.
-MESH_TERMS = {
-    "cardiomegaly": "cardiomegaly",
-    "pleural effusion": "effusion",
-    "hydropneumothorax": "effusion",
-    "hemothorax": "effusion",
-    "pneumothorax": "pneumothorax",
-    "hemopneumothorax": "pneumothorax",
-    "consolidation": "consolidation",
-    "pneumonia": "consolidation",
-    "airspace disease": "consolidation",
-    "opacity": "opacity",
-    "infiltrate": "opacity",
-    "density": "opacity",
-    "pulmonary atelectasis": "atelectasis",
-    "atelectasis": "atelectasis",
-    "volume loss": "atelectasis",
-    "pulmonary edema": "edema",
-    "edema": "edema",
-    "pulmonary congestion": "edema",
-    "heart failure": "edema",
-    "nodule": "nodule",
-    "mass": "mass",
-    "calcified granuloma": "granuloma",
-    "granuloma": "granuloma",
-    "granulomatous disease": "granuloma",
-    "emphysema": "emphysema",
-    "pulmonary emphysema": "emphysema",
-    "bullous emphysema": "emphysema",
-    "pulmonary disease, chronic obstructive": "emphysema",
-    "lung, hyperlucent": "emphysema",
-    "fractures, bone": "fracture",
-    "rib fractures": "fracture",
-    "catheters, indwelling": "central_line",
-    "catheterization, central venous": "central_line",
-    "tube, inserted": "tube",
-    "pacemaker, artificial": "pacemaker",
-    "implanted medical device": "pacemaker",
-    "medical device": "pacemaker",
-    "surgical instruments": "sternotomy",
-    "sutures": "sternotomy",
-    "sternotomy": "sternotomy",
-    "cicatrix": "scarring",
-    "scarring": "scarring",
-    "pulmonary fibrosis": "scarring",
-    "fibrosis": "scarring",
-    "lung diseases, interstitial": "interstitial",
-    "hernia, hiatal": "hiatal_hernia",
-    "hiatal hernia": "hiatal_hernia",
-    "diaphragmatic eventration": "elevated_diaphragm",
-    "atherosclerosis": "aortic_calcification",
-    "aortic aneurysm": "aortic_calcification",
-    "scoliosis": "scoliosis",
-    "osteophyte": "spine_degeneration",
-    "spondylosis": "spine_degeneration",
-}
-
-# (main heading, a modifier it needs) -> finding, for headings that name
-# an organ rather than a finding.
-MESH_ORGAN_TERMS = {
-    ("lung", "hypoinflation"): "hypoinflation",
-    ("lung", "hyperdistention"): "emphysema",
-    ("cardiac shadow", "enlarged"): "cardiomegaly",
-    ("heart", "enlarged"): "cardiomegaly",
-    ("mediastinum", "enlarged"): "widened_mediastinum",
-    ("mediastinum", "prominent"): "widened_mediastinum",
-    ("costophrenic angle", "blunted"): "effusion",
-    ("diaphragm", "elevated"): "elevated_diaphragm",
-    ("diaphragm", "flattened"): "emphysema",
-    ("thickening", "pleura"): "pleural_thickening",
-    ("markings", "interstitial"): "interstitial",
-    ("markings", "prominent"): "interstitial",
-    ("calcinosis", "aorta"): "aortic_calcification",
-    ("calcinosis", "aorta, thoracic"): "aortic_calcification",
-    ("calcinosis", "lung"): "granuloma",
-    ("calcinosis", "lymph nodes"): "granuloma",
-    ("aorta", "tortuous"): "aortic_calcification",
-    ("aorta, thoracic", "tortuous"): "aortic_calcification",
-    ("thoracic aorta", "tortuous"): "aortic_calcification",
-    ("spine", "degenerative"): "spine_degeneration",
-    ("thoracic vertebrae", "degenerative"): "spine_degeneration",
-}
-
-MESH_ZONES = {
-    "upper lobe": "upper",
-    "apex": "upper",
-    "middle lobe": "middle",
-    "lingula": "middle",
-    "hilum": "middle",
-    "lower lobe": "lower",
-    "base": "lower",
-    "retrocardiac": "lower",
-    "costophrenic angle": "lower",
-}
-
-MESH_SEVERITY = {
-    "borderline": 0.2,
-    "minimal": 0.2,
-    "mild": 0.3,
-    "small": 0.3,
-    "moderate": 0.55,
-    "severe": 0.85,
-    "large": 0.85,
-}
-
-
-def mesh_to_findings(tags, seed=0):
-    """SynthCXR findings from an IU report's MeSH major tags.
-
-    A tag reads `Heading/modifier/.../modifier` (e.g.
-    `Pleural Effusion/bilateral/small`, `Opacity/lung/base/left`). The
-    heading gives the finding (`MESH_TERMS`, or `MESH_ORGAN_TERMS` for
-    organ headings with a modifier such as `Lung/hypoinflation`); `left`,
-    `right`, `bilateral` the (patient's) side; `MESH_ZONES` the zone;
-    `MESH_SEVERITY` the severity (0.5 when not stated). `multiple` or
-    `scattered` draw nodules and granulomas two or three times. Tags that
-    map to no finding (`normal`, `No Indexing`, ...) are ignored.
-
-    Args:
-        tags: a list of MeSH tag strings.
-        seed: an int that picks the side of lateral findings whose tag
-            names none.
-
-    Returns:
-        A list of `synthcxr.Finding`.
-
-    Example:
-    >>> mesh_to_findings(["Pleural Effusion/left/small"])[0]
-    Finding(name='effusion', side='left', zone=None, severity=0.3)
-    """
-    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 3])
-    out = []
-    for tag in tags:
-        parts = [p.strip().lower() for p in tag.split("/") if p.strip()]
-        if not parts:
-            continue
-        head, modifiers = parts[0], parts[1:]
-        name = MESH_TERMS.get(head)
-        if name is None:
-            for modifier in modifiers:
-                name = MESH_ORGAN_TERMS.get((head, modifier))
-                if name:
-                    break
-        if name is None:
-            continue
-        side = next(
-            (m for m in modifiers if m in ("left", "right", "bilateral")),
-            None,
-        )
-        zone = next((MESH_ZONES[m] for m in modifiers if m in MESH_ZONES), None)
-        severity = next(
-            (MESH_SEVERITY[m] for m in modifiers if m in MESH_SEVERITY), 0.5
-        )
-        default_side, default_zone, _ = synthcxr.FINDINGS[name]
-        if side is None and default_side in ("left", "right"):
-            side = ("right", "left")[int(rng.integers(2))]
-        if name in ("pleural_thickening", "scarring") and zone is None:
-            zone = "upper"
-        count = 1
-        if name in ("nodule", "granuloma") and any(
-            m in ("multiple", "scattered") for m in modifiers
-        ):
-            count = int(rng.integers(2, 4))
-        for _ in range(count):
-            out.append(synthcxr.Finding(name, side, zone, severity))
-    return out
-
-
-_PARSED = {}
-
-
-def _text(element):
-    if element is None or element.text is None:
-        return ""
-    return " ".join(element.text.split())
-
 
 def read_iu_reports(path=None):
-    """Parse the IU X-ray report archive (XML in a .tgz).
+    """The IU X-ray reports that have a FINDINGS or IMPRESSION section.
+
+    The archive is parsed by `keras_clinclip.reports.iu_archive`, once per
+    process.
 
     Args:
         path: the archive; defaults to `torchxrayvision`'s
@@ -218,95 +45,36 @@ def read_iu_reports(path=None):
 
     Returns:
         `(rows, dropped)`: `rows` is a list of dicts with `id` (e.g.
-        `"CXR1"`), `findings`, `impression`, `mesh` (major tags) and
-        `mesh_automatic`, for every report with a FINDINGS or IMPRESSION
-        section, sorted by number; `dropped` lists the ids of the reports
-        with neither.
+        `"CXR1"`), `findings`, `impression`, `mesh` (major tags, a list)
+        and `mesh_automatic`, for every report with a FINDINGS or
+        IMPRESSION section, sorted by number; `dropped` lists the ids of
+        the reports with neither.
 
     Example:
     >>> rows, dropped = read_iu_reports()  # doctest: +SKIP
     >>> len(rows) + len(dropped)  # doctest: +SKIP
     3955
     """
-    if path is None:
-        path = utils.package_data_path("torchxrayvision", _ARCHIVE)
-    key = (str(path), os.path.getmtime(path))
-    if key in _PARSED:
-        rows, dropped = _PARSED[key]
-        return [dict(row) for row in rows], list(dropped)
     rows, dropped = [], []
-    with tarfile.open(path, "r:gz") as archive:
-        for member in archive:
-            if not member.isfile() or not member.name.endswith(".xml"):
-                continue
-            root = ET.fromstring(archive.extractfile(member).read())
-            uid = root.find("uId")
-            study = uid.get("id") if uid is not None else member.name
-            sections = {}
-            for node in root.iter("AbstractText"):
-                sections[node.get("Label", "").upper()] = _text(node)
-            mesh = root.find("MeSH")
-            major = [_text(m) for m in mesh.iter("major")] if mesh else []
-            automatic = (
-                [_text(m) for m in mesh.iter("automatic")] if mesh else []
-            )
-            row = {
-                "id": study,
-                "findings": sections.get("FINDINGS", ""),
-                "impression": sections.get("IMPRESSION", ""),
-                "mesh": major,
-                "mesh_automatic": automatic,
+    for row in read_iu_archive(path):
+        if not (row["findings"] or row["impression"]):
+            dropped.append(row["id"])
+            continue
+        rows.append(
+            {
+                "id": row["id"],
+                "findings": row["findings"],
+                "impression": row["impression"],
+                "mesh": list(row["mesh"]),
+                "mesh_automatic": list(row["mesh_automatic"]),
             }
-            if row["findings"] or row["impression"]:
-                rows.append(row)
-            else:
-                dropped.append(study)
-
-    def number(study):
-        digits = re.sub(r"\D", "", study)
-        return int(digits) if digits else 0
-
-    rows.sort(key=lambda row: number(row["id"]))
-    dropped.sort(key=number)
-    _PARSED[key] = (rows, dropped)
-    return [dict(row) for row in rows], list(dropped)
+        )
+    return rows, dropped
 
 
 def _study_seed(study):
     digest = hashlib.md5(study.encode("utf-8")).hexdigest()
     return int(digest[:8], 16)
-
-
-class _Progress:
-    """A one-line progress note on stderr (no new dependency).
-
-    On a terminal the line is redrawn in place; otherwise (logs, CI) a line
-    is written at each tenth of the work.
-    """
-
-    def __init__(self, total, label, enabled=True):
-        self.total, self.label, self.done = int(total), label, 0
-        self.enabled = enabled and self.total > 0
-        self.tty = sys.stderr.isatty()
-        self.shown = -1
-        self.start = time.monotonic()
-
-    def update(self, count):
-        if not self.enabled:
-            return
-        self.done = min(self.total, self.done + int(count))
-        tenth = 10 * self.done // self.total
-        if not self.tty and tenth == self.shown:
-            return
-        self.shown = tenth
-        seconds = time.monotonic() - self.start
-        line = (
-            f"{self.label}: {self.done}/{self.total} "
-            f"({100 * self.done // self.total}%, {seconds:.0f}s)"
-        )
-        end = "\n" if not self.tty or self.done == self.total else ""
-        print(("\r" if self.tty else "") + line, end=end, file=sys.stderr)
-        sys.stderr.flush()
 
 
 _RENDERER = {}
@@ -320,19 +88,6 @@ def _render_chunk(args):
     return np.stack([renderer.render(f, seed=s) for f, s in jobs])
 
 
-def _start_method():
-    """ "forkserver" where the platform has it, else None (in process).
-
-    Never "fork": JAX, TensorFlow and torch run threads, and a forked
-    child of a multithreaded process can deadlock.
-    """
-    if multiprocessing.parent_process() is not None:
-        return None  # already a worker: no nested pools
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        return "forkserver"
-    return None
-
-
 def render_images(
     findings, seeds, image_size=224, workers=None, progress=False
 ):
@@ -344,13 +99,13 @@ def render_images(
         image_size: the side of the images.
         workers: processes (default: 2 when the machine has 2+ cores and
             there are more than 64 images, else 1). Workers start with
-            the "forkserver" method (never `os.fork()` of this process,
-            where a backend may run threads; each worker imports the
-            package, a few seconds); without forkserver (Windows)
-            rendering stays in this process.
-            Scripts that call this with workers belong under
-            `if __name__ == "__main__":`, as for any multiprocessing.
-        progress: write a progress line to stderr.
+            `keras_clinclip.utils.worker_pool` (never `os.fork()` once a
+            backend started; a worker imports only the renderer, not
+            the package or TensorFlow). Scripts that call this with
+            workers belong under `if __name__ == "__main__":`, as for any
+            multiprocessing.
+        progress: an updating progress line on stderr (when it is a
+            terminal).
 
     Returns:
         uint8 (N, image_size, image_size).
@@ -369,28 +124,25 @@ def render_images(
     chunks = [
         (image_size, jobs[i : i + chunk]) for i in range(0, len(jobs), chunk)
     ]
-    bar = _Progress(len(jobs), "IU X-ray: rendering images", progress)
-    method = _start_method()
+    label = "IU X-ray: rendering images"
     parts = []
-    if workers > 1 and method and len(chunks) > 1:
-        context = multiprocessing.get_context(method)
-        with context.Pool(workers) as pool:
-            for part in pool.imap(_render_chunk, chunks):
-                parts.append(part)
-                bar.update(len(part))
-    else:
-        for c in chunks:
-            parts.append(_render_chunk(c))
-            bar.update(len(parts[-1]))
+    with utils.ProgressLine(len(jobs), label, progress) as bar:
+        if workers > 1 and len(chunks) > 1:
+            with utils.worker_pool(workers) as pool:
+                for part in pool.imap(_render_chunk, chunks):
+                    parts.append(part)
+                    bar.update(len(part))
+        else:
+            for c in chunks:
+                parts.append(_render_chunk(c))
+                bar.update(len(parts[-1]))
     return np.concatenate(parts)
 
 
 def _reports_fingerprint():
     """A hash of the report toolkit's code and data (labels depend on it)."""
-    import keras_clinclip.reports as reports_package
-
     digest = hashlib.md5()
-    root = pathlib.Path(reports_package.__file__).parent
+    root = pathlib.Path(reports.__file__).parent
     for file in sorted(root.rglob("*")):
         if file.suffix in (".py", ".yaml", ".yml", ".json"):
             digest.update(file.name.encode())
@@ -399,17 +151,16 @@ def _reports_fingerprint():
 
 
 def _text_columns(rows, num_negations, graphs, progress=False):
-    from keras_clinclip import reports
-
     texts = [
         " ".join(t for t in (row["findings"], row["impression"]) if t)
         for row in rows
     ]
-    bar = _Progress(len(texts), "IU X-ray: labelling reports", progress)
     found = []
-    for start in range(0, len(texts), 200):
-        found.extend(reports.label_reports(texts[start : start + 200]))
-        bar.update(len(texts[start : start + 200]))
+    label = "IU X-ray: labelling reports"
+    with utils.ProgressLine(len(texts), label, progress) as bar:
+        for start in range(0, len(texts), 200):
+            found.extend(reports.label_reports(texts[start : start + 200]))
+            bar.update(len(texts[start : start + 200]))
     labels = reports.labels_to_array(found)
     observations = list(reports.CHEXPERT_OBSERVATIONS)
     negations, omissions, negated = [], [], []
@@ -452,19 +203,14 @@ def _selection(study_ids):
 
 
 def _take_rows(columns, positions, total):
-    """The rows `positions` of per-row columns (arrays or lists)."""
-    out = {}
-    for key, value in columns.items():
-        if len(value) != total:
-            raise ValueError(
-                f"IU X-ray cache: column {key!r} has {len(value)} rows, "
-                f"expected {total}; delete the cache folder to rebuild."
-            )
-        if isinstance(value, np.ndarray):
-            out[key] = value[positions]
-        else:
-            out[key] = [value[i] for i in positions]
-    return out
+    """The rows `positions` of the full build's cached columns."""
+    wrong = {k: len(v) for k, v in columns.items() if len(v) != total}
+    if wrong:
+        raise ValueError(
+            f"IU X-ray cache: columns {wrong} do not have {total} rows; "
+            "delete the cache folder to rebuild."
+        )
+    return rec.select(columns, positions)
 
 
 def _save(path, columns):
@@ -499,6 +245,7 @@ def iu_xray(
     cache=True,
     cache_dir=None,
     workers=None,
+    progress=True,
 ):
     """The IU X-ray reports paired with SynthCXR images (records format).
 
@@ -516,8 +263,8 @@ def iu_xray(
     Everything is cached under `keras_clinclip.utils.cache_dir("iu_xray")`
     (`$KERAS_CLINCLIP_CACHE`): the images keyed on the renderer version
     and size, the text columns on the report toolkit's code; a changed
-    renderer or toolkit rebuilds its part. A first build of more than 256
-    reports writes its progress to stderr.
+    renderer or toolkit rebuilds its part. A build (the first takes
+    minutes) shows its progress on stderr when that is a terminal.
 
     Args:
         image_size: the side of the rendered images.
@@ -532,6 +279,9 @@ def iu_xray(
         cache_dir: the cache folder (default
             `keras_clinclip.utils.cache_dir("iu_xray")`).
         workers: rendering processes (see `render_images`).
+        progress: show the progress of a build (rendering, labelling) on
+            one updating stderr line; it stays quiet anyway when stderr is
+            not a terminal.
 
     Returns:
         A records dict with `id`, `image` uint8 (N, S, S), `report`,
@@ -598,8 +348,6 @@ def iu_xray(
     drawn = [
         mesh_to_findings(row["mesh"], _study_seed(row["id"])) for row in rows
     ]
-    # A first build of more than a few hundred images takes minutes.
-    progress = len(rows) > 256
     if image_file is not None and image_file.exists():
         images = _load(image_file)["image"]
     elif full_image is not None and full_image.exists():

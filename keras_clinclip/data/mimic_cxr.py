@@ -17,8 +17,10 @@ import zipfile
 
 import numpy as np
 
+from keras_clinclip import reports as report_tools
+from keras_clinclip import utils
+from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
 from keras_clinclip.data import records as rec
-from keras_clinclip.data import templates
 from keras_clinclip.data.csv import parse_label
 from keras_clinclip.data.csv import read_rows
 
@@ -94,6 +96,7 @@ def mimic_cxr(
     labels="auto",
     graphs=False,
     on_missing_report="skip",
+    progress=True,
 ):
     """Records from MIMIC-CXR-JPG or MIMIC-CXR (DICOM).
 
@@ -119,6 +122,9 @@ def mimic_cxr(
         graphs: add the report graph arrays.
         on_missing_report: `"skip"` the studies without a report, or
             `"raise"`.
+        progress: show the indexing of the images and the reading of
+            the reports on one updating stderr line (quiet anyway when
+            stderr is not a terminal).
 
     Returns:
         A records dict with `id` (`sXXXXXXXX`), `image_path`, `report`,
@@ -127,8 +133,6 @@ def mimic_cxr(
     Example:
     >>> records = mimic_cxr("/data/mimic-cxr-jpg/2.0.0")  # doctest: +SKIP
     """
-    from keras_clinclip import reports as report_tools
-
     root = pathlib.Path(root)
     files = root / "files"
     if not files.is_dir():
@@ -171,15 +175,13 @@ def mimic_cxr(
                 f"{_PREFIX}{LABEL_TABLES[labels]}.csv.gz (or .csv)."
             )
         columns, rows = read_rows(label_table)
-        _require(
-            label_table, columns, ["study_id", *templates.CHEXPERT_OBSERVATIONS]
-        )
+        _require(label_table, columns, ["study_id", *CHEXPERT_OBSERVATIONS])
         for number, row in enumerate(rows, start=1):
             label_of["s" + row["study_id"]] = [
                 parse_label(
                     row[name], f"{label_table}, row {number}, column {name}"
                 )
-                for name in templates.CHEXPERT_OBSERVATIONS
+                for name in CHEXPERT_OBSERVATIONS
             ]
     elif labels != "labeler":
         raise ValueError(
@@ -190,7 +192,10 @@ def mimic_cxr(
     read_report = _report_reader(root, reports)
     chosen = {}
     rank = {view: i for i, view in enumerate(views)}
-    for path in images:
+    bar = utils.ProgressLine(
+        len(images), "MIMIC-CXR: indexing images", progress
+    )
+    for path in bar.iterate(images):
         dicom_id = path.stem
         study, subject = path.parent.name, path.parent.parent.name
         view = view_of.get(dicom_id)
@@ -218,7 +223,10 @@ def mimic_cxr(
         )
     }
     wanted = tuple(s.upper() for s in sections)
-    for key in sorted(chosen):
+    bar = utils.ProgressLine(
+        len(chosen), "MIMIC-CXR: reading reports", progress
+    )
+    for key in bar.iterate(sorted(chosen)):
         _, path, subject, view, split = chosen[key]
         study = pathlib.Path(path).parent.name
         text = read_report(subject, study)

@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from keras_clinclip import reports as rep
+
 NUM_CLASSES = 14
 SPLITS = ("train", "validate", "test")
 REQUIRED = ("id", "report", "labels", "split")
@@ -175,8 +177,6 @@ def graph_columns(reports, max_nodes=None):
     >>> cols["graph_node_mask"].shape[0]
     1
     """
-    from keras_clinclip import reports as rep
-
     max_nodes = max_nodes or rep.GRAPH_MAX_NODES
     nodes, adjacency, mask = [], [], []
     for text in reports:

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from keras_clinclip.reports import CHEXPERT_OBSERVATIONS
+from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
 
 # Observation -> SynthCXR findings drawn for it (one chosen at random),
 # and whether the observation has a side.

@@ -3,63 +3,34 @@
 The 3,955 Indiana University chest X-ray reports (Demner-Fushman et al.,
 2016; CC BY-NC-ND 4.0) are read at run time from the `torchxrayvision`
 package (`data/NLMCXR_reports.tgz`); nothing derived from them is stored.
-The library's own IU loader is `keras_clinclip.data.iu_xray`; this module
-only serves `benchmarks/bench_reports.py` and `tests/reports`.
+The archive is read by `keras_clinclip.reports.iu_archive` (the one reader,
+also behind `keras_clinclip.data.iu_xray`); this module only serves
+`benchmarks/bench_reports.py` and `tests/reports`.
 
 It also holds the MeSH -> CheXpert mapping used to score the labeler
 against the radiologists' MeSH tags (documented in docs/reports.md).
 """
 
-import functools
-import tarfile
-import xml.etree.ElementTree as ET
+import collections
+import math
 
-from keras_clinclip.reports._lexicon import CHEXPERT_OBSERVATIONS
-from keras_clinclip.utils import package_data_path
+from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
+from keras_clinclip.reports.iu_archive import read_iu_archive
+from keras_clinclip.reports.labeler import label_report
+from keras_clinclip.reports.labeler import positive_findings
+from keras_clinclip.reports.labeler import sentence_mentions
+from keras_clinclip.reports.negation import negate_finding
+from keras_clinclip.reports.negation import omit_finding
+from keras_clinclip.reports.spans import sentence_spans
 
-IU_ARCHIVE = "data/NLMCXR_reports.tgz"
 
-
-@functools.lru_cache(maxsize=1)
 def iu_reports():
-    """All IU reports: a tuple of dicts, sorted by id.
+    """All IU reports: `keras_clinclip.reports.iu_archive.read_iu_archive`.
 
-    Keys: `id` ("CXR1"...), `findings`, `impression`, `report` (FINDINGS
-    and IMPRESSION joined by a space), `mesh_major`, `mesh_automatic`
-    (tuples of MeSH strings such as "Opacity/lung/base/left").
+    A tuple of dicts sorted by id with `id`, `findings`, `impression`,
+    `report`, `mesh` (the major MeSH tags) and `mesh_automatic`.
     """
-    path = package_data_path("torchxrayvision", IU_ARCHIVE)
-    rows = []
-    with tarfile.open(path, "r:gz") as archive:
-        for member in archive:
-            if not member.isfile() or not member.name.endswith(".xml"):
-                continue
-            root = ET.fromstring(archive.extractfile(member).read())
-            sections = {
-                node.get("Label"): (node.text or "").strip()
-                for node in root.iter("AbstractText")
-            }
-            uid = root.find("uId")
-            findings = sections.get("FINDINGS", "")
-            impression = sections.get("IMPRESSION", "")
-            rows.append(
-                {
-                    "id": uid.get("id") if uid is not None else member.name,
-                    "findings": findings,
-                    "impression": impression,
-                    "report": " ".join(p for p in (findings, impression) if p),
-                    "mesh_major": tuple(
-                        (m.text or "").strip()
-                        for m in root.findall("MeSH/major")
-                    ),
-                    "mesh_automatic": tuple(
-                        (m.text or "").strip()
-                        for m in root.findall("MeSH/automatic")
-                    ),
-                }
-            )
-    rows.sort(key=lambda r: (len(r["id"]), r["id"]))
-    return tuple(rows)
+    return read_iu_archive()
 
 
 # MeSH heading (the part before the first "/") -> CheXpert observation.
@@ -153,7 +124,7 @@ def agreement(rows, labels, uncertain_as_positive=False, min_positives=20):
     for name in CHEXPERT_OBSERVATIONS:
         tp = fp = fn = 0
         for row, label in zip(rows, labels):
-            truth = name in mesh_observations(row["mesh_major"])
+            truth = name in mesh_observations(row["mesh"])
             predicted = label[name] in hits
             tp += truth and predicted
             fp += predicted and not truth
@@ -187,13 +158,10 @@ def negative_mentions(rows):
         `(accuracy, total, errors)` where `errors` lists `(sentence,
         finding, status)` of the mentions not labelled negative.
     """
-    from keras_clinclip.reports.labeler import sentence_mentions
-    from keras_clinclip.reports.sentences import sentence_spans
-
     total = correct = 0
     errors = []
     for row in rows:
-        if row["mesh_major"] != ("normal",):
+        if row["mesh"] != ("normal",):
             continue
         text = row["report"]
         for a, b in sentence_spans(text):
@@ -214,13 +182,6 @@ def round_trip(rows, seed=0):
     Returns a dict with `cases`, `negate_ok`, `omit_ok` (shares) and
     `failures`: a `collections.Counter` of failure categories.
     """
-    import collections
-    import math
-
-    from keras_clinclip.reports.labeler import label_report
-    from keras_clinclip.reports.labeler import positive_findings
-    from keras_clinclip.reports.negation import negate_finding
-    from keras_clinclip.reports.negation import omit_finding
 
     def same(a, b):
         return (math.isnan(a) and math.isnan(b)) or a == b

@@ -29,14 +29,13 @@ kept, exit code 130).
 import itertools
 import json
 import math
-import multiprocessing
 import os
 import sys
-import time
 
 import numpy as np
 
 from keras_clinclip import tables
+from keras_clinclip import utils
 from keras_clinclip.reports._text import as_text
 from keras_clinclip.reports.graph import EDGE_TYPES
 from keras_clinclip.reports.graph import GRAPH_FEATURE_DIM
@@ -230,27 +229,6 @@ def _work(item):
     return text, record["error"] is not None
 
 
-class _Progress:
-    """A plain progress line on stderr: rows, rate, share of the input."""
-
-    def __init__(self, total_bytes, quiet):
-        self.total = max(total_bytes, 1)
-        self.quiet = quiet
-        self.start = time.monotonic()
-
-    def update(self, rows, done_bytes, errors):
-        if self.quiet:
-            return
-        elapsed = max(time.monotonic() - self.start, 1e-9)
-        share = min(done_bytes / self.total, 1.0)
-        bar = "=" * int(30 * share)
-        sys.stderr.write(
-            f"\r[{bar:<30}] {100 * share:5.1f}% {rows} rows "
-            f"{rows / elapsed:7.1f} rows/s {errors} errors"
-        )
-        sys.stderr.flush()
-
-
 def run(args):
     """Run `prepare` with parsed arguments; returns the exit status.
 
@@ -312,10 +290,12 @@ def run(args):
 
 def _write(args, rows, options, total, table):
     """Process `rows` in blocks into a temporary file renamed onto --out."""
-    progress = _Progress(total, not args.verbose)
+    progress = utils.ProgressLine(
+        max(total, 1), "clinclip prepare", bool(args.verbose), counts=False
+    )
     pool = None
     if args.workers > 1:
-        pool = multiprocessing.get_context("fork").Pool(args.workers)
+        pool = utils.worker_pool(args.workers)
     count = errors = 0
     approx_bytes = 0
     interrupted = False
@@ -328,6 +308,9 @@ def _write(args, rows, options, total, table):
                         for row in itertools.islice(rows, BLOCK * args.workers)
                     ]
                     if not block:
+                        progress.update(
+                            done=total, note=f"{count} rows, {errors} errors"
+                        )
                         break
                     if pool is None:
                         lines = [_work(item) for item in block]
@@ -339,23 +322,23 @@ def _write(args, rows, options, total, table):
                         approx_bytes += len(str(item[3])) + len(str(item[2]))
                         errors += is_error
                     out.flush()
-                    progress.update(count, approx_bytes, errors)
+                    progress.update(
+                        done=approx_bytes, note=f"{count} rows, {errors} errors"
+                    )
             except KeyboardInterrupt:
                 interrupted = True  # keep the complete lines written so far
     finally:
         if pool is not None:
             pool.terminate()
             pool.join()
+        progress.close()
     if interrupted:
         print(
-            f"\ninterrupted: {count} rows written to {args.out} (the input "
+            f"interrupted: {count} rows written to {args.out} (the input "
             "was not read to its end)",
             file=sys.stderr,
         )
         return 130
-    progress.update(count, total, errors)
-    if args.verbose:
-        sys.stderr.write("\n")
     blank = (
         f"; {table.blank_lines} blank line(s) skipped"
         if table.blank_lines

@@ -2,11 +2,15 @@
 
 import argparse
 import csv
+import io
 import json
+import os
+import sys
 
 import numpy as np
 import pytest
 
+from keras_clinclip import utils
 from keras_clinclip.cli import main as cli_main
 from keras_clinclip.reports import GRAPH_FEATURE_DIM
 from keras_clinclip.reports import graph_arrays_from_record
@@ -113,14 +117,46 @@ def test_prepare_missing_column_and_file(tmp_path):
     )
 
 
-def test_prepare_workers_give_the_same_output(tmp_path):
+_FORKS = []
+os.register_at_fork(before=lambda: _FORKS.append(os.getpid()))
+
+
+def test_prepare_workers_give_the_same_output_without_fork(tmp_path):
     _write_csv(tmp_path / "in.csv", GOOD * 30)
     one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
     assert prepare.run(_args(reports=tmp_path / "in.csv", out=one)) == 0
+    assert utils.backend_started()  # here Keras' backend is loaded: no fork
+    before = len(_FORKS)
     assert (
         prepare.run(_args(reports=tmp_path / "in.csv", out=two, workers=2)) == 0
     )
+    assert len(_FORKS) == before, "os.fork() after a backend started"
     assert one.read_text() == two.read_text()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_prepare_progress_is_one_updating_line(tmp_path, monkeypatch):
+    _write_csv(tmp_path / "in.csv", GOOD * 4)
+    parser = argparse.ArgumentParser()
+    prepare.add_arguments(parser)
+    argv = ["--reports", str(tmp_path / "in.csv")]
+    argv += ["--out", str(tmp_path / "out.jsonl")]
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert prepare.run(parser.parse_args(argv)) == 0
+    progress, summary = terminal.getvalue().split("\n")[:2]
+    drawings = progress.split("\r")[1:]
+    assert all(d.startswith("clinclip prepare: ") for d in drawings)
+    assert "(100%" in drawings[-1] and "12 rows, 0 errors" in drawings[-1]
+    assert summary.startswith("prepared 12 rows")
+    terminal.seek(0)
+    terminal.truncate()
+    assert prepare.run(parser.parse_args(argv + ["--quiet"])) == 0
+    assert terminal.getvalue().startswith("prepared 12 rows")
 
 
 def test_prepare_interrupted_keeps_complete_lines(tmp_path, monkeypatch):
