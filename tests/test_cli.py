@@ -183,13 +183,20 @@ for command in [[], *([name] for name in SUBCOMMANDS)]:
     except SystemExit as exit:
         assert exit.code == 0, (command, exit.code)
 assert main(["evaluate", "--preset", "/nonexistent"]) == 2
+# `prepare` is pure Python: it runs without Keras too.
+table, out = sys.argv[1:3]
+argv = ["prepare", "--reports", table, "--output", out, "--verbose", "0"]
+assert main(argv) == 0
 print("LOADED", sorted(m for m in sys.modules if m.split(".")[0] in {HEAVY}))
 """
 
 
-def test_help_imports_no_backend():
+def test_help_and_prepare_import_no_backend(tmp_path):
+    table = tmp_path / "reports.csv"
+    table.write_text("id,report\na,Small left pleural effusion.\n")
+    out = tmp_path / "prepared.jsonl"
     result = subprocess.run(
-        [sys.executable, "-c", _HELP_WITHOUT_BACKEND],
+        [sys.executable, "-c", _HELP_WITHOUT_BACKEND, str(table), str(out)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -197,6 +204,7 @@ def test_help_imports_no_backend():
     assert result.returncode == 0, result.stderr[-3000:]
     assert "LOADED []" in result.stdout, result.stdout[-3000:]
     assert "Traceback" not in result.stderr
+    assert '"Pleural Effusion": 1.0' in out.read_text()
 
 
 def test_python_m_help_imports_no_backend():

@@ -40,9 +40,12 @@ from keras_clinclip.cli.options import print_old_spelling_notes
 from keras_clinclip.cli.options import take_old_spellings
 from keras_clinclip.version import __version__
 
-Subcommand = collections.namedtuple("Subcommand", "options work help")
+Subcommand = collections.namedtuple(
+    "Subcommand", "options work help keras", defaults=(True,)
+)
 
-# subcommand -> (module of its options, module of its work, one-line help)
+# subcommand -> (module of its options, module of its work, one-line help,
+# whether the work needs the Keras classes registered)
 SUBCOMMANDS = {
     "demo": Subcommand(
         demo,
@@ -53,6 +56,7 @@ SUBCOMMANDS = {
         prepare,
         "keras_clinclip.reports.prepare",
         "label, negate and graph a CSV/JSONL of reports into JSONL",
+        keras=False,
     ),
     "train": Subcommand(
         train, "keras_clinclip.training.train", "train a ClinCLIP model"
@@ -161,11 +165,13 @@ def main(argv=None):
         check = getattr(subcommand.options, "check", None)
         if check is not None:
             check(args)
-        import keras_clinclip
+        if subcommand.keras:
+            import keras_clinclip
 
-        # The Keras classes register now, not at `import keras_clinclip`
-        # (see `keras_clinclip.registration_deferred`).
-        keras_clinclip._register_keras_objects()
+            # The Keras classes register now, not at `import
+            # keras_clinclip` (see `keras_clinclip.registration_deferred`);
+            # `prepare` (pure Python) never loads Keras.
+            keras_clinclip._register_keras_objects()
         work = importlib.import_module(subcommand.work)
         return int(work.run(args) or 0)
     except KeyboardInterrupt:

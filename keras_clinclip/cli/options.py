@@ -149,7 +149,7 @@ class BooleanFlag(argparse.BooleanOptionalAction):
             type=parse_bool,
             required=required,
             help=help,
-            metavar="",
+            metavar="BOOL",
         )
 
     def __call__(self, parser, namespace, values, option_string=None):
