@@ -7,7 +7,7 @@ description, and up to three small functions:
   anything is drawn (a bigger heart, taller lungs, a raised diaphragm);
 - `draw(canvas, finding)`: draws on the renderer's `Canvas` at its
   `stage` of the picture (see `STAGES`);
-- `region(grid, finding)`: the boolean mask of where it was drawn, for
+- `region(canvas, finding)`: the boolean mask of where it was drawn, for
   `SynthCXR.finding_mask` (the label used to score localisation).
 
 The built-in findings are registered by `keras_clinclip.data.synthcxr`;
@@ -55,7 +55,7 @@ class FindingKind:
         draw: `draw(canvas, finding)`, or `None`.
         stage: when `draw` runs, one of `STAGES`.
         anatomy: `anatomy(anatomy, finding)`, or `None`.
-        region: `region(grid, finding) -> bool mask`, or `None` (no
+        region: `region(canvas, finding) -> bool mask`, or `None` (no
             region: `SynthCXR.finding_mask` refuses it).
         combine: several entries of this finding are drawn once, at the
             greatest severity (a curved spine is curved once).
