@@ -32,11 +32,11 @@ from keras_clinclip.data.pipeline import make_dataset
 from keras_clinclip.data.records import hash_split
 from keras_clinclip.data.records import select
 from keras_clinclip.data.records import validate_records
-from keras_clinclip.data.synthetic import FINDINGS
-from keras_clinclip.data.synthetic import RENDERER_VERSION
-from keras_clinclip.data.synthetic import SynthCXR
-from keras_clinclip.data.synthetic import sample_chexpert_labels
-from keras_clinclip.data.synthetic import synthetic_pairs
+from keras_clinclip.data.synthcxr import FINDINGS
+from keras_clinclip.data.synthcxr import RENDERER_VERSION
+from keras_clinclip.data.synthcxr import SynthCXR
+from keras_clinclip.data.synthcxr import sample_chexpert_labels
+from keras_clinclip.data.synthcxr import synthetic_pairs
 from keras_clinclip.data.templates import labels_to_report
 
 __all__ = [
