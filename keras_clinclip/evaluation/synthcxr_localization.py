@@ -10,9 +10,9 @@ is then scored with the pointing game and the mass inside
 import numpy as np
 
 from keras_clinclip.data.iu_xray import _study_seed
-from keras_clinclip.data.synthetic import REGION_FINDINGS
-from keras_clinclip.data.synthetic import SynthCXR
-from keras_clinclip.data.synthetic import normalize_findings
+from keras_clinclip.data.synthcxr import REGION_FINDINGS
+from keras_clinclip.data.synthcxr import SynthCXR
+from keras_clinclip.data.synthcxr import normalize_findings
 from keras_clinclip.data.templates import OBSERVATION_FINDINGS
 from keras_clinclip.evaluation.pointing import localization_scores
 from keras_clinclip.evaluation.pointing import pointing_game
@@ -74,7 +74,7 @@ def synthcxr_cases(records, max_per_finding=None):
         rendering could not be reproduced).
 
     Example:
-    >>> from keras_clinclip.data.synthetic import synthetic_pairs
+    >>> from keras_clinclip.data.synthcxr import synthetic_pairs
     >>> cases = synthcxr_cases(synthetic_pairs(6, image_size=32))
     >>> cases["mask"].shape[1:], cases["skipped"]
     ((32, 32), 0)
@@ -166,7 +166,7 @@ def evaluate_localization(
         the records have no localisable finding.
 
     Example:
-    >>> from keras_clinclip.data.synthetic import synthetic_pairs
+    >>> from keras_clinclip.data.synthcxr import synthetic_pairs
     >>> from keras_clinclip.models import tiny_clinclip_backbone
     >>> from keras_clinclip.models import tiny_clinclip_preprocessor
     >>> result = evaluate_localization(
