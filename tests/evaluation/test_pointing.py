@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from keras_clinclip.data.synthetic import SynthCXR
+from keras_clinclip.data.synthcxr import SynthCXR
 from keras_clinclip.evaluation import pointing
 
 
