@@ -17,21 +17,21 @@ Example:
 (2, 32, 32)
 """
 
+from keras_clinclip.data.augment import DEFAULT_AUGMENTATION
 from keras_clinclip.data.chexpert import chexpert
 from keras_clinclip.data.csv import load_records
+from keras_clinclip.data.error_log import ErrorLog
 from keras_clinclip.data.images import ImageDecodeError
 from keras_clinclip.data.images import decode_image
 from keras_clinclip.data.iu_xray import iu_xray
 from keras_clinclip.data.iu_xray import mesh_to_findings
 from keras_clinclip.data.iu_xray import read_iu_reports
 from keras_clinclip.data.mimic_cxr import mimic_cxr
-from keras_clinclip.data.augment import DEFAULT_AUGMENTATION
-from keras_clinclip.data.error_log import ErrorLog
-from keras_clinclip.data.sharding import dataset_options
 from keras_clinclip.data.pipeline import make_dataset
 from keras_clinclip.data.records import hash_split
 from keras_clinclip.data.records import select
 from keras_clinclip.data.records import validate_records
+from keras_clinclip.data.sharding import dataset_options
 from keras_clinclip.data.synthcxr import FINDINGS
 from keras_clinclip.data.synthcxr import RENDERER_VERSION
 from keras_clinclip.data.synthcxr import SynthCXR
