@@ -47,6 +47,7 @@ def add_arguments(parser):
         "--out",
         dest="out",
         required=True,
+        metavar="FILE",
         help="the JSONL file to write",
     )
     add_option(
