@@ -25,7 +25,9 @@ import argparse
 import collections
 import importlib
 import sys
+import traceback
 
+import keras_clinclip
 from keras_clinclip.cli import demo
 from keras_clinclip.cli import evaluate
 from keras_clinclip.cli import explain
@@ -129,8 +131,6 @@ def build_parser():
 
 def _report(prog, error, debug):
     if debug:
-        import traceback
-
         traceback.print_exception(error)
     print(f"{prog}: error: {one_line(error)}", file=sys.stderr, flush=True)
     return 2
@@ -166,8 +166,6 @@ def main(argv=None):
         if check is not None:
             check(args)
         if subcommand.keras:
-            import keras_clinclip
-
             # The Keras classes register now, not at `import
             # keras_clinclip` (see `keras_clinclip.registration_deferred`);
             # `prepare` (pure Python) never loads Keras.
