@@ -60,6 +60,8 @@ PUBLIC_PACKAGES = (
     "keras_clinclip.distribute",
     "keras_clinclip.backend",
     "keras_clinclip.backend.keras_compat",
+    "keras_clinclip.backend.collectives",
+    "keras_clinclip.backend.engines",
 )
 
 

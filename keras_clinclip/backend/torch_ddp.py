@@ -5,7 +5,7 @@ does what `DistributedDataParallel` does, on the model and optimizer that
 `fit` uses: every process starts from rank 0's weights and the gradients
 are averaged across processes before each optimizer step. The losses
 gather the other processes' embeddings with gradient
-(`keras_clinclip.distribute.all_gather`), so each process computes its
+(`keras_clinclip.backend.collectives.all_gather`), so each process computes its
 share of the global-batch loss. Each process reads its own slice of the
 global batch (e.g. `make_dataset(records, preprocessor, global // world,
 shard=...)` or any per-rank pipeline).
