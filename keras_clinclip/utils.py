@@ -384,6 +384,10 @@ def worker_pool(workers):
     context = multiprocessing.get_context(method)
     if context.get_start_method() == "fork":
         return context.Pool(workers)
+    if context.get_start_method() == "forkserver":
+        # The server would import this program's `__main__` (with its
+        # backend) and fork the workers from that: nothing to preload.
+        context.set_forkserver_preload([])
     root = pathlib.Path(__file__).parent
     paths = [
         ("keras_clinclip", str(root)),
