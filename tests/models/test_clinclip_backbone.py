@@ -172,15 +172,15 @@ def test_encode_is_normalised_and_batch_size_independent(full_model):
 
 
 def test_encoding_keeps_no_state_in_the_model(tmp_path):
-    # The compiled branches live in evaluation.embed, not in the model:
+    # The compiled branches live in the batch encoder, not in the model:
     # a model that has encoded saves and reloads as one that has not.
-    from keras_clinclip.evaluation import embed
+    from keras_clinclip.models import clinclip_batch_encoder as encoder
 
     model = tiny_backbone()
     x, _ = tiny_batch(3, seed=4)
     before = list(vars(model))
     first = model.encode_images(x["images"])
-    assert embed._branch(model, "image") is embed._branch(model, "image")
+    assert encoder._branch(model, "image") is encoder._branch(model, "image")
     assert list(vars(model)) == before
     path = os.path.join(tmp_path, "encoded.keras")
     model.save(path)
