@@ -363,7 +363,9 @@ def worker_pool(workers):
     (where the platform has it) or "spawn"; before that, the platform's
     default. Workers started without fork import only the module of the
     function they run (see `_LIGHT_PACKAGES`): give them functions whose
-    modules import no backend. Scripts that use workers belong under
+    modules import no backend. Multiprocessing still imports the
+    program's `__main__` in each of them (a script that imports
+    `keras_clinclip` at its top pays that import per worker). Scripts that use workers belong under
     `if __name__ == "__main__":`, as for any multiprocessing.
 
     Args:
