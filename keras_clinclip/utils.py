@@ -365,8 +365,9 @@ def worker_pool(workers):
     function they run (see `_LIGHT_PACKAGES`): give them functions whose
     modules import no backend. Multiprocessing still imports the
     program's `__main__` in each of them (a script that imports
-    `keras_clinclip` at its top pays that import per worker). Scripts that use workers belong under
-    `if __name__ == "__main__":`, as for any multiprocessing.
+    `keras_clinclip` at its top pays that import per worker). Scripts
+    that use workers belong under `if __name__ == "__main__":`, as for
+    any multiprocessing.
 
     Args:
         workers: the number of processes.
