@@ -59,7 +59,7 @@ def load_source(
     image_size=224,
     seed=0,
     count=None,
-    num_negations=1,
+    num_negations=None,
     graphs=True,
     on_error="raise",
 ):
@@ -74,7 +74,8 @@ def load_source(
         seed: the seed of synthetic data.
         count: `iu`: keep the first `count` reports (`limit=`);
             `synthetic` without `:N`: the number of pairs (default 512).
-        num_negations: negated variants per report (`iu`, `synthetic`).
+        num_negations: negated variants per report (`iu`, `synthetic`);
+            None: the loader's default (2 for `iu`, 1 for `synthetic`).
         graphs: add the report graph arrays (`iu`, `synthetic`).
         on_error: for a table, `"raise"` on a bad row or `"skip"` it.
 
@@ -86,12 +87,10 @@ def load_source(
     (3, 32, 32)
     """
     spec = str(source)
+    variants = {} if num_negations is None else {"num_negations": num_negations}
     if spec in ("iu", "iu_xray"):
         return iu.iu_xray(
-            image_size=image_size,
-            limit=count,
-            num_negations=num_negations,
-            graphs=graphs,
+            image_size=image_size, limit=count, graphs=graphs, **variants
         )
     name, _, number = spec.partition(":")
     if name == "synthetic" and (number.isdigit() or not _):
@@ -99,8 +98,8 @@ def load_source(
             int(number) if number else (count or 512),
             seed=seed,
             image_size=max(int(image_size), 32),
-            num_negations=num_negations,
             graphs=graphs,
+            **variants,
         )
     path = pathlib.Path(spec)
     if not path.exists():

@@ -19,15 +19,14 @@ It prints the zero-shot, retrieval, CXR-Align and linear-probe tables and,
 with `--output`, writes the Markdown report with figures.
 """
 
-import pathlib
 
 import numpy as np
 
-from keras_clinclip import data
 from keras_clinclip.cli import evaluate as evaluate_options
 from keras_clinclip.data import ImageDecodeError
 from keras_clinclip.data import decode_image
 from keras_clinclip.data import select
+from keras_clinclip.data import sources
 from keras_clinclip.evaluation.evaluate import evaluate_records
 from keras_clinclip.evaluation.model_loading import load_preset_model
 from keras_clinclip.evaluation.report_tables import format_cxr_align_table
@@ -98,41 +97,10 @@ def load_records(spec, seed=0, image_size=224, on_error="raise"):
     ['Clear.']
     """
     spec = str(spec)
-    if spec == "iu":
-        return data.iu_xray(image_size=max(int(image_size), 64))
-    if spec.split(":")[0] == "synthetic":
-        count = int(spec.split(":")[1]) if ":" in spec else 512
-        return data.synthetic_pairs(
-            count, seed=seed, image_size=max(int(image_size), 32)
-        )
-    path = pathlib.Path(spec)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"--data {spec!r} is neither 'iu', 'synthetic[:N]' nor an "
-            "existing file"
-        )
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as arrays:
-            records = {}
-            for key in arrays.files:
-                value = arrays[key]
-                records[key] = (
-                    [str(v) for v in value]
-                    if value.dtype.kind in "US"
-                    else value
-                )
-        for key in ("id", "report", "labels"):
-            if key not in records:
-                raise KeyError(
-                    f"{path}: the records file has no {key!r} array "
-                    f"(arrays: {sorted(records)})"
-                )
-        return records
-    if path.suffix in (".csv", ".jsonl", ".json"):
-        return data.load_records(str(path), on_error=on_error)
-    raise ValueError(
-        f"--data {spec!r}: unknown file type {path.suffix!r} (use .npz, "
-        ".csv or .jsonl)"
+    if spec in ("iu", "iu_xray"):
+        image_size = max(int(image_size), 64)
+    return sources.load_source(
+        spec, image_size=image_size, seed=seed, on_error=on_error
     )
 
 

@@ -19,6 +19,7 @@ import keras_hub
 from keras_clinclip import data as data_lib
 from keras_clinclip import losses as losses_lib
 from keras_clinclip import models
+from keras_clinclip.data import sources
 from keras_clinclip.training.training_data import TrainingData
 
 
@@ -140,37 +141,31 @@ def build_backbone(config, graph_feature_dim=None):
 def load_records(config):
     """The records dict of `config.dataset`.
 
-    `iu_xray`: the IU reports with SynthCXR images (cached);
-    `synthetic`: `synthetic_pairs` (2,000 studies unless `num_samples`);
-    anything else: a CSV/JSONL file for `keras_clinclip.data.load_records`.
+    Resolved by `keras_clinclip.data.sources.load_source`: `iu_xray` (or
+    `iu`): the IU reports with SynthCXR images (cached); `synthetic`:
+    `synthetic_pairs` (2,000 studies unless `num_samples`); a path: saved
+    `.npz` records or a CSV/JSONL table.
 
     Args:
         config: a `TrainingConfig`.
     """
-    if config.dataset == "iu_xray":
+    count, graphs = config.num_samples or 2000, True
+    if config.dataset in ("iu", "iu_xray"):
+        graphs = config.loss_options()["graph"]
         # With `num_samples`, render only the reports needed (train is
         # about 80% of them).
-        limit = None
-        if config.num_samples:
-            limit = int(config.num_samples / 0.75) + 1
-        records = data_lib.iu_xray(
-            image_size=config.image_size,
-            limit=limit,
-            num_negations=max(config.num_negations, 1),
-            graphs=config.loss_options()["graph"],
+        count = (
+            int(config.num_samples / 0.75) + 1 if config.num_samples else None
         )
-    elif config.dataset == "synthetic":
-        records = data_lib.synthetic_pairs(
-            config.num_samples or 2000,
-            seed=config.seed,
-            image_size=max(config.image_size, 32),
-            num_negations=max(config.num_negations, 1),
-        )
-    else:
-        records = data_lib.load_records(
-            config.dataset, on_error=config.on_error
-        )
-    return records
+    return sources.load_source(
+        config.dataset,
+        image_size=config.image_size,
+        seed=config.seed,
+        count=count,
+        num_negations=max(config.num_negations, 1),
+        graphs=graphs,
+        on_error=config.on_error,
+    )
 
 
 def _split_size(records, split):
