@@ -157,7 +157,7 @@ def chexpert_label_table():
         table = np.load(found)
     else:
         table = _read_label_table(path)
-        tmp = cache.with_name(cache.stem + ".tmp.npy")
+        tmp = utils.temp_sibling(cache)  # per process: caches may be shared
         np.save(tmp, table)
         tmp.replace(cache)
     _LABEL_TABLE["table"] = table

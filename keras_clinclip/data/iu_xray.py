@@ -216,7 +216,7 @@ def _take_rows(columns, positions, total):
 def _save(path, columns):
     arrays = {k: v for k, v in columns.items() if isinstance(v, np.ndarray)}
     lists = {k: v for k, v in columns.items() if k not in arrays}
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = utils.temp_sibling(path)  # per process: caches may be shared
     with open(tmp, "wb") as handle:
         np.savez(
             handle,

@@ -99,7 +99,7 @@ def _load_or_read(path):
         data = np.load(found)
         return data["masks"], data["aspects"], data["splits"]
     masks, aspects, splits = _read_masks_from_archive(path)
-    tmp = cache.with_suffix(".tmp.npz")
+    tmp = utils.temp_sibling(cache)  # per process: caches may be shared
     np.savez_compressed(tmp, masks=masks, aspects=aspects, splits=splits)
     tmp.replace(cache)
     return masks, aspects, splits
