@@ -4,7 +4,7 @@ import os
 
 import keras
 
-from keras_clinclip.training import atomic_io
+from keras_clinclip import utils
 
 
 class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
@@ -34,7 +34,7 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
 
     def _save_model(self, epoch, batch, logs):
         final = self._get_file_path(epoch, batch, logs)
-        temp = str(atomic_io.temp_sibling(final))
+        temp = str(utils.temp_sibling(final))
         original = self._get_file_path
         self._get_file_path = lambda *args, **kwargs: temp
         try:
@@ -42,4 +42,4 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         finally:
             self._get_file_path = original
         if os.path.exists(temp):
-            atomic_io.commit(temp, final)
+            utils.commit(temp, final)

@@ -26,31 +26,10 @@ import json
 import pathlib
 import time
 
+from keras_clinclip.training.config import DEMO_DEFAULTS
+from keras_clinclip.training.config import QUICK_OVERRIDES
 from keras_clinclip.training.config import TrainingConfig
 from keras_clinclip.training.config import config_from_args
-
-# The demo's choices for a 2-core CPU (see docs/training.md): 64-pixel
-# images and the small ResNet from scratch; MiniLM with its top layer
-# trainable (the text tower dominates the step time); reports truncated to
-# 64 tokens; one negation per study; two epochs.
-DEMO_DEFAULTS = {
-    "dataset": "iu_xray",
-    "image_size": 64,
-    "max_length": 64,
-    "num_negations": 1,
-    "trainable_text_layers": 1,
-    "embed_dim": 128,
-    "batch_size": 32,
-    "epochs": 2,
-    "learning_rate": 5e-4,
-    "output_dir": "runs/demo",
-    "save_freq": 50,
-}
-# `--quick`: the same recipe on fewer studies and steps.
-QUICK_OVERRIDES = {
-    "num_samples": 960,
-    "max_length": 48,
-}
 
 
 def add_arguments(parser):

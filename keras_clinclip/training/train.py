@@ -16,12 +16,12 @@ import time
 
 import keras
 
+from keras_clinclip import utils
 from keras_clinclip.backend import engines
 from keras_clinclip.backend import keras_compat
 from keras_clinclip.backend import torch_ddp
 from keras_clinclip.cli import train as train_options
 from keras_clinclip.data import sharding
-from keras_clinclip.training import atomic_io
 from keras_clinclip.training import builders
 from keras_clinclip.training import export
 from keras_clinclip.training import run_folder
@@ -151,9 +151,7 @@ def train(
 
 def _save_config(config, path):
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_io.write_text_atomic(
-        path, json.dumps(config.to_dict(), indent=2) + "\n"
-    )
+    utils.write_text_atomic(path, json.dumps(config.to_dict(), indent=2) + "\n")
 
 
 def _train(config, setup, model, data, losses, callbacks, write_preset):
@@ -252,9 +250,9 @@ def _write_model_info(config, data):
 def _save_weights_atomic(model, path):
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = atomic_io.temp_sibling(path)
+    temp = utils.temp_sibling(path)
     model.save_weights(str(temp), overwrite=True)
-    atomic_io.commit(temp, path)
+    utils.commit(temp, path)
 
 
 def add_arguments(parser):

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_clinclip.training import atomic_io
+from keras_clinclip import utils
 
 STATE_FILE = "latest.json"
 
@@ -160,7 +160,7 @@ class TrainingStateBackup(keras.callbacks.Callback):
             )
         _set_seed_states(model, state.get("seeds"), weights)
         if log_csv is not None and "log_csv" in state:
-            atomic_io.write_text_atomic(log_csv, state["log_csv"])
+            utils.write_text_atomic(log_csv, state["log_csv"])
         return step
 
     # --- writing -----------------------------------------------------------
@@ -172,9 +172,9 @@ class TrainingStateBackup(keras.callbacks.Callback):
         self.backup_dir.mkdir(parents=True, exist_ok=True)
         name = f"state-{step:09d}.weights.h5"
         final = self.backup_dir / name
-        temp = atomic_io.temp_sibling(final)
+        temp = utils.temp_sibling(final)
         self.model.save_weights(str(temp), overwrite=True)
-        atomic_io.commit(temp, final)
+        utils.commit(temp, final)
         state = {
             "step": step,
             "weights": name,
@@ -182,7 +182,7 @@ class TrainingStateBackup(keras.callbacks.Callback):
         }
         if self.log_csv is not None and self.log_csv.exists():
             state["log_csv"] = self.log_csv.read_text()
-        atomic_io.write_text_atomic(
+        utils.write_text_atomic(
             self.backup_dir / STATE_FILE, json.dumps(state) + "\n"
         )
         self._last_saved = step
