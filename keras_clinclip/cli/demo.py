@@ -13,8 +13,8 @@ from keras_clinclip.cli.options import add_config_options
 from keras_clinclip.cli.options import add_flag
 from keras_clinclip.cli.options import add_option
 from keras_clinclip.cli.train import check_config
-from keras_clinclip.training.demo import DEMO_DEFAULTS
-from keras_clinclip.training.demo import QUICK_OVERRIDES
+from keras_clinclip.training.config import DEMO_DEFAULTS
+from keras_clinclip.training.config import QUICK_OVERRIDES
 
 
 def add_arguments(parser):
