@@ -26,10 +26,17 @@ import json
 import pathlib
 import time
 
+import keras
+
+from keras_clinclip.evaluation.evaluate import evaluate_records
+from keras_clinclip.evaluation.report_tables import format_localization_table
+from keras_clinclip.training import builders
 from keras_clinclip.training.config import DEMO_DEFAULTS
 from keras_clinclip.training.config import QUICK_OVERRIDES
 from keras_clinclip.training.config import TrainingConfig
 from keras_clinclip.training.config import config_from_args
+from keras_clinclip.training.train import build_model
+from keras_clinclip.training.train import train
 
 
 def add_arguments(parser):
@@ -134,8 +141,6 @@ def _evaluate(
     notes=None,
     probe=True,
 ):
-    from keras_clinclip.evaluation.evaluate import evaluate_records
-
     return evaluate_records(
         model,
         preprocessor,
@@ -169,12 +174,6 @@ def run_demo(config, quick=False, baseline=True, n_bootstrap=200):
         A dict with `trained` and `untrained` headline metrics, `timings`
         (seconds per stage), `config`, `steps`, and `report` (the path).
     """
-    import keras
-
-    from keras_clinclip.training import builders
-    from keras_clinclip.training.train import build_model
-    from keras_clinclip.training.train import train
-
     out = pathlib.Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     timings = {}
@@ -257,10 +256,6 @@ def run_demo(config, quick=False, baseline=True, n_bootstrap=200):
                 "same seed)\n\n" + table + "\n"
             )
             if trained_maps:
-                from keras_clinclip.evaluation.report import (
-                    format_localization_table,
-                )
-
                 handle.write(
                     "\n## Localisation: trained vs untrained\n\n"
                     "Pointing game and map mass inside the drawn region "
