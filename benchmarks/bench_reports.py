@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 
+from keras_clinclip.cli import prepare as prepare_options
 from keras_clinclip.reports import label_report
 from keras_clinclip.reports import label_reports
 from keras_clinclip.reports import prepare
@@ -69,7 +70,7 @@ def _time_prepare(path, workers, repeats):
     for _ in range(repeats):
         out = path + f".{workers}.jsonl"
         parser = argparse.ArgumentParser()
-        prepare.add_arguments(parser)
+        prepare_options.add_arguments(parser)
         args = parser.parse_args(
             [
                 "--reports",

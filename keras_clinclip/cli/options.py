@@ -20,6 +20,7 @@ import dataclasses
 import pathlib
 import sys
 
+from keras_clinclip.cli.errors import UserError
 from keras_clinclip.training.config import TrainingConfig
 
 # The old spellings used since the parser was made, in order; `clinclip`
@@ -392,8 +393,6 @@ def existing_path(text, option, kind="file"):
     >>> existing_path(".", "--run-dir", kind="folder")
     '.'
     """
-    from keras_clinclip.cli.errors import UserError
-
     path = pathlib.Path(text)
     if not path.exists():
         raise UserError(f"{option} {text!r} does not exist")

@@ -19,10 +19,8 @@ It prints the zero-shot, retrieval, CXR-Align and linear-probe tables and,
 with `--output`, writes the Markdown report with figures.
 """
 
-
 import numpy as np
 
-from keras_clinclip.cli import evaluate as evaluate_options
 from keras_clinclip.data import ImageDecodeError
 from keras_clinclip.data import decode_image
 from keras_clinclip.data import select
@@ -36,23 +34,6 @@ from keras_clinclip.evaluation.report_tables import format_zero_shot_table
 from keras_clinclip.models.clinclip_prompts import load_prompts
 
 FRACTIONS = "0.01,0.1,1.0"
-
-
-def add_arguments(parser):
-    """Add the `evaluate` options to an `argparse` parser.
-
-    They are defined in `keras_clinclip.cli.evaluate` (a light module, so
-    that `clinclip evaluate --help` loads no backend); this function stays
-    here for a release.
-
-    Example:
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser()
-    >>> add_arguments(parser)
-    >>> parser.parse_args(["--preset", "p", "--data", "iu"]).split
-    'test'
-    """
-    evaluate_options.add_arguments(parser)
 
 
 def _limit(records, max_samples, seed):
@@ -153,8 +134,9 @@ def run(args):
 
     Example:
     >>> import argparse
+    >>> from keras_clinclip.cli import evaluate
     >>> parser = argparse.ArgumentParser()
-    >>> add_arguments(parser)
+    >>> evaluate.add_arguments(parser)
     >>> args = parser.parse_args(["--preset", "/nonexistent", "--data",
     ...                           "synthetic:4"])
     >>> try:

@@ -19,7 +19,6 @@ import pathlib
 
 import numpy as np
 
-from keras_clinclip.cli import explain as explain_options
 from keras_clinclip.data import decode_image
 from keras_clinclip.evaluation import plots
 from keras_clinclip.evaluation.embed import embed_texts
@@ -39,7 +38,6 @@ from keras_clinclip.evaluation.synthcxr_localization import finding_observations
 from keras_clinclip.evaluation.synthcxr_localization import synthcxr_cases
 
 __all__ = [
-    "add_arguments",
     "evaluate_localization",
     "finding_observations",
     "local_features_model",
@@ -55,27 +53,28 @@ __all__ = [
 ]
 
 
-def add_arguments(parser):
-    """Add the options of `clinclip explain`.
+def run(args):
+    """Run `clinclip explain`: write the map of one image and one text.
 
-    They are defined in `keras_clinclip.cli.explain` (a light module, so
-    that `clinclip explain --help` loads no backend); this function stays
-    here for a release.
+    Args:
+        args: the parsed options of `keras_clinclip.cli.explain`.
+
+    Returns:
+        0 on success.
 
     Example:
     >>> import argparse
+    >>> from keras_clinclip.cli import explain
     >>> parser = argparse.ArgumentParser()
-    >>> add_arguments(parser)
-    >>> args = parser.parse_args(
-    ...     ["--preset", "p", "--image", "x.png", "--text", "effusion"])
-    >>> args.output
-    'map.png'
+    >>> explain.add_arguments(parser)
+    >>> args = parser.parse_args(["--preset", ".", "--image", "missing.png",
+    ...                           "--text", "effusion"])
+    >>> try:
+    ...     run(args)
+    ... except FileNotFoundError as error:
+    ...     print(error)
+    --image 'missing.png' does not exist
     """
-    explain_options.add_arguments(parser)
-
-
-def run(args):
-    """Run `clinclip explain`: write the map of one image and one text."""
     if not pathlib.Path(args.image).exists():
         raise FileNotFoundError(f"--image {args.image!r} does not exist")
     if not args.text.strip():

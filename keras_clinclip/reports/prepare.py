@@ -55,26 +55,6 @@ from keras_clinclip.utils import atomic_write
 BLOCK = 256  # rows per worker per block
 
 
-def add_arguments(parser):
-    """Add the `prepare` options to an `argparse` parser.
-
-    They are defined in `keras_clinclip.cli.prepare` (a light module, so
-    that `clinclip prepare --help` loads nothing heavy); this function
-    stays here for a release.
-
-    Example:
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser()
-    >>> add_arguments(parser)
-    >>> parser.parse_args(["--reports", "a.csv", "--out", "b.jsonl"]).workers
-    1
-    """
-    # Imported here: the report code does not import the CLI when loaded.
-    from keras_clinclip.cli import prepare
-
-    prepare.add_arguments(parser)
-
-
 def _rows(table, id_column, report_column):
     """Yield (row number, line, id, report or exception) per table row."""
     if table.columns is not None and report_column not in table.columns:

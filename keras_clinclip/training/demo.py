@@ -39,28 +39,6 @@ from keras_clinclip.training.train import build_model
 from keras_clinclip.training.train import train
 
 
-def add_arguments(parser):
-    """Add the demo's options: `--quick`, `--baseline`, `--bootstrap` and
-    every config field.
-
-    They are defined in `keras_clinclip.cli.demo` (a light module, so that
-    `clinclip demo --help` loads no backend); this function stays here for
-    a release.
-
-    Example:
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser()
-    >>> add_arguments(parser)
-    >>> args = parser.parse_args(["--quick"])
-    >>> args.quick, args.image_size
-    (True, 64)
-    """
-    # Imported here: keras_clinclip.cli.demo imports this module.
-    from keras_clinclip.cli import demo
-
-    demo.add_arguments(parser)
-
-
 def demo_config(args):
     """The `TrainingConfig` of parsed demo arguments (with `--quick`).
 

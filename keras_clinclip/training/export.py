@@ -15,7 +15,6 @@ import csv
 import json
 import pathlib
 
-from keras_clinclip.cli import export as export_options
 from keras_clinclip.training import builders
 from keras_clinclip.training.builders import build_losses
 from keras_clinclip.training.callbacks import run_paths
@@ -154,22 +153,6 @@ def export_preset(run_dir, preset_dir, weights=None):
     )
     print(f"Exported {weights} to the preset {preset_dir}")
     return preset_dir
-
-
-def add_arguments(parser):
-    """Add the `clinclip export` options.
-
-    They are defined in `keras_clinclip.cli.export` (a light module, so
-    that `clinclip export --help` loads no backend); this function stays
-    here for a release.
-
-    Example:
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser()
-    >>> add_arguments(parser)
-    >>> parser.parse_args(["runs/x"]).preset_dir
-    """
-    export_options.add_arguments(parser)
 
 
 def run(args):

@@ -20,7 +20,6 @@ from keras_clinclip import utils
 from keras_clinclip.backend import engines
 from keras_clinclip.backend import keras_compat
 from keras_clinclip.backend import torch_ddp
-from keras_clinclip.cli import train as train_options
 from keras_clinclip.data import sharding
 from keras_clinclip.training import builders
 from keras_clinclip.training import export
@@ -253,23 +252,6 @@ def _save_weights_atomic(model, path):
     temp = utils.temp_sibling(path)
     model.save_weights(str(temp), overwrite=True)
     utils.commit(temp, path)
-
-
-def add_arguments(parser):
-    """Add the `clinclip train` options (every `TrainingConfig` field).
-
-    They are defined in `keras_clinclip.cli.train` (a light module, so
-    that `clinclip train --help` loads no backend); this function stays
-    here for a release.
-
-    Example:
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser()
-    >>> add_arguments(parser)
-    >>> parser.parse_args(["--loss", "n"]).loss
-    'n'
-    """
-    train_options.add_arguments(parser)
 
 
 def run(args):

@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 
+from keras_clinclip.cli import prepare as prepare_options
 from keras_clinclip.data import mimic_cxr
 from keras_clinclip.reports import CHEXPERT_OBSERVATIONS
 from keras_clinclip.reports import label_agreement
@@ -150,7 +151,7 @@ def test_agreement_joins_ids_with_and_without_prefix():
 
 def _args(**kwargs):
     parser = argparse.ArgumentParser()
-    prepare.add_arguments(parser)
+    prepare_options.add_arguments(parser)
     argv = []
     for key, value in kwargs.items():
         argv += [f"--{key.replace('_', '-')}", str(value)]

@@ -12,6 +12,7 @@ import pytest
 
 from keras_clinclip import utils
 from keras_clinclip.cli import main as cli_main
+from keras_clinclip.cli import prepare as prepare_options
 from keras_clinclip.reports import GRAPH_FEATURE_DIM
 from keras_clinclip.reports import graph_arrays_from_record
 from keras_clinclip.reports import graph_to_arrays
@@ -29,7 +30,7 @@ GOOD = [
 
 def _args(**kwargs):
     parser = argparse.ArgumentParser()
-    prepare.add_arguments(parser)
+    prepare_options.add_arguments(parser)
     argv = []
     for key, value in kwargs.items():
         argv.append(f"--{key.replace('_', '-')}")
@@ -142,7 +143,7 @@ class _Terminal(io.StringIO):
 def test_prepare_progress_is_one_updating_line(tmp_path, monkeypatch):
     _write_csv(tmp_path / "in.csv", GOOD * 4)
     parser = argparse.ArgumentParser()
-    prepare.add_arguments(parser)
+    prepare_options.add_arguments(parser)
     argv = ["--reports", str(tmp_path / "in.csv")]
     argv += ["--out", str(tmp_path / "out.jsonl")]
     terminal = _Terminal()

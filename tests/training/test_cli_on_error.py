@@ -14,6 +14,8 @@ import time
 import numpy as np
 import pytest
 
+from keras_clinclip.cli import evaluate as evaluate_options
+from keras_clinclip.cli import train as train_options
 from keras_clinclip.evaluation import cli as evaluate_cli
 from keras_clinclip.training import train as train_lib
 
@@ -60,7 +62,7 @@ def _parse(module, argv):
 def test_skip_trains_without_the_image_and_counts_it(tmp_path, capsys):
     table = _table(tmp_path / "data")
     output = tmp_path / "run"
-    args = _parse(train_lib, _train_options(table, output, "skip"))
+    args = _parse(train_options, _train_options(table, output, "skip"))
     assert train_lib.run(args) == 0
     out = capsys.readouterr().out
     assert "0 bad record(s), 1 unreadable image(s)" in out
@@ -74,10 +76,12 @@ def test_skip_trains_without_the_image_and_counts_it(tmp_path, capsys):
         "--probe-fractions", "", "--no-plots",
     ]  # fmt: skip
     with pytest.raises(Exception, match=f"img{BAD_ROW}.png"):
-        evaluate_cli.run(_parse(evaluate_cli, argv))
+        evaluate_cli.run(_parse(evaluate_options, argv))
     capsys.readouterr()
     assert (
-        evaluate_cli.run(_parse(evaluate_cli, argv + ["--on-error", "skip"]))
+        evaluate_cli.run(
+            _parse(evaluate_options, argv + ["--on-error", "skip"])
+        )
         == 0
     )
     out = capsys.readouterr().out

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from keras_clinclip.cli import train as train_options
 from keras_clinclip.training import run_folder
 from keras_clinclip.training import train as train_lib
 from keras_clinclip.training.config import TrainingConfig
@@ -80,7 +81,7 @@ def test_cli_prints_one_line_and_exits_1_on_other_options(tmp_path, capsys):
 
     TrainingConfig(output_dir=str(tmp_path)).save(tmp_path / "config.json")
     parser = argparse.ArgumentParser()
-    train_lib.add_arguments(parser)
+    train_options.add_arguments(parser)
     args = parser.parse_args(
         ["--output_dir", str(tmp_path), "--embed_dim", "32"]
     )
