@@ -45,7 +45,7 @@ def load_preset_model(preset):
             raise
         raise ValueError(
             f"{bad[0]}: {bad[1]}; the preset is corrupt. Export it again "
-            "(`clinclip export RUN_DIR --preset_dir DIR`) or retrain."
+            "(`clinclip export RUN_DIR --preset-dir DIR`) or retrain."
         ) from error
     return backbone, preprocessor
 

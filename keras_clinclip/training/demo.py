@@ -15,7 +15,7 @@
    (`keras_clinclip.evaluation.evaluate_records`);
 5. **report**: `report.md` with tables and PNG figures, `summary.json`
    and trained-vs-untrained tables (headline metrics, localisation), in
-   `--output_dir`.
+   `--output-dir`.
 
 The defaults fit a 2-core CPU in about 15 minutes from a warm cache;
 `--quick` is a few-minute version (fewer studies, one epoch). Every

@@ -1,4 +1,4 @@
-"""The rules of a run's `--output_dir`: one run at a time, one config.
+"""The rules of a run's `--output-dir`: one run at a time, one config.
 
 - `RunLock`: an exclusive `fcntl.flock` on `<output_dir>/.lock`, held for
   the whole run. The operating system releases it when the process ends,
@@ -84,7 +84,7 @@ class RunLock:
             raise RunFolderError(
                 f"{self.path.parent} is in use by another training run "
                 f"(pid {owner}, lock {self.path}); wait for it to end or "
-                "choose another --output_dir."
+                "choose another --output-dir."
             ) from None
         handle.seek(0)
         handle.truncate()
@@ -211,7 +211,7 @@ def check_run_config(config, restart=False):
     except (ValueError, UnicodeDecodeError) as error:
         raise RunFolderError(
             f"{path} cannot be read ({error}); rerun with --restart to "
-            "start afresh in this folder, or choose another --output_dir."
+            "start afresh in this folder, or choose another --output-dir."
         ) from error
     # Fields added since the folder's run was started take their default.
     saved = {**type(config)().to_dict(), **saved}
@@ -223,6 +223,6 @@ def check_run_config(config, restart=False):
         raise RunFolderError(
             f"{root} holds a run with other options: {listed}. Rerun with "
             "its options to resume it, pass --restart to delete it and "
-            "start afresh, or choose another --output_dir."
+            "start afresh, or choose another --output-dir."
         )
     return True

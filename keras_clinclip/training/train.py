@@ -277,7 +277,7 @@ def run(args):
     if config.on_error == "skip":
         skipped = result.skipped
         line = (
-            f"Skipped (--on_error skip): {skipped['records']} bad "
+            f"Skipped (--on-error skip): {skipped['records']} bad "
             f"record(s), {skipped['images']} unreadable image(s)"
         )
         if skipped["examples"]:
@@ -291,7 +291,11 @@ EXIT_DEADLINE = 30
 
 
 def _report_failure(error, config):
-    """Print one clear line for `error`, free the pipeline, return 1.
+    """Print one clear line for `error`, free the pipeline; the exit code.
+
+    A user error (bad data, a refused or corrupt run folder) returns 2,
+    like every other `clinclip` user error; anything else prints its
+    traceback first and returns 1.
 
     A `tf.data` iterator that failed inside a `numpy_function` (an
     unreadable image) is still referenced by the traceback's frames; left
@@ -315,7 +319,7 @@ def _report_failure(error, config):
     gc.collect()
     print(f"clinclip train: error: {message}", file=sys.stderr, flush=True)
     atexit.register(faulthandler.dump_traceback_later, EXIT_DEADLINE, exit=True)
-    return 1
+    return 2 if known else 1
 
 
 def _error_message(error, config):
@@ -328,7 +332,7 @@ def _error_message(error, config):
     hint = ""
     if config.on_error == "raise":
         hint = (
-            " (pass --on_error skip to skip bad records and unreadable "
+            " (pass --on-error skip to skip bad records and unreadable "
             "images; they are counted in the run summary)"
         )
     marker = "ImageDecodeError: "

@@ -99,7 +99,7 @@ def test_raise_exits_non_zero_in_bounded_time_with_one_line(tmp_path):
         command, cwd=ROOT, env=env, capture_output=True, text=True,
         timeout=600,
     )  # fmt: skip
-    assert result.returncode == 1, result.stderr[-3000:]
+    assert result.returncode == 2, result.stderr[-3000:]
     ours = [
         line
         for line in result.stderr.splitlines()
@@ -108,6 +108,6 @@ def test_raise_exits_non_zero_in_bounded_time_with_one_line(tmp_path):
     assert len(ours) == 1, result.stderr[-3000:]
     assert f"records row {BAD_ROW}" in ours[0]
     assert f"img{BAD_ROW}.png" in ours[0]
-    assert "--on_error skip" in ours[0]
+    assert "--on-error skip" in ours[0]
     assert "Traceback" not in result.stderr
     assert time.time() - start < 600

