@@ -13,8 +13,8 @@ import pathlib
 import numpy as np
 
 from keras_clinclip.data import csv
-from keras_clinclip.data import iu_xray as iu
 from keras_clinclip.data import synthcxr
+from keras_clinclip.data.iu_xray import iu_xray
 
 NAMES = ("iu", "iu_xray", "synthetic", "synthetic:N")
 TABLE_SUFFIXES = (".csv", ".jsonl", ".json", ".gz")
@@ -89,7 +89,7 @@ def load_source(
     spec = str(source)
     variants = {} if num_negations is None else {"num_negations": num_negations}
     if spec in ("iu", "iu_xray"):
-        return iu.iu_xray(
+        return iu_xray(
             image_size=image_size, limit=count, graphs=graphs, **variants
         )
     name, _, number = spec.partition(":")
