@@ -363,11 +363,9 @@ def worker_pool(workers):
     (where the platform has it) or "spawn"; before that, the platform's
     default. Workers started without fork import only the module of the
     function they run (see `_LIGHT_PACKAGES`): give them functions whose
-    modules import no backend. Multiprocessing still imports the
-    program's `__main__` in each of them (a script that imports
-    `keras_clinclip` at its top pays that import per worker). Scripts
-    that use workers belong under `if __name__ == "__main__":`, as for
-    any multiprocessing.
+    modules import no backend, and the program's `__main__` is not
+    imported in them (so a script without an `if __name__ ==
+    "__main__":` guard is not run again in each worker).
 
     Args:
         workers: the number of processes.
@@ -397,4 +395,21 @@ def worker_pool(workers):
         ("keras_clinclip.data", str(root / "data")),
     ]
     code = _LIGHT_PACKAGES.format(paths=paths)
-    return context.Pool(workers, initializer=exec, initargs=(code, {}))
+    # Our workers run functions of keras_clinclip's own modules, so they
+    # need nothing of the program's `__main__`. Hidden while the workers
+    # start, it is not re-run in them: a script without an
+    # `if __name__ == "__main__":` guard would otherwise run again in every
+    # worker (and call this pool again, without end).
+    main = sys.modules.get("__main__")
+    hidden = {}
+    if main is not None:
+        for name in ("__file__", "__spec__"):
+            if name in vars(main):
+                hidden[name] = vars(main)[name]
+        main.__spec__ = None
+        vars(main).pop("__file__", None)
+    try:
+        return context.Pool(workers, initializer=exec, initargs=(code, {}))
+    finally:
+        for name, value in hidden.items():
+            setattr(main, name, value)

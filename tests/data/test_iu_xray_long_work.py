@@ -3,6 +3,7 @@
 import importlib
 import io
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -152,3 +153,27 @@ def test_subsets_are_read_from_the_full_cache(tmp_path, monkeypatch):
         np.testing.assert_array_equal(
             subset["graph_nodes"], fresh["graph_nodes"]
         )
+
+
+def test_an_unguarded_script_is_not_run_again_in_the_workers(tmp_path):
+    # A user's plain script (no `if __name__ == "__main__":`) that loads a
+    # backend and then uses our workers: without fork, multiprocessing
+    # would re-run the script in every worker (and so call the pool again).
+    script = tmp_path / "plain.py"
+    script.write_text(
+        "import keras\n"
+        "from keras_clinclip import utils\n"
+        "print('top-level run', flush=True)\n"
+        "with utils.worker_pool(2) as pool:\n"
+        "    print(pool.map(abs, [-1, 2, -3]), flush=True)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("top-level run") == 1, result.stdout
+    assert "[1, 2, 3]" in result.stdout
