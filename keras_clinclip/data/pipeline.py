@@ -300,11 +300,9 @@ def make_dataset(
             trunc.truncate_columns(columns, preprocessor)
         trunc.guard_collisions(columns, preprocessor, records["id"], log)
 
-    base = tf.data.Dataset.from_tensor_slices(columns)
     positions = np.arange(len(columns["row"]), dtype=np.int64)
     if shard is not None:
         num_workers, index = shard
-        base = base.shard(int(num_workers), int(index))
         positions = positions[int(index) :: int(num_workers)]
     rows = len(positions)
     parallel = num_parallel_calls or tf.data.AUTOTUNE
@@ -393,6 +391,9 @@ def make_dataset(
     if start_step is None:
         # One pass; `shuffle` and `Dataset.random` draw new seeds from
         # their seed generators each time the dataset is iterated again.
+        base = tf.data.Dataset.from_tensor_slices(columns)
+        if shard is not None:
+            base = base.shard(int(num_workers), int(index))
         if shuffle:
             buffer = shuffle_buffer or rows
             base = base.shuffle(
