@@ -7,20 +7,12 @@ constraints/ci.txt) runs first; a lint failure fails the run too.
 Exits non-zero when any run fails or collects no test.
 
     python scripts/run_tests.py [extra pytest args]
-
-The passes run one after the other (`CLINCLIP_TEST_JOBS=1`, the default).
-`CLINCLIP_TEST_JOBS=2` runs them in two lanes at once (JAX in one;
-TensorFlow, PyTorch and the backend-independent tests in the other), for
-machines with cores to spare: on 2 cores the lanes only slowed each other
-down (the JAX pass took 34 min instead of 15). Each pass's output goes to
-`.test-reports/<pass>.log` and is printed whole when the pass ends.
 """
 
 import os
 import pathlib
 import subprocess
 import sys
-import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -29,8 +21,8 @@ REPORTS = ROOT / ".test-reports"
 
 # (name, KERAS_BACKEND, pytest marker expression)
 RUNS = [
-    ("jax", "jax", "not backend_independent"),
     ("tensorflow", "tensorflow", "not backend_independent"),
+    ("jax", "jax", "not backend_independent"),
     ("torch", "torch", "not backend_independent"),
     ("backend-independent", "tensorflow", "backend_independent"),
 ]
@@ -66,57 +58,31 @@ def lint():
     return max(codes), time.time() - start
 
 
-def _run_pass(name, backend, marker, argv, printing):
-    """One pytest pass; its output is printed whole when it ends."""
-    junit = REPORTS / f"{name}.xml"
-    log = REPORTS / f"{name}.log"
-    junit.unlink(missing_ok=True)
-    env = dict(os.environ, KERAS_BACKEND=backend)
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-m",
-        marker,
-        f"--junitxml={junit}",
-        "-p",
-        "no:cacheprovider",
-        *argv,
-    ]
-    with printing:
-        print(f"=== {name} (KERAS_BACKEND={backend}): started", flush=True)
-    start = time.time()
-    with open(log, "w") as out:
-        code = subprocess.call(
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    seconds = time.time() - start
-    with printing:
-        print(f"\n=== {name} (KERAS_BACKEND={backend}) ===", flush=True)
-        print(log.read_text(errors="replace"), flush=True)
-    return name, code, _counts(junit), seconds
-
-
 def main(argv):
     REPORTS.mkdir(exist_ok=True)
     lint_code, lint_seconds = lint()
     only = os.environ.get("CLINCLIP_BACKENDS")
     runs = [r for r in RUNS if not only or r[0] in only.split(",")]
-    jobs = max(1, int(os.environ.get("CLINCLIP_TEST_JOBS", "1")))
-    lanes = [runs[:1], runs[1:]] if jobs > 1 and len(runs) > 1 else [runs]
-    results = {}
-    printing = threading.Lock()
-
-    def lane(passes):
-        for name, backend, marker in passes:
-            results[name] = _run_pass(name, backend, marker, argv, printing)
-
-    threads = [threading.Thread(target=lane, args=(p,)) for p in lanes]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    results = [results[name] for name, _, _ in runs]
+    results = []
+    for name, backend, marker in runs:
+        junit = REPORTS / f"{name}.xml"
+        junit.unlink(missing_ok=True)
+        env = dict(os.environ, KERAS_BACKEND=backend)
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-m",
+            marker,
+            f"--junitxml={junit}",
+            "-p",
+            "no:cacheprovider",
+            *argv,
+        ]
+        print(f"\n=== {name} (KERAS_BACKEND={backend}) ===", flush=True)
+        start = time.time()
+        code = subprocess.call(command, cwd=ROOT, env=env)
+        results.append((name, code, _counts(junit), time.time() - start))
 
     print("\n=== summary ===")
     print(
