@@ -7,6 +7,7 @@ reads `tf.data` on every backend).
 import numpy as np
 
 from keras_clinclip.data import augment as augment_lib
+from keras_clinclip.data import balance
 from keras_clinclip.data import images as image_io
 from keras_clinclip.data import records as rec
 from keras_clinclip.data import truncation as trunc
@@ -117,6 +118,8 @@ def make_dataset(
     autotune=False,
     truncation="negation_aware",
     start_step=None,
+    balance_negations=False,
+    negation_mask_input=False,
 ):
     """Build the `tf.data` pipeline from a records dict.
 
@@ -191,10 +194,21 @@ def make_dataset(
             built with the same arguments yields the same batches, in
             any process (what an exact resume needs: see
             `keras_clinclip.training.fit_loop.fit_with_resume`).
+        balance_negations: spread the studies with negations evenly over
+            each pass, so that every batch (and every consecutive slice
+            of one) holds the same number of valid negation slots, to
+            within one per stratum (`keras_clinclip.data.balance`); the
+            order within each stratum is still reshuffled every pass.
+        negation_mask_input: also give `x["negation_mask"]` (B, K), the
+            input of a `ClinCLIPBackbone` with a `negation_capacity`.
 
     Returns:
         A `tf.data.Dataset` of `(x, y)`, with an `error_log` attribute
-        (`ErrorLog`).
+        (`ErrorLog`) and `negation_mask`: the `(rows, K)` negation mask of
+        the rows it reads, after truncation and the collision guard (None
+        when K = 0), e.g. for
+        `keras_clinclip.layers.negation_capacity_for(ds.negation_mask,
+        batch_size, balanced=balance_negations)`.
 
     Example:
     >>> import tensorflow as tf
@@ -306,6 +320,9 @@ def make_dataset(
         positions = positions[int(index) :: int(num_workers)]
     rows = len(positions)
     parallel = num_parallel_calls or tf.data.AUTOTUNE
+    counts = None
+    if balance_negations and num_negations:
+        counts = balance.slot_counts(columns["negation_mask"])[positions]
 
     def resize(image):
         image = tf.cast(image, tf.float32) / 255.0
@@ -370,6 +387,8 @@ def make_dataset(
             x["negation_token_ids"] = negs["token_ids"]
             x["negation_padding_mask"] = negs["padding_mask"]
             y["negation_mask"] = element["negation_mask"]
+            if negation_mask_input:
+                x["negation_mask"] = element["negation_mask"]
             y["negation_labels"] = element["negation_labels"]
         for key in graph_keys:
             if key in element:
@@ -388,7 +407,15 @@ def make_dataset(
             to_model_inputs, num_parallel_calls=parallel, deterministic=True
         )
 
-    if start_step is None:
+    def pass_elements(pass_seed):
+        order = balance.pass_order(tf, positions, counts, pass_seed, shuffle)
+        return tf.data.Dataset.from_tensor_slices(order).map(
+            lambda i: {key: tf.gather(t, i) for key, t in table.items()}
+        )
+
+    if start_step is not None or counts is not None:
+        table = {key: tf.constant(value) for key, value in columns.items()}
+    if start_step is None and counts is None:
         # One pass; `shuffle` and `Dataset.random` draw new seeds from
         # their seed generators each time the dataset is iterated again.
         base = tf.data.Dataset.from_tensor_slices(columns)
@@ -403,21 +430,13 @@ def make_dataset(
             base,
             tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True),
         )
+    elif start_step is None:
+        # One balanced pass, with a new pass seed at each iteration.
+        random = tf.data.Dataset.random(
+            seed=seed, rerandomize_each_iteration=True
+        )
+        ds = one_pass(random.take(1).flat_map(pass_elements), random.skip(1))
     else:
-        table = {key: tf.constant(value) for key, value in columns.items()}
-
-        def pass_elements(pass_seed):
-            # The pass's order: a stateless permutation of the row indices.
-            order = tf.constant(positions)
-            if shuffle:
-                noise = tf.random.stateless_uniform(
-                    [rows], tf.stack([pass_seed, tf.constant(0, tf.int64)])
-                )
-                order = tf.gather(order, tf.argsort(noise))
-            return tf.data.Dataset.from_tensor_slices(order).map(
-                lambda i: {key: tf.gather(t, i) for key, t in table.items()}
-            )
-
         # With `on_error="raise"` every pass has the same number of
         # batches, so whole passes are skipped without being decoded.
         per_pass = None
@@ -448,6 +467,9 @@ def make_dataset(
         )
     ds = ds.with_options(options)
     ds.error_log = log
+    ds.negation_mask = None
+    if num_negations:
+        ds.negation_mask = columns["negation_mask"][positions]
     return ds
 
 
