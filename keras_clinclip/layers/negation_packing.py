@@ -31,6 +31,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_clinclip.data import balance
+
 
 def _check_capacity(capacity):
     if isinstance(capacity, bool) or not isinstance(
@@ -302,14 +304,23 @@ def mask_dropped_negations(y_true, y_pred):
 
 
 def negation_capacity_for(
-    negation_mask, batch_size, overflow_rate=0.01, samples=4000, seed=0
+    negation_mask,
+    batch_size,
+    overflow_rate=0.01,
+    samples=4000,
+    seed=0,
+    balanced=False,
 ):
-    """The smallest capacity fraction that rarely overflows on some data.
+    """The smallest capacity fraction that (rarely) overflows on some data.
 
-    Draws `samples` batches of `batch_size` studies (without replacement
-    within a batch) from the rows of `negation_mask` and returns the
-    fraction `C / (batch_size · K)` of the smallest `C` that holds every
-    valid slot in all but `overflow_rate` of them.
+    With `balanced=True` (batches of `make_dataset(...,
+    balance_negations=True)`), every batch holds a known number of valid
+    slots, and the fraction returned is that of the largest, so the buffer
+    never overflows (`keras_clinclip.data.balance`). Otherwise (random
+    batches) it draws `samples` batches of `batch_size` studies (without
+    replacement within a batch) from the rows of `negation_mask` and
+    returns the fraction `C / (batch_size · K)` of the smallest `C` that
+    holds every valid slot in all but `overflow_rate` of them.
 
     Args:
         negation_mask: `(N, K)` 0/1 array, the `negation_mask` of the
@@ -317,9 +328,12 @@ def negation_capacity_for(
         batch_size: studies per batch *per replica* (the batch the
             backbone sees: the global batch under JAX, a replica's under
             `tf.distribute` and torch DDP).
-        overflow_rate: the share of batches allowed to overflow.
-        samples: batches drawn.
+        overflow_rate: the share of batches allowed to overflow (random
+            batches only).
+        samples: batches drawn (random batches only).
         seed: seed of the draw.
+        balanced: the batches are negation-balanced; `negation_mask` must
+            then be in the pipeline's row order (`dataset.negation_mask`).
 
     Returns:
         A float in (0, 1], for `ClinCLIPBackbone(negation_capacity=...)`.
@@ -332,6 +346,8 @@ def negation_capacity_for(
     True
     >>> negation_capacity_for(np.ones((100, 2)), 10)
     1.0
+    >>> negation_capacity_for(mask, 10, balanced=True)
+    0.3
     """
     mask = np.asarray(negation_mask, dtype="float32")
     if mask.ndim != 2 or mask.shape[0] == 0:
@@ -349,6 +365,8 @@ def negation_capacity_for(
         raise ValueError(
             f"`overflow_rate` must be in [0, 1); got {overflow_rate}."
         )
+    if balanced:
+        return balance.balanced_negation_capacity(mask, batch_size)
     per_study = (mask > 0).sum(axis=1)
     rng = np.random.default_rng(seed)
     counts = np.array(
