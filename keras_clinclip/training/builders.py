@@ -20,6 +20,7 @@ from keras_clinclip import data as data_lib
 from keras_clinclip import losses as losses_lib
 from keras_clinclip import models
 from keras_clinclip.data import sources
+from keras_clinclip.layers import negation_capacity_for
 from keras_clinclip.training.training_data import TrainingData
 
 
@@ -105,13 +106,15 @@ def freeze_text_layers(text_encoder, trainable_layers):
         layer.trainable = False
 
 
-def build_backbone(config, graph_feature_dim=None):
+def build_backbone(config, graph_feature_dim=None, negation_capacity=None):
     """The `ClinCLIPBackbone` of `config`.
 
     Args:
         config: a `TrainingConfig`.
         graph_feature_dim: node feature size F of the report graphs; the
             graph branch is built when the loss preset uses graphs.
+        negation_capacity: the resolved `negation_capacity` (see
+            `negation_capacity`); None encodes every slot.
 
     Returns:
         A `keras_clinclip.models.ClinCLIPBackbone`.
@@ -128,6 +131,8 @@ def build_backbone(config, graph_feature_dim=None):
                 "the data has no `graph_nodes`."
             )
         kwargs["graph_feature_dim"] = int(graph_feature_dim)
+    if kwargs["num_negations"] and negation_capacity is not None:
+        kwargs["negation_capacity"] = negation_capacity
     model = models.ClinCLIPBackbone.from_towers(
         image_encoder=_image_encoder(config),
         text_encoder=_text_encoder(config),
@@ -224,9 +229,16 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
             f"batch of `batch_size`={config.batch_size}."
         )
 
+    if negations:
+        common["balance_negations"] = config.balance_negations
+        common["negation_mask_input"] = config.packs_negations()
     error_logs = []
+    built = {}
 
     def stream(start_step):
+        if start_step in built:
+            # Any iterator of the stream yields the same batches.
+            return built.pop(start_step)
         dataset = data_lib.make_dataset(
             records,
             preprocessor,
@@ -237,6 +249,13 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
         )
         error_logs.append(dataset.error_log)
         return dataset
+
+    negation_mask = None
+    if negations:
+        # The training rows' mask after truncation and the collision
+        # guard, which size the negation buffer (`negation_capacity`).
+        built[0] = stream(0)
+        negation_mask = built[0].negation_mask
 
     validation = None
     n_val = _split_size(records, "validate")
@@ -257,6 +276,52 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
         records=records,
         preprocessor=preprocessor,
         error_logs=error_logs,
+        negation_mask=negation_mask,
+    )
+
+
+def negation_capacity(config, data, replicas=1):
+    """The model's `negation_capacity` for `config` on `data`.
+
+    `config.negation_capacity`: `none` (or a preset without negations)
+    gives None; a number is used as is; `auto` sizes the buffer for the
+    batch one replica sees (`batch_size / replicas`) with
+    `negation_capacity_for` on the training rows' negation mask, balanced
+    as `config.balance_negations` says.
+
+    Args:
+        config: a `TrainingConfig`.
+        data: the run's `TrainingData` (its `negation_mask`).
+        replicas: replicas a global batch is split over in the model's
+            call (TF `MirroredStrategy`, torch DDP); 1 under JAX, whose
+            model sees the global batch.
+
+    Returns:
+        None, a float in (0, 1] or an int row count.
+
+    Example:
+    >>> import numpy as np
+    >>> from keras_clinclip.training.config import TrainingConfig
+    >>> from keras_clinclip.training.training_data import TrainingData
+    >>> mask = np.zeros((64, 1), "float32")
+    >>> mask[::4] = 1.0
+    >>> data = TrainingData(None, 2, negation_mask=mask)
+    >>> negation_capacity(TrainingConfig(batch_size=32), data)
+    0.25
+    """
+    if not config.packs_negations():
+        return None
+    value = config.negation_capacity_value()
+    if value != "auto":
+        return value
+    if data is None or data.negation_mask is None:
+        raise ValueError(
+            "`negation_capacity=auto` needs the training data's negation "
+            "mask (`TrainingData.negation_mask`)."
+        )
+    per_replica = config.batch_size // max(int(replicas), 1)
+    return negation_capacity_for(
+        data.negation_mask, per_replica, balanced=config.balance_negations
     )
 
 

@@ -115,6 +115,14 @@ class TrainingConfig:
         image_size: side of the square input images, in pixels.
         max_length: report token length (longer reports are truncated).
         num_negations: negated reports per study (K).
+        negation_capacity: how many negation slots the text tower encodes
+            per batch: `auto` (default) the most valid slots any batch
+            holds (balanced batches: never overflows; random batches: 99%
+            of batches fit); `none` every slot; a fraction in (0, 1] of
+            the batch's B·K slots or a row count (see
+            `keras_clinclip.layers.NegationPacking`).
+        balance_negations: every batch holds the same number of studies
+            with negations (`make_dataset(balance_negations=True)`).
         on_error: `raise` stops at the first bad record (empty report,
             bad label, missing file) or unreadable image, naming its row
             and file; `skip` leaves such samples out and counts them
@@ -162,6 +170,14 @@ class TrainingConfig:
     image_size: int = _field(96, "image side in pixels")
     max_length: int = _field(64, "report token length")
     num_negations: int = _field(1, "negated reports per study (K)")
+    negation_capacity: str = _field(
+        "auto",
+        "negation slots encoded per batch: auto, none (all), a fraction "
+        "of B*K or a row count",
+    )
+    balance_negations: bool = _field(
+        True, "the same number of negations in every batch"
+    )
     on_error: str = _field(
         "raise",
         "bad record or unreadable image: raise, or skip and count it",
@@ -249,6 +265,7 @@ class TrainingConfig:
                 f"Field `learning_rate` must be positive, got "
                 f"{self.learning_rate!r}."
             )
+        self.negation_capacity_value()
         for name, allowed in _choices().items():
             if allowed and getattr(self, name) not in allowed:
                 raise ValueError(
@@ -259,6 +276,45 @@ class TrainingConfig:
     def loss_options(self):
         """The options of `self.loss`, see `loss_options`."""
         return loss_options(self.loss)
+
+    def negation_capacity_value(self):
+        """`negation_capacity` parsed: `"auto"`, None, a float or an int.
+
+        Example:
+        >>> TrainingConfig(negation_capacity="0.5").negation_capacity_value()
+        0.5
+        >>> TrainingConfig(negation_capacity="none").negation_capacity_value()
+        """
+        value = str(self.negation_capacity).strip().lower()
+        if value in ("auto", "none"):
+            return None if value == "none" else "auto"
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if number is not None and "." not in value and number >= 1:
+            return int(number)
+        if number is not None and 0.0 < number <= 1.0:
+            return number
+        raise ValueError(
+            "Field `negation_capacity` must be auto, none, a fraction in "
+            f"(0, 1] or a row count >= 1, got {self.negation_capacity!r}."
+        )
+
+    def packs_negations(self):
+        """True when the model encodes only some negation slots.
+
+        Example:
+        >>> TrainingConfig().packs_negations()
+        True
+        >>> TrainingConfig(loss="clip").packs_negations()
+        False
+        """
+        return bool(
+            self.loss_options()["negations"]
+            and self.num_negations
+            and self.negation_capacity_value() is not None
+        )
 
     def to_dict(self):
         """A JSON-friendly dict of every field."""

@@ -133,7 +133,9 @@ def export_preset(run_dir, preset_dir, weights=None):
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     weights = pathlib.Path(weights) if weights else find_checkpoint(run_dir)
     model = builders.build_backbone(
-        config, graph_feature_dim=info.get("graph_feature_dim")
+        config,
+        graph_feature_dim=info.get("graph_feature_dim"),
+        negation_capacity=info.get("negation_capacity"),
     )
     # The checkpoints hold the optimizer state too: build one to match.
     losses, loss_weights = build_losses(config)

@@ -61,21 +61,34 @@ class TrainingResult:
     skipped: dict = None
 
 
-def build_model(config, data=None):
+def build_model(config, data=None, setup=None):
     """The `ClinCLIPBackbone` of `config` (towers, embedding size, graph).
 
     Args:
         config: a `TrainingConfig`.
         data: the run's `TrainingData`; its records give the node feature
-            size of the graph branch.
+            size of the graph branch, its negation mask the size of the
+            negation buffer (`builders.negation_capacity`).
+        setup: the engine set-up (the replicas a batch is split over).
 
     Returns:
         A built `keras_clinclip.models.ClinCLIPBackbone`.
     """
     records = data.records if data is not None else None
     return builders.build_backbone(
-        config, graph_feature_dim=builders.graph_feature_dim(records)
+        config,
+        graph_feature_dim=builders.graph_feature_dim(records),
+        negation_capacity=builders.negation_capacity(
+            config, data, _model_replicas(setup)
+        ),
     )
+
+
+def _model_replicas(setup):
+    """Replicas that split a global batch before the model sees it."""
+    if setup is None or setup.engine == "jax":
+        return 1
+    return setup.num_replicas
 
 
 def build_data(config, setup=None):
@@ -162,9 +175,9 @@ def _train(config, setup, model, data, losses, callbacks, write_preset):
     total_steps = steps_per_epoch * int(config.epochs)
     with setup.scope():
         if model is None:
-            model = build_model(config, data)
+            model = build_model(config, data, setup)
             if setup.is_chief:
-                _write_model_info(config, data)
+                _write_model_info(config, data, model)
         elif callable(model) and not isinstance(model, keras.Model):
             model = model()
         loss_list, weights = losses or build_losses(config)
@@ -237,10 +250,11 @@ def _train(config, setup, model, data, losses, callbacks, write_preset):
     )
 
 
-def _write_model_info(config, data):
+def _write_model_info(config, data, model=None):
     """What `clinclip export` needs besides the config to rebuild it."""
 
     info = {"graph_feature_dim": builders.graph_feature_dim(data.records)}
+    info["negation_capacity"] = getattr(model, "negation_capacity", None)
     path = pathlib.Path(config.output_dir) / export.MODEL_INFO
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(info) + "\n")

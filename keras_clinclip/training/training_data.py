@@ -18,6 +18,8 @@ class TrainingData:
         error_logs: the `ErrorLog`s of the datasets built so far (see
             `keras_clinclip.data.make_dataset`'s `on_error`), summed up by
             `skipped_summary`.
+        negation_mask: the `(N, K)` negation mask of the training rows as
+            the stream reads them (sizes `negation_capacity`), or None.
 
     Example:
     >>> TrainingData(train=None, steps_per_epoch=3).steps_per_epoch
@@ -30,6 +32,7 @@ class TrainingData:
     records: object = None
     preprocessor: object = None
     error_logs: list = dataclasses.field(default_factory=list)
+    negation_mask: object = None
 
 
 def skipped_summary(data):

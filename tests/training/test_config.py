@@ -87,3 +87,43 @@ def test_argparse_and_absl_give_the_same_config(tmp_path):
     # JSON round trip.
     from_cli.save(tmp_path / "c.json")
     assert TrainingConfig.load(tmp_path / "c.json") == from_cli
+
+
+def test_negation_capacity_parses_and_names_the_field():
+    assert TrainingConfig().negation_capacity_value() == "auto"
+    assert (
+        TrainingConfig(negation_capacity="none").negation_capacity_value()
+        is None
+    )
+    assert (
+        TrainingConfig(negation_capacity="0.25").negation_capacity_value()
+        == 0.25
+    )
+    assert (
+        TrainingConfig(negation_capacity="1.0").negation_capacity_value() == 1.0
+    )
+    assert (
+        TrainingConfig(negation_capacity="12").negation_capacity_value() == 12
+    )
+    # A JSON config may hold a number.
+    assert TrainingConfig(negation_capacity=8).negation_capacity_value() == 8
+    for bad in ("0", "1.5", "-3", "half", "0.0"):
+        with pytest.raises(ValueError, match="`negation_capacity`"):
+            TrainingConfig(negation_capacity=bad)
+    assert TrainingConfig().packs_negations()
+    assert not TrainingConfig(negation_capacity="none").packs_negations()
+    assert not TrainingConfig(loss="dtc").packs_negations()
+    assert not TrainingConfig(num_negations=0).packs_negations()
+
+
+def test_the_cli_takes_the_negation_options():
+    from keras_clinclip.cli.options import add_config_options
+
+    parser = argparse.ArgumentParser()
+    add_config_options(parser)
+    args = parser.parse_args(
+        ["--negation-capacity", "0.5", "--no-balance-negations"]
+    )
+    config = config_lib.config_from_args(args)
+    assert config.negation_capacity_value() == 0.5
+    assert config.balance_negations is False
