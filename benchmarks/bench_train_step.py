@@ -17,23 +17,28 @@ each and the median of the per-repeat ratios fit / hand-written.
     python benchmarks/bench_train_step.py --backends tensorflow,jax,torch \
         --image_size 64 --batch_size 16 --max_length 32 --steps 10
 
-`--compare clip,full` times the `fit` steps of two loss presets instead
-(each its own model and batch), in alternation in one process, and prints
-the median per-repeat ratio of the second's step time to the first's.
-`--data iu` takes the batch from the embedded IU data
-(`keras_clinclip.data.iu_xray()`, cached after a first build of 1-5 min),
-with its real share of valid negations, instead of the synthetic batch in
-which every negation slot is valid (`--data synthetic,iu` runs both);
-`--num_negations` sets K and `--negation_capacity` the backbone's
-`negation_capacity` (`auto`: `negation_capacity_for` on the training
-records' negation mask). With `--data iu` the report gives, for the
-capacity used, the share of the training batches that would overflow and
-the share of valid negations that would be dropped.
+`--compare clip,full` times the `fit` steps of two variants instead
+(each its own model and batch, built as `clinclip train` builds them), in
+alternation in one process, and prints the median per-repeat ratio of the
+second's step time to the first's. A variant is a loss preset with an
+optional `:capacity` (`full:none` encodes every negation slot,
+`full:auto` the training default). `--data iu` takes the first training
+batch of the embedded IU data (`keras_clinclip.data.iu_xray()`, cached
+after a first build of 1-5 min), with its real share of valid negations,
+instead of the synthetic batch in which every negation slot is valid
+(`--data synthetic,iu` runs both); `--num_negations` sets K,
+`--negation_capacity` the default capacity (`TrainingConfig`'s: `auto`)
+and `--random_batches` turns the negation-balanced batches off. The
+report gives, for the capacity used, the share of a pass's batches that
+overflow and the share of valid negations dropped.
 
     python benchmarks/bench_train_step.py --backends tensorflow,jax,torch \
-        --image_size 64 --batch_size 32 --max_length 64 --steps 4 \
-        --repeats 5 --compare clip,full --data synthetic,iu \
-        --num_negations 1 --negation_capacity auto
+        --image_size 64 --batch_size 32 --max_length 64 --steps 2 \
+        --repeats 7 --compare clip,full --data iu --num_negations 1
+
+    python benchmarks/bench_train_step.py --backends jax --data synthetic \
+        --image_size 64 --batch_size 32 --max_length 64 --steps 2 \
+        --repeats 7 --compare full:none,full:auto
 """
 
 import argparse
@@ -55,72 +60,55 @@ def _batch(config, data):
     )
 
 
-def _train_negation_mask(records, num_negations):
-    """The `(N, K)` negation mask `make_dataset` gives the training split."""
-    import numpy as np
-
-    from keras_clinclip.data.pipeline import _pad_negations
-
-    _, mask, _ = _pad_negations(records, num_negations, len(records["split"]))
-    train = np.asarray([s == "train" for s in records["split"]])
-    return mask[train]
-
-
-def _capacity(args, records):
-    """The `negation_capacity` argument of `--negation_capacity`."""
-    value = args.negation_capacity
-    if value in (None, "", "none"):
-        return None
-    if value == "auto":
-        from keras_clinclip.layers import negation_capacity_for
-
-        mask = _train_negation_mask(records, args.num_negations)
-        return negation_capacity_for(mask, args.batch_size)
-    return float(value) if "." in value else int(value)
-
-
-def overflow_share(mask, batch_size, capacity, seed=0):
+def overflow_share(mask, batch_size, capacity, balanced=False, seed=0):
     """Shares of batches overflowing and of valid slots dropped.
 
     Args:
-        mask: `(N, K)` 0/1 negation mask of the training studies.
-        batch_size: studies per batch (shuffled, remainder dropped).
+        mask: `(N, K)` 0/1 negation mask of the training studies, in the
+            pipeline's row order (`dataset.negation_mask`).
+        batch_size: studies per batch (remainder dropped).
         capacity: rows of the negation buffer (int), or a fraction of
             `batch_size * K` (float).
+        balanced: negation-balanced batches (`balance_negations`) instead
+            of a random shuffle.
         seed: seed of the shuffle.
 
     Returns:
         `(batches overflowing, valid slots dropped)` as fractions.
     """
-    import math
-
     import numpy as np
 
-    mask = np.asarray(mask) > 0
-    slots = batch_size * mask.shape[1]
-    if isinstance(capacity, float):
-        capacity = max(1, math.ceil(capacity * slots))
-    order = np.random.default_rng(seed).permutation(len(mask))
-    batches = len(mask) // batch_size
-    counts = mask[order[: batches * batch_size]].reshape(batches, -1)
-    counts = counts.sum(axis=1)
-    dropped = np.maximum(counts - capacity, 0)
-    return float(np.mean(dropped > 0)), float(dropped.sum() / counts.sum())
+    from keras_clinclip.data import balance
+    from keras_clinclip.layers.negation_packing import buffer_rows
+
+    counts = balance.slot_counts(mask)
+    capacity = buffer_rows(capacity, batch_size * np.shape(mask)[1])
+    if balanced:
+        slots = balance.balanced_slots(counts)
+    else:
+        slots = counts[np.random.default_rng(seed).permutation(len(counts))]
+    batches = len(slots) // batch_size
+    per_batch = slots[: batches * batch_size].reshape(batches, -1).sum(1)
+    dropped = np.maximum(per_batch - capacity, 0)
+    return float(np.mean(dropped > 0)), float(dropped.sum() / per_batch.sum())
 
 
-def _build(args, loss=None):
+def _build(args, loss=None, capacity=None):
     import keras
 
     from keras_clinclip.training import builders
     from keras_clinclip.training.config import TrainingConfig
     from keras_clinclip.training.optim import build_optimizer
     from keras_clinclip.training.train import build_losses
+    from keras_clinclip.training.train import build_model
 
     iu = args.data == "iu"
     config = TrainingConfig(
         dataset="iu_xray" if iu else "synthetic",
         num_samples=0 if iu else max(4 * args.batch_size, 64),
         num_negations=args.num_negations,
+        negation_capacity=capacity or args.negation_capacity,
+        balance_negations=not args.random_batches,
         image_size=args.image_size,
         max_length=args.max_length,
         batch_size=args.batch_size,
@@ -132,33 +120,19 @@ def _build(args, loss=None):
     data = builders.build_training_data(config)
     x, y = _batch(config, data)
     keras.utils.set_random_seed(0)
-    model = builders.build_backbone(
-        config, graph_feature_dim=builders.graph_feature_dim(data.records)
-    )
+    model = build_model(config, data)
     info = {}
     if "negation_mask" in y:
         info["valid_share"] = float(y["negation_mask"].mean())
-        capacity = _capacity(args, data.records)
+        capacity = getattr(model, "negation_capacity", None)
         if capacity is not None:
-            # The builders do not take a capacity yet: rebuild from the
-            # config with it (same towers and weights).
-            weights = model.get_weights()
-            model = type(model).from_config(
-                dict(model.get_config(), negation_capacity=capacity)
-            )
-            model.set_weights(weights)
-            # `from_config` does not keep the frozen text layers.
-            builders.freeze_text_layers(
-                model.text_encoder, config.trainable_text_layers
-            )
-            # The packed model reads the slots' validity from x.
-            x["negation_mask"] = y["negation_mask"]
             info["capacity"] = capacity
-            if iu:
-                mask = _train_negation_mask(data.records, args.num_negations)
-                info["overflow_batches"], info["dropped"] = overflow_share(
-                    mask, args.batch_size, capacity
-                )
+            info["overflow_batches"], info["dropped"] = overflow_share(
+                data.negation_mask,
+                args.batch_size,
+                capacity,
+                balanced=config.balance_negations,
+            )
     losses, weights = build_losses(config)
     model.compile(
         optimizer=build_optimizer(1e-4, total_steps=10_000),
@@ -298,12 +272,13 @@ def compare_worker(args):
     names = args.compare.split(",")
     if len(names) != 2:
         raise ValueError(
-            f"`--compare` takes two loss presets, e.g. clip,full; got "
-            f"{args.compare!r}."
+            f"`--compare` takes two variants `preset[:capacity]`, e.g. "
+            f"clip,full or full:none,full:auto; got {args.compare!r}."
         )
     runners, infos = [], []
     for name in names:
-        model, _, x, y, info = _build(args, loss=name)
+        loss, _, capacity = name.partition(":")
+        model, _, x, y, info = _build(args, loss=loss, capacity=capacity)
         runners.append(_fit_runner(model, x, y, autotune=args.autotune))
         infos.append(info)
     (rate_a, rate_b), ratio = _interleaved(runners, args.steps, args.repeats)
@@ -362,6 +337,8 @@ def _run_worker(args, backend, data):
             command += [f"--{name}", str(value)]
     if args.autotune:
         command.append("--autotune")
+    if args.random_batches:
+        command.append("--random_batches")
     out = subprocess.run(command, env=env, capture_output=True, text=True)
     line = [s for s in out.stdout.splitlines() if s.startswith("RESULT")]
     if out.returncode or not line:
@@ -390,16 +367,23 @@ def main(argv=None):
     parser.add_argument(
         "--compare",
         default=None,
-        help="two loss presets, e.g. clip,full: time their fit steps in "
-        "alternation and print the step-time ratio second / first",
+        help="two variants preset[:capacity], e.g. clip,full or "
+        "full:none,full:auto: time their fit steps in alternation and "
+        "print the step-time ratio second / first",
     )
     parser.add_argument("--num_negations", type=int, default=1)
     parser.add_argument(
         "--negation_capacity",
-        default=None,
-        help="the backbone's negation_capacity: an int (rows), a float "
-        "(fraction of batch x K) or auto (negation_capacity_for on the "
-        "training records); default: the backbone's default",
+        default="auto",
+        help="TrainingConfig.negation_capacity: auto (default: the most "
+        "valid slots of a batch), none (every slot encoded), a fraction "
+        "of batch x K or a row count",
+    )
+    parser.add_argument(
+        "--random_batches",
+        action="store_true",
+        help="random batches instead of negation-balanced ones "
+        "(balance_negations=False)",
     )
     parser.add_argument(
         "--autotune",
@@ -426,13 +410,13 @@ def main(argv=None):
     if args.compare:
         first, second = args.compare.split(",")
         print(
-            f"{'data':<10}{'backend':<12}{first + ' samples/s':>18}"
-            f"{second + ' samples/s':>18}{'step ratio':>12}"
+            f"{'data':<10}{'backend':<12}{first + ' samples/s':>22}"
+            f"{second + ' samples/s':>22}{'step ratio':>12}"
             f"{'valid':>7}{'capacity':>10}{'overflow':>10}{'dropped':>9}"
         )
         for data, backend, result in rows:
             if result is None:
-                print(f"{data:<10}{backend:<12}{'failed':>18}")
+                print(f"{data:<10}{backend:<12}{'failed':>22}")
                 continue
             info = result["info"]
             extra = (
@@ -444,8 +428,8 @@ def main(argv=None):
                     f"{info['overflow_batches']:>10.3f}{info['dropped']:>9.4f}"
                 )
             print(
-                f"{data:<10}{backend:<12}{result['a']:>18.1f}"
-                f"{result['b']:>18.1f}{result['ratio']:>12.2f}" + extra
+                f"{data:<10}{backend:<12}{result['a']:>22.1f}"
+                f"{result['b']:>22.1f}{result['ratio']:>12.2f}" + extra
             )
         return 0
     print(
