@@ -105,7 +105,7 @@ def max_batch_slots(slots, batch_size):
 
     Args:
         slots: `(N,)` slot count at each position of a pass (e.g.
-            `balanced_slots(...)` or a dataset's `negation_slots`).
+            `balanced_slots(slot_counts(dataset.negation_mask))`).
         batch_size: rows per batch (per replica when a batch is split:
             replicas take consecutive slices).
 

@@ -196,8 +196,8 @@ def make_dataset(
             `keras_clinclip.training.fit_loop.fit_with_resume`).
         balance_negations: spread the studies with negations evenly over
             each pass, so that every batch (and every consecutive slice
-            of one) holds the same number of valid negation slots, to
-            within one per stratum (`keras_clinclip.data.balance`); the
+            of one) holds its share of each valid-slot count to within
+            one (K = 1) or two (`keras_clinclip.data.balance`); the
             order within each stratum is still reshuffled every pass.
         negation_mask_input: also give `x["negation_mask"]` (B, K), the
             input of a `ClinCLIPBackbone` with a `negation_capacity`.

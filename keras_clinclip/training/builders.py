@@ -236,9 +236,13 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
     built = {}
 
     def stream(start_step):
-        if start_step in built:
-            # Any iterator of the stream yields the same batches.
-            return built.pop(start_step)
+        # The stream built to size the buffer is handed out once, for
+        # step 0 (any iterator of it yields the same batches); the first
+        # call drops it either way, so a resumed run does not keep it.
+        kept = built.pop(start_step, None)
+        built.clear()
+        if kept is not None:
+            return kept
         dataset = data_lib.make_dataset(
             records,
             preprocessor,
