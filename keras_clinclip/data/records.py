@@ -5,6 +5,11 @@ A records dict holds columns of equal length N (see
 `report`, `labels` (float32 (N, 14)), `split`, and optionally `negations`,
 `negation_labels`, `omissions`, `graph_nodes`, `graph_adjacency`,
 `graph_node_mask`.
+
+Keys in `METADATA` are not columns but facts of the whole table (the
+field's datasets give `class_names`, the L names of `class_labels`'
+columns): they are not length-checked, and `select` and `concatenate`
+keep them whole.
 """
 
 import hashlib
@@ -17,6 +22,7 @@ from keras_clinclip import reports as rep
 NUM_CLASSES = 14
 SPLITS = ("train", "validate", "test")
 REQUIRED = ("id", "report", "labels", "split")
+METADATA = ("class_names",)
 
 
 def hash_split(study_id, fractions=(0.8, 0.1, 0.1)):
@@ -112,7 +118,9 @@ def validate_records(records):
         raise KeyError(
             f"records lack the columns {missing}; present: {sorted(records)}."
         )
-    lengths = {key: len(value) for key, value in records.items()}
+    lengths = {
+        key: len(value) for key, value in records.items() if key not in METADATA
+    }
     n = lengths["id"]
     wrong = {key: length for key, length in lengths.items() if length != n}
     if wrong:
@@ -135,7 +143,9 @@ def select(records, index):
         index = np.nonzero(index)[0]
     out = {}
     for key, value in records.items():
-        if isinstance(value, np.ndarray):
+        if key in METADATA:
+            out[key] = value
+        elif isinstance(value, np.ndarray):
             out[key] = value[index]
         else:
             out[key] = [value[i] for i in index]
@@ -152,7 +162,9 @@ def concatenate(parts):
     out = {}
     for key in parts[0]:
         values = [part[key] for part in parts]
-        if isinstance(values[0], np.ndarray):
+        if key in METADATA:
+            out[key] = values[0]
+        elif isinstance(values[0], np.ndarray):
             out[key] = np.concatenate(values)
         else:
             out[key] = [item for value in values for item in value]
