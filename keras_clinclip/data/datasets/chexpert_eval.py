@@ -15,6 +15,7 @@
   studies) with GLoRIA's U-Ones or U-Zeros mapping of uncertain labels.
 """
 
+import functools
 import pathlib
 
 import numpy as np
@@ -130,6 +131,9 @@ def _zero_filled(cells, columns, path, number, names):
 def chexpert_5x200_pools(train_csv):
     """The candidate rows of GLoRIA's 5x200 rule, per class.
 
+    The result is cached per file (path, size, modification time): the
+    full `train.csv` takes seconds to read.
+
     Args:
         train_csv: CheXpert's `train.csv` (or `.csv.gz`).
 
@@ -150,6 +154,14 @@ def chexpert_5x200_pools(train_csv):
     [0, 0, 0, 1, 0]
     """
     path = pathlib.Path(train_csv)
+    stat = path.stat()
+    pools, table = _pools(str(path), stat.st_size, stat.st_mtime_ns)
+    return {name: list(rows) for name, rows in pools.items()}, table
+
+
+@functools.lru_cache(maxsize=2)
+def _pools(path, size, mtime):
+    path = pathlib.Path(path)
     names = [n for n in CHEXPERT_OBSERVATIONS if n != "No Finding"]
     columns, rows = common.read_table(path, ("Path", "Frontal/Lateral", *names))
     pools = {name: [] for name in COMPETITION}
