@@ -100,13 +100,14 @@ def read_table(path, needed, header=True, delimiter=",", fix=None):
                 )
     else:
         columns = {name: index for index, name in enumerate(needed)}
-    width = max(columns.values(), default=-1) + 1 if needed else 0
     positions = [columns[name] for name in needed]
     width = max(positions, default=-1) + 1
     rows = []
     for number, cells in enumerate(lines, start=1):
         if len(cells) < width:
-            name = needed[positions.index(max(positions))]
+            name = min(
+                (p, n) for p, n in zip(positions, needed) if p >= len(cells)
+            )[1]
             raise ValueError(
                 f"{where(path, number, name)}: missing; the row has "
                 f"{len(cells)} cell(s), the columns need {width}."
