@@ -7,6 +7,9 @@
 - Loaders of users' data: `mimic_cxr`, `chexpert`, `load_records`
   (CSV/JSONL).
 - `make_dataset(records, preprocessor, ...)`: the `tf.data` pipeline.
+- `datasets`: the field's evaluation datasets as distributed (RSNA,
+  SIIM-ACR, CheXpert 5x200/test/valid, VinDr-CXR, ChestX-ray14, MS-CXR,
+  COVIDx), with their regions and published splits (`datasets.LOADERS`).
 
 Every loader returns a records dict of columns (see
 `docs/architecture.md`).
@@ -17,6 +20,7 @@ Example:
 (2, 32, 32)
 """
 
+from keras_clinclip.data import datasets
 from keras_clinclip.data.augment import DEFAULT_AUGMENTATION
 from keras_clinclip.data.chexpert import chexpert
 from keras_clinclip.data.csv import load_records
@@ -48,6 +52,7 @@ __all__ = [
     "SynthCXR",
     "chexpert",
     "dataset_options",
+    "datasets",
     "decode_image",
     "hash_split",
     "iu_xray",

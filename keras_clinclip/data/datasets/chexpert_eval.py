@@ -194,7 +194,17 @@ def build_chexpert_5x200(train_csv, root=None, per_class=200, seed=0):
             `per_class`.
 
     Example:
-    >>> build_chexpert_5x200("/data/CheXpert/train.csv")  # doctest: +SKIP
+    >>> import os, tempfile
+    >>> from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS as names
+    >>> path = os.path.join(tempfile.mkdtemp(), "train.csv")
+    >>> lines = ["Path,Frontal/Lateral," + ",".join(names)]
+    >>> for k, finding in enumerate(COMPETITION):
+    ...     row = ["1" if n == finding else "" for n in names]
+    ...     lines.append(f"p{k}/s1/view1_frontal.jpg,Frontal," + ",".join(row))
+    >>> _ = open(path, "w").write("\\n".join(lines) + "\\n")
+    >>> records = build_chexpert_5x200(path, per_class=1)
+    >>> records["id"], records["class_labels"].sum(axis=0).tolist()
+    (['p0/s1', 'p1/s1', 'p2/s1', 'p3/s1', 'p4/s1'], [1.0, 1.0, 1.0, 1.0, 1.0])
     """
     path = pathlib.Path(train_csv)
     root = path.parent if root is None else root
@@ -239,7 +249,17 @@ def chexpert_test(root, table="groundtruth.csv"):
             study's folder has no image.
 
     Example:
-    >>> chexpert_test("/data/CheXpert/test")  # doctest: +SKIP
+    >>> import os, tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> study = os.path.join(root, "test", "patient64741", "study1")
+    >>> os.makedirs(study)
+    >>> for view in ("view2_frontal.jpg", "view1_frontal.jpg"):
+    ...     _ = open(os.path.join(study, view), "wb").write(b"")
+    >>> _ = open(os.path.join(root, "groundtruth.csv"), "w").write(
+    ...     "Study,Edema\\nCheXpert-v1.0/test/patient64741/study1,1\\n")
+    >>> records = chexpert_test(root)
+    >>> os.path.basename(records["image_path"][0]), records["labels"][0, 5]
+    ('view1_frontal.jpg', np.float32(1.0))
     """
     root = pathlib.Path(root)
     path = root / table
@@ -286,7 +306,17 @@ def chexpert_valid(root, uncertain="ones", frontal_only=True):
         observations.
 
     Example:
-    >>> chexpert_valid("/data/CheXpert-v1.0")  # doctest: +SKIP
+    >>> import os, tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> names = ",".join(CHEXPERT_OBSERVATIONS)
+    >>> labels = ["-1.0", ""] + ["0.0"] * 12
+    >>> _ = open(os.path.join(root, "valid.csv"), "w").write(
+    ...     f"Path,Frontal/Lateral,{names}\\n"
+    ...     f"CheXpert-v1.0/valid/p1/s1/v1.jpg,Frontal,{','.join(labels)}\\n")
+    >>> chexpert_valid(root)["class_labels"][0, :2].tolist()
+    [1.0, 0.0]
+    >>> chexpert_valid(root, uncertain="zeros")["class_labels"][0, :2].tolist()
+    [0.0, 0.0]
     """
     if uncertain not in UNCERTAIN:
         raise ValueError(

@@ -192,7 +192,17 @@ def vindr(root, split=None, rule="cxr-clip", seed=0, verify="auto"):
             image, a class_id outside 0..14.
 
     Example:
-    >>> vindr("/data/vindr-cxr/1.0.0")  # doctest: +SKIP
+    >>> import os, tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> _ = open(os.path.join(root, "train.csv"), "w").write(
+    ...     "image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max\\n"
+    ...     "i1,Cardiomegaly,3,R8,691,1375,1653,1831\\n"
+    ...     "i2,No finding,14,R9,,,,\\n")
+    >>> records = vindr(root)
+    >>> records["boxes"][0].tolist(), records["box_labels"]
+    ([[691.0, 1375.0, 962.0, 456.0]], [['Cardiomegaly'], []])
+    >>> records["labels"][:, 2].tolist()  # CheXpert's Cardiomegaly
+    [1.0, 0.0]
     """
     if rule != "cxr-clip":
         raise ValueError(f"rule must be 'cxr-clip', got {rule!r}.")
