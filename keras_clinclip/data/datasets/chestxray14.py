@@ -17,6 +17,7 @@ list (86,524), the images of 20 % of the patients (sorted, seeded) are
 validate, as CXR-CLIP does.
 """
 
+import os
 import pathlib
 
 from keras_clinclip.data.datasets import common
@@ -159,7 +160,8 @@ def chestxray14(root, split=None, rule="official", seed=0, verify="auto"):
     boxes = _boxes(box_file) if box_file else {}
     images = {}
     for folder in sorted(root.glob("images*/images")):
-        images.update({p.name: p for p in folder.glob("*.png")})
+        images.update({p.name: str(p) for p in folder.glob("*.png")})
+    default = os.path.join(str(root), "images", "")
     out = common.record_columns("boxes", "box_labels", "image_hw", "patient")
     for number, cells in rows:
         image = cells[columns["Image Index"]].strip()
@@ -171,9 +173,7 @@ def chestxray14(root, split=None, rule="official", seed=0, verify="auto"):
             values[CLASS_NAMES.index(name)] = 1.0
         found, names = boxes.pop(image, ([], []))
         out["id"].append(image)
-        out["image_path"].append(
-            str(images.get(image, root / "images" / image))
-        )
+        out["image_path"].append(images.get(image) or default + image)
         out["report"].append("")
         out["split"].append("train")
         out["class_labels"].append(values)

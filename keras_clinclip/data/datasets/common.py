@@ -83,7 +83,7 @@ def read_table(path, needed, header=True, delimiter=",", fix=None):
             lines = (line.split() for line in handle)
         else:
             lines = csv.reader(handle, delimiter=delimiter)
-        lines = [cells for cells in lines if any(c.strip() for c in cells)]
+        lines = [c for c in lines if len(c) > 1 or (c and c[0].strip())]
     if header:
         if not lines:
             raise ValueError(f"{path}: the file is empty; expected a header.")

@@ -12,6 +12,7 @@ and MGCA's): patients in sorted order, 70/15/15 with `random_state=0`
 (`splits.gloria_split`): 18,678 / 4,003 / 4,003.
 """
 
+import os
 import pathlib
 
 from keras_clinclip.data.datasets import common
@@ -124,10 +125,11 @@ def rsna(root, split=None, rule="gloria", seed=0, verify="auto"):
     split_rules.check_counts(
         "rsna", rule, len(ids), split_rules.counts_of(names), verify
     )
+    folder = os.path.join(str(root), IMAGE_FOLDER, "")
     for patient, name in zip(ids, names):
         target, boxes = patients[patient]
         out["id"].append(patient)
-        out["image_path"].append(str(root / IMAGE_FOLDER / f"{patient}.dcm"))
+        out["image_path"].append(f"{folder}{patient}.dcm")
         out["report"].append("")
         out["split"].append(name)
         out["class_labels"].append([target])

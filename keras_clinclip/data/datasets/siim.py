@@ -20,6 +20,7 @@ different splits (an image can be in train and test); `"image"` is the
 same rule over the distinct images in sorted order, with no leak.
 """
 
+import os
 import pathlib
 
 from keras_clinclip.data.datasets import boxes as box_tools
@@ -102,7 +103,8 @@ def siim(root, split=None, rule="gloria", seed=0, verify="auto"):
         if rle not in ("", "-1"):
             rles.append(rle)
         row_ids.append(image)
-    found = {p.stem: p for p in path.parent.rglob("*.dcm")}
+    found = {p.stem: str(p) for p in path.parent.rglob("*.dcm")}
+    folder = os.path.join(str(path.parent), "")
     ids = row_ids if rule == "gloria" else sorted(per_image)
     names = split_rules.gloria_split(len(ids), seed)
     split_rules.check_counts(
@@ -112,8 +114,7 @@ def siim(root, split=None, rule="gloria", seed=0, verify="auto"):
     for image, name in zip(ids, names):
         rles = per_image[image]
         out["id"].append(image)
-        default = path.parent / f"{image}.dcm"
-        out["image_path"].append(str(found.get(image, default)))
+        out["image_path"].append(found.get(image) or f"{folder}{image}.dcm")
         out["report"].append("")
         out["split"].append(name)
         out["class_labels"].append([1.0 if rles else 0.0])
