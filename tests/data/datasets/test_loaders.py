@@ -261,3 +261,20 @@ def test_count_check_names_dataset_split_and_counts():
     message = str(error.value)
     assert "siim" in message and "'train'" in message
     assert "8000" in message and "8432" in message and "\n" not in message
+
+
+def test_class_names_stay_whole_through_select_and_concatenate():
+    records = {
+        "id": ["a", "b", "c"],
+        "split": ["train", "test", "test"],
+        "class_names": ["X", "Y"],
+    }
+    assert rec.select(records, [2])["class_names"] == ["X", "Y"]
+    joined = rec.concatenate([records, rec.select(records, [0])])
+    assert joined["class_names"] == ["X", "Y"] and len(joined["id"]) == 4
+    assert (
+        rec.validate_records(
+            dict(joined, report=[""] * 4, labels=[[0] * 14] * 4, image=[0] * 4)
+        )
+        == 4
+    )
