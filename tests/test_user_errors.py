@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 from keras_clinclip import tables
@@ -323,3 +324,46 @@ def test_tables_name_missing_columns_and_wrong_json_types(tmp_path):
     bad.write_bytes(b"id,report\n")
     with pytest.raises(tables.TableError, match="not a complete gzip file"):
         load_records(bad)
+
+
+def test_a_dicom_that_cannot_be_windowed_is_named_and_skipped(tmp_path):
+    from keras_clinclip.data import make_dataset
+    from keras_clinclip.data.images import ImageDecodeError
+    from keras_clinclip.data.images import decode_image
+    from tests.data import trees
+    from tests.data.test_images import write_dicom
+    from tests.data.test_pipeline import HashPreprocessor
+
+    pixels = np.tile(np.linspace(0, 4000, 16), (16, 1))
+    bad = write_dicom(tmp_path / "ww0.dcm", pixels, window=(100, 0))
+    with pytest.raises(ImageDecodeError, match="ww0.dcm: cannot convert"):
+        decode_image(bad)
+    paths = [trees.write_image(tmp_path / f"{i}.png", seed=i) for i in (1, 2)]
+    records = {
+        "id": ["a", "b", "c"],
+        "image_path": [str(paths[0]), str(bad), str(paths[1])],
+        "report": ["Edema.", "Clear.", "Effusion."],
+        "labels": np.full((3, 14), np.nan, np.float32),
+        "split": ["train"] * 3,
+    }
+    dataset = make_dataset(
+        records, HashPreprocessor(), 3, image_size=16, on_error="skip"
+    )
+    batches = list(dataset)
+    assert sum(int(x["token_ids"].shape[0]) for x, _ in batches) == 2
+    assert dataset.error_log.epochs[0]["skipped"] == 1
+    assert "ww0.dcm" in dataset.error_log.epochs[0]["decode_errors"][0][1]
+
+
+def test_an_incomplete_preset_names_the_missing_file(tmp_path):
+    from keras_clinclip.evaluation.model_loading import PresetError
+    from keras_clinclip.evaluation.model_loading import load_preset_model
+
+    for name in ("config.json", "preprocessor.json", "metadata.json"):
+        (tmp_path / name).write_text("{}")
+    with pytest.raises(PresetError, match="no model.weights.h5;") as info:
+        load_preset_model(tmp_path)
+    assert is_user_error(info.value)
+    (tmp_path / "preprocessor.json").unlink()
+    with pytest.raises(PresetError, match="model.weights.h5, preprocessor"):
+        load_preset_model(tmp_path)
