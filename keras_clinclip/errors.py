@@ -12,6 +12,8 @@ the traceback of user errors too.
 """
 
 import errno
+import os
+import re
 
 # The library's own exceptions that describe bad inputs, by class name
 # (matched on the exception's classes defined in keras_clinclip, so that
@@ -41,6 +43,7 @@ _DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG)
 # How libraries that hide the errno (h5py) spell them.
 _DISK_TEXTS = ("No space left on device", "File too large", "errno = 28")
 _DISK_FIX = "free some space or choose another output folder"
+_READ_ONLY_FIX = "choose an output folder on a writable file system"
 
 
 class UserError(Exception):
@@ -142,9 +145,22 @@ def one_line(error):
     'a.h5: No space left on device: free'
     """
     if is_disk_error(error):
-        where = f"{error.filename}: " if error.filename else ""
-        what = error.strerror or "No space left on device"
-        return f"{where}{what}: {_DISK_FIX}"
+        # h5py puts the file and errno in a multi-line text.
+        text = " ".join(str(error).split())
+        named = re.search(r"filename = '([^']+)'", text)
+        where = error.filename or (named.group(1) if named else "")
+        where = re.sub(r"\.tmp-\d+-", "", str(where))  # the final name
+        number = error.errno or next(
+            (n for n in _DISK_ERRNOS if f"errno = {n}" in text), None
+        )
+        what = os.strerror(number) if number else "No space left on device"
+        fix = _READ_ONLY_FIX if number == errno.EROFS else _DISK_FIX
+        return f"{where + ': ' if where else ''}{what}: {fix}"
+    if isinstance(error, PermissionError) and error.filename:
+        return (
+            f"{error.filename}: permission denied: check its permissions "
+            "or choose another path"
+        )
     for line in str(error).splitlines():
         if line.strip():
             return line.strip()

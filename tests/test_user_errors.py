@@ -367,3 +367,29 @@ def test_an_incomplete_preset_names_the_missing_file(tmp_path):
     (tmp_path / "preprocessor.json").unlink()
     with pytest.raises(PresetError, match="model.weights.h5, preprocessor"):
         load_preset_model(tmp_path)
+
+
+def test_an_h5py_disk_error_is_one_line_naming_the_final_file():
+    # As h5py raised it when a checkpoint hit the file-size limit.
+    error = OSError(
+        "Can't synchronously write data (file write failed: time = Sun Dec"
+        "  6 12:21:28 2026\n, filename = 'run/checkpoints/.tmp-25844-epoch-"
+        "001.weights.h5', file descriptor = 5, errno = 27, error message = "
+        "'File too large', buf = 0x562ec999c648)"
+    )
+    assert is_user_error(error)
+    assert one_line(error) == (
+        "run/checkpoints/epoch-001.weights.h5: File too large: free some "
+        "space or choose another output folder"
+    )
+
+
+def test_read_only_and_permission_errors_name_the_path_and_the_fix():
+    read_only = OSError(errno.EROFS, "Read-only file system", "/ro/run")
+    denied = PermissionError(errno.EACCES, "Permission denied", "/x/run")
+    assert is_user_error(read_only) and is_user_error(denied)
+    assert one_line(read_only) == (
+        "/ro/run: Read-only file system: choose an output folder on a "
+        "writable file system"
+    )
+    assert one_line(denied).startswith("/x/run: permission denied: check")
