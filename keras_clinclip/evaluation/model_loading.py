@@ -50,7 +50,7 @@ def load_preset_model(preset):
         raise FileNotFoundError(f"--preset {preset!r} does not exist")
     folder = pathlib.Path(preset)
     missing = [n for n in PRESET_FILES if not (folder / n).exists()]
-    if folder.is_dir() and missing:
+    if folder.is_dir() and missing and _unreadable_preset_file(preset) is None:
         raise PresetError(
             f"{folder}: no {', '.join(missing)}; it is not a complete "
             "preset. Export it again (`clinclip export RUN_DIR "
