@@ -58,6 +58,16 @@ class UserError(Exception):
     """
 
 
+class UserValueError(UserError, ValueError):
+    """A user's option that does not fit the data (also a `ValueError`,
+    for library callers that catch those).
+
+    Example:
+    >>> is_user_error(UserValueError("--loss full needs report graphs"))
+    True
+    """
+
+
 def is_user_error(error):
     """Whether `clinclip` reports `error` as a user error.
 

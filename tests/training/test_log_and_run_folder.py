@@ -87,16 +87,21 @@ def test_a_run_that_fails_before_its_first_step_holds_no_folder(
     table.write_text("image_path,text\na.png,Edema.\n")
     empty = tmp_path / "empty.csv"
     empty.write_text("image_path,report\na.png,\n")
+    keras.utils.save_img(tmp_path / "a.png", np.zeros((32, 32, 1)))
+    good = tmp_path / "good.csv"  # no report graphs for the default loss
+    good.write_text("image_path,report\n" + "a.png,Edema.\n" * 8)
     options = ["--output-dir", str(run), "--text-encoder", "tiny"]
     options += ["--image-encoder", "tiny", "--image-size", "32"]
-    cases = {
-        str(tmp_path / "nothere.csv"): "is neither one of",
-        str(table): "no column 'report' (report_column); the columns are: "
-        "image_path, text",
-        str(empty): "line 2): empty 'report'",
-    }
-    for dataset, expected in cases.items():
-        assert main(["train", "--dataset", dataset, *options]) == 2
+    cases = [
+        (tmp_path / "nothere.csv", [], "is neither one of"),
+        (table, [], "no column 'report' (report_column); the columns are: "),
+        (empty, [], "line 2): empty 'report'"),
+        (good, [], "fewer than one batch (--batch-size 32): lower"),
+        (good, ["--batch-size", "2", "--loss", "g"], "--loss g uses report"),
+    ]
+    for dataset, extra, expected in cases:
+        argv = ["train", "--dataset", str(dataset), *options, *extra]
+        assert main(argv) == 2
         err = capsys.readouterr().err
         lines = [line for line in err.splitlines() if line.strip()]
         assert len(lines) == 1 and "Traceback" not in err, err
