@@ -47,11 +47,10 @@ def check_outputs(parser, args):
     outputs, inputs = [], []
     for action in parser._actions:
         value = getattr(args, action.dest, None)
-        if not isinstance(value, str) or not value or not action.option_strings:
-            if isinstance(value, str) and value and not action.option_strings:
-                inputs.append((action.dest.upper(), value))
+        if not isinstance(value, str) or not value:
             continue
-        label = action.option_strings[0]
+        strings = action.option_strings
+        label = strings[0] if strings else action.dest.upper()
         if getattr(action, "output", None):
             outputs.append((label, value, action.output == "folder"))
         elif pathlib.Path(value).exists():
