@@ -24,6 +24,7 @@ import gzip
 import json
 import math
 import pathlib
+import zlib
 from typing import NamedTuple
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".ndjson", ".ndjson.gz")
@@ -81,13 +82,27 @@ def table_format(path, fmt="auto"):
     return "jsonl" if str(path).lower().endswith(JSONL_SUFFIXES) else "csv"
 
 
-def _decoded_lines(handle):
+def _compressed_lines(handle, path):
+    """The raw lines of `handle`; a damaged `.gz` is a `TableError`."""
+    try:
+        yield from handle
+    except (EOFError, OSError, zlib.error) as error:
+        if not str(path).endswith(".gz"):
+            raise
+        raise TableError(
+            f"{path}: not a complete gzip file ({error}); download or "
+            "compress it again, or give the uncompressed table"
+        ) from None
+
+
+def _decoded_lines(handle, path=""):
     """(line number, text, first bad byte offset or None) per line.
 
     Undecodable bytes become surrogate escapes so that the CSV parser can
     still find the row's cells; the row is then reported as an error.
     """
-    for number, raw in enumerate(handle, start=1):
+    lines = _compressed_lines(handle, path)
+    for number, raw in enumerate(lines, start=1):
         if number == 1 and raw.startswith(codecs.BOM_UTF8):
             raw = raw[len(codecs.BOM_UTF8) :]
         try:
@@ -183,7 +198,7 @@ class Table:
             raise FileNotFoundError(f"{self.path}: table file not found.")
         opener = gzip.open if self.path.suffix == ".gz" else open
         self._handle = opener(self.path, "rb")
-        self._lines = _decoded_lines(self._handle)
+        self._lines = _decoded_lines(self._handle, self.path)
         self.columns = None
         self.blank_lines = 0
         if self.format == "csv":
@@ -393,6 +408,62 @@ def read_rows(path):
     return columns, rows
 
 
+def missing_columns(path, named, columns):
+    """A `TableError` for options that name columns a table lacks, or None.
+
+    Args:
+        path: the table file.
+        named: `(option, column)` pairs, e.g. `("--id-column", "studyid")`.
+        columns: the table's columns.
+
+    Returns:
+        A `TableError` naming each missing column, its option and the
+        columns there are, or None when every column is present.
+
+    Example:
+    >>> print(missing_columns("r.csv", [("--id-column", "studyid")],
+    ...                       ["study_id", "report"]))
+    r.csv: no column 'studyid' (--id-column); the columns are: study_id, report
+    """
+    missing = [
+        f"{column!r} ({option})"
+        for option, column in named
+        if column is not None and column not in columns
+    ]
+    if not missing:
+        return None
+    return TableError(
+        f"{path}: no column {', '.join(missing)}; the columns are: "
+        f"{', '.join(map(str, columns)) or '(none)'}"
+    )
+
+
+def table_columns(path, rows=100, fmt="auto"):
+    """The CSV header of a table, or the keys of its first JSONL rows.
+
+    Args:
+        path: the table file.
+        rows: how many JSONL rows to look at.
+        fmt: `"auto"`, `"csv"` or `"jsonl"` (see `Table`).
+
+    Returns:
+        A list of column names.
+
+    Example:
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.jsonl")
+    >>> _ = open(path, "w").write('{"id": 1}\\n{"id": 2, "report": "x"}\\n')
+    >>> table_columns(path)
+    ['id', 'report']
+    """
+    with Table(path, fmt) as table:
+        columns = list(table.columns or [])
+        if table.columns is None:
+            for row, _ in zip(table, range(rows)):
+                columns += [key for key in row.values if key not in columns]
+    return columns
+
+
 def parse_label(value, where):
     """A CheXpert label cell: 1, 0, -1, or NaN for blank.
 
@@ -416,6 +487,11 @@ def parse_label(value, where):
             raise ValueError(
                 f"{where}: label {value!r} is not a number (1, 0, -1 or blank)."
             ) from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(
+            f"{where}: label {value!r} is a {type(value).__name__}, not a "
+            "number (1, 0, -1 or blank)."
+        )
     value = float(value)
     if not (math.isnan(value) or value in (1.0, 0.0, -1.0)):
         raise ValueError(

@@ -1,12 +1,23 @@
-"""Small shared helpers: optional packages, package data, atomic writes."""
+"""Small shared helpers: optional packages, package data, atomic writes.
 
-import contextlib
+The atomic writes and the output-path rule live in
+`keras_clinclip.file_writes` and are re-exported here.
+"""
+
 import importlib.util
 import multiprocessing
 import os
 import pathlib
 import sys
 import time
+
+from keras_clinclip.file_writes import OutputPathError  # noqa: F401
+from keras_clinclip.file_writes import atomic_write  # noqa: F401
+from keras_clinclip.file_writes import check_output_path  # noqa: F401
+from keras_clinclip.file_writes import commit  # noqa: F401
+from keras_clinclip.file_writes import replace_atomically  # noqa: F401
+from keras_clinclip.file_writes import temp_sibling  # noqa: F401
+from keras_clinclip.file_writes import write_text_atomic  # noqa: F401
 
 
 class MissingPackageError(ImportError):
@@ -124,108 +135,6 @@ def cache_dir(*parts):
     path = pathlib.Path(root, *parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def temp_sibling(path):
-    """A temporary name next to `path` that keeps its suffixes.
-
-    Keras checks suffixes such as `.weights.h5`, so the temporary name adds
-    a prefix instead of a suffix. Being in the same folder, it is renamed
-    onto `path` atomically.
-
-    Args:
-        path: the final file path.
-
-    Example:
-    >>> temp_sibling("/tmp/run/state.weights.h5").name.endswith(
-    ...     ".weights.h5")
-    True
-    """
-    path = pathlib.Path(path)
-    return path.with_name(f".tmp-{os.getpid()}-{path.name}")
-
-
-def _fsync_dir(directory):
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def commit(temp, final):
-    """Flush `temp` to disk and rename it onto `final` atomically.
-
-    Args:
-        temp: the written temporary file.
-        final: the destination; replaced if it exists.
-
-    Example:
-    >>> import tempfile
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> temp = temp_sibling(folder / "a.txt")
-    >>> _ = temp.write_text("done")
-    >>> commit(temp, folder / "a.txt")
-    >>> (folder / "a.txt").read_text()
-    'done'
-    """
-    temp, final = pathlib.Path(temp), pathlib.Path(final)
-    with open(temp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temp, final)
-    _fsync_dir(final.parent)
-
-
-@contextlib.contextmanager
-def atomic_write(path, mode="w", **open_kwargs):
-    """Open a temporary sibling of `path`; rename it onto `path` on success.
-
-    Readers see the old file or the complete new one, never a part. If the
-    block raises, the temporary file is removed and `path` is untouched.
-
-    Args:
-        path: the destination file (its folder is created).
-        mode: `"w"` (text) or `"wb"`.
-        **open_kwargs: passed to `open` (e.g. `encoding="utf-8"`).
-
-    Example:
-    >>> import tempfile
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "out.jsonl"
-    >>> with atomic_write(path, encoding="utf-8") as handle:
-    ...     _ = handle.write("{}\\n")
-    >>> path.read_text()
-    '{}\\n'
-    """
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = temp_sibling(path)
-    try:
-        with open(temp, mode, **open_kwargs) as handle:
-            yield handle
-        commit(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-
-
-def write_text_atomic(path, text):
-    """Write `text` to `path` so readers see the old or the new file only.
-
-    Args:
-        path: destination file.
-        text: the content.
-
-    Example:
-    >>> import tempfile
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "state.json"
-    >>> write_text_atomic(path, "{}")
-    >>> path.read_text()
-    '{}'
-    """
-    with atomic_write(path) as handle:
-        handle.write(text)
 
 
 def _is_terminal(stream):

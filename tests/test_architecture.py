@@ -24,7 +24,7 @@ NAME = "keras_clinclip"
 
 # Bottom first. A module belongs to the first entry that prefixes its name.
 LAYERS = (
-    ("version", "chexpert", "utils", "tables"),
+    ("version", "chexpert", "file_writes", "utils", "tables", "errors"),
     ("backend",),
     ("reports",),
     ("data",),

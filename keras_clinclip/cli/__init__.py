@@ -24,6 +24,7 @@ Example:
 import argparse
 import collections
 import importlib
+import os
 import sys
 import traceback
 
@@ -40,6 +41,8 @@ from keras_clinclip.cli.errors import one_line
 from keras_clinclip.cli.options import ArgumentParser
 from keras_clinclip.cli.options import print_old_spelling_notes
 from keras_clinclip.cli.options import take_old_spellings
+from keras_clinclip.cli.outputs import check_outputs
+from keras_clinclip.errors import check_keras_backend
 from keras_clinclip.version import __version__
 
 Subcommand = collections.namedtuple(
@@ -113,10 +116,12 @@ def build_parser():
     subparsers = parser.add_subparsers(
         dest="command", metavar="COMMAND", title="commands"
     )
+    parser.commands = {}
     for name, subcommand in SUBCOMMANDS.items():
         sub = subparsers.add_parser(
             name, help=subcommand.help, description=subcommand.help
         )
+        parser.commands[name] = sub
         subcommand.options.add_arguments(sub)
         # Also accepted after the command; SUPPRESS keeps a `--debug`
         # given before it.
@@ -162,10 +167,12 @@ def main(argv=None):
     prog = f"clinclip {args.command}"
     subcommand = SUBCOMMANDS[args.command]
     try:
+        check_outputs(parser.commands[args.command], args)
         check = getattr(subcommand.options, "check", None)
         if check is not None:
             check(args)
         if subcommand.keras:
+            check_keras_backend(os.environ)
             # The Keras classes register now, not at `import
             # keras_clinclip` (see `keras_clinclip.registration_deferred`);
             # `prepare` (pure Python) never loads Keras.
@@ -179,6 +186,10 @@ def main(argv=None):
         if not is_user_error(error):
             raise
         return _report(prog, error, args.debug)
+    finally:
+        lock = getattr(args, "run_lock", None)  # `clinclip train`'s
+        if lock is not None:
+            lock.release()
 
 
 __all__ = ["SUBCOMMANDS", "UserError", "build_parser", "main"]

@@ -63,6 +63,7 @@ def add_arguments(parser):
         "--output",
         dest="output",
         default=None,
+        output="folder",
         metavar="DIR",
         help="write report.md, PNG figures and results.json in this folder "
         "(default: print the tables only)",

@@ -52,7 +52,11 @@ def add_arguments(parser):
         "effusion'",
     )
     add_option(
-        parser, "--output", default="map.png", help="the PNG file to write"
+        parser,
+        "--output",
+        default="map.png",
+        output="file",
+        help="the PNG file to write",
     )
 
 

@@ -35,6 +35,7 @@ def add_arguments(parser):
         "--preset_dir",
         dest="preset_dir",
         default=None,
+        output="folder",
         metavar="DIR",
         help="where to write the preset (default: RUN_DIR/preset)",
     )

@@ -72,6 +72,43 @@ def _note(old, new):
     _OLD_SPELLINGS.append((old, new))
 
 
+# The attribute of parsed arguments that lists the options given.
+_GIVEN = "given_options"
+
+
+def _record(namespace, dest):
+    given = getattr(namespace, _GIVEN, None)
+    if given is None:
+        given = set()
+        setattr(namespace, _GIVEN, given)
+    given.add(dest)
+
+
+def given_options(args):
+    """The attribute names of the options given on the command line.
+
+    Options added by `add_option`, `add_flag` and `add_config_options`
+    count, also when the value given equals the default (so a value given
+    on the command line can win over a `--config` file).
+
+    Args:
+        args: the parsed arguments.
+
+    Returns:
+        A set of attribute names.
+
+    Example:
+    >>> parser = argparse.ArgumentParser()
+    >>> _ = add_option(parser, "--epochs", type=int, default=3,
+    ...                help="epochs")
+    >>> given_options(parser.parse_args(["--epochs", "3"]))
+    {'epochs'}
+    >>> given_options(parser.parse_args([]))
+    set()
+    """
+    return set(getattr(args, _GIVEN, ()))
+
+
 def take_old_spellings():
     """The `(old, new)` spellings used since the last call, then forgets them.
 
@@ -158,6 +195,7 @@ class BooleanFlag(argparse.BooleanOptionalAction):
         if values is not None and negative:
             parser.error(f"{option_string} takes no value")
         value = (not negative) if values is None else bool(values)
+        _record(namespace, self.dest)
         if option_string in self.old_spellings or values is not None:
             _note(
                 option_string if values is None else f"{option_string} VALUE",
@@ -174,6 +212,7 @@ def _noting(action_class):
     if action_class not in _NOTING_CLASSES:
 
         def __call__(self, parser, namespace, values, option_string=None):
+            _record(namespace, self.dest)
             if option_string in self.old_spellings:
                 new = getattr(self, "replacement", self.option_strings[0])
                 _note(option_string, new)
@@ -198,7 +237,8 @@ def add_option(parser, name, *old, replacement=None, **kwargs):
             `help=argparse.SUPPRESS`), what to write instead, e.g.
             `--verbose 0` for `--quiet`.
         **kwargs: `parser.add_argument`'s keyword arguments (`help` is
-            required).
+            required), and `output="file"` or `output="folder"` for an
+            option naming what the command writes (see `check_outputs`).
 
     Returns:
         The `argparse.Action`.
@@ -212,13 +252,14 @@ def add_option(parser, name, *old, replacement=None, **kwargs):
     """
     if not kwargs.get("help"):
         raise ValueError(f"option {name} has no help text")
+    output = kwargs.pop("output", None)
     action = parser.add_argument(name, *old, **kwargs)
     action.old_spellings = tuple(old)
+    action.output = output
     if replacement:
         action.old_spellings = (name, *old)
         action.replacement = replacement
-    if action.old_spellings:
-        action.__class__ = _noting(type(action))
+    action.__class__ = _noting(type(action))
     return action
 
 
@@ -303,6 +344,7 @@ def add_config_options(parser, defaults=None):
             parser,
             name,
             *old,
+            output=field.metadata.get("output"),
             dest=field.name,
             type=type(default) if default is not None else str,
             default=default,

@@ -11,9 +11,13 @@ Example:
 """
 
 import argparse
+import os
 
+from keras_clinclip import tables
+from keras_clinclip.cli.errors import UserError
 from keras_clinclip.cli.options import add_flag
 from keras_clinclip.cli.options import add_option
+from keras_clinclip.cli.options import given_options
 
 # `keras_clinclip.reports.GRAPH_MAX_NODES`, kept here so that `--help`
 # does not import the report graph code (a test holds them equal).
@@ -47,6 +51,7 @@ def add_arguments(parser):
         "--out",
         dest="out",
         required=True,
+        output="file",
         metavar="FILE",
         help="the JSONL file to write",
     )
@@ -134,3 +139,41 @@ def add_arguments(parser):
         default=None,
         help="id column of --reference-labels (default: study_id, else id)",
     )
+
+
+def check(args):
+    """Raise `UserError` for a bad number or a column the table lacks.
+
+    `--report-column` must be a column of `--reports`, and so must
+    `--id-column` when it is given (by default, a table without an `id`
+    column numbers its rows).
+
+    Example:
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "r.csv")
+    >>> _ = open(path, "w").write("study_id,report\\n1,Clear.\\n")
+    >>> parser = argparse.ArgumentParser()
+    >>> add_arguments(parser)
+    >>> args = parser.parse_args(["--reports", path, "--output", "o.jsonl",
+    ...                           "--id-column", "studyid"])
+    >>> try:
+    ...     check(args)
+    ... except UserError as error:
+    ...     print(str(error).split(": ", 1)[1])
+    no column 'studyid' (--id-column); the columns are: study_id, report
+    """
+    for option, value in (("--max-nodes", args.max_nodes),):
+        if value < 1:
+            raise UserError(f"{option} must be >= 1, got {value}")
+    if not os.path.isfile(args.reports):
+        return  # the work names the missing file
+    named = [("--report-column", args.report_column)]
+    if "id_column" in given_options(args):
+        named.append(("--id-column", args.id_column))
+    try:
+        columns = tables.table_columns(args.reports, fmt=args.format)
+    except (OSError, ValueError):
+        return  # the work reports an unreadable table
+    missing = tables.missing_columns(args.reports, named, columns)
+    if missing is not None:
+        raise UserError(str(missing))

@@ -15,8 +15,11 @@ from keras_clinclip.cli.options import add_config_options
 from keras_clinclip.cli.options import add_flag
 from keras_clinclip.cli.options import add_option
 from keras_clinclip.cli.options import dashed
-from keras_clinclip.cli.options import existing_path
+from keras_clinclip.cli.options import given_options
+from keras_clinclip.training import run_folder
 from keras_clinclip.training.config import config_from_args
+from keras_clinclip.training.config_file import ConfigFileError
+from keras_clinclip.training.config_file import config_with_file
 
 
 def add_arguments(parser):
@@ -52,10 +55,17 @@ def add_arguments(parser):
 
 
 def check_config(args):
-    """Raise `UserError` naming the first invalid `TrainingConfig` value.
+    """The `TrainingConfig` of `args`, or `UserError` naming a bad value.
+
+    With `--config FILE`, the file's fields are read first and every
+    option given on the command line wins over them, also when its value
+    equals the default.
 
     Args:
         args: parsed arguments with one attribute per config field.
+
+    Returns:
+        A validated `TrainingConfig`.
 
     Example:
     >>> import argparse
@@ -68,7 +78,11 @@ def check_config(args):
     --epochs must be positive, got 0
     """
     try:
-        config_from_args(args)
+        if getattr(args, "config", None):
+            return config_with_file(args, args.config, given_options(args))
+        return config_from_args(args)
+    except ConfigFileError as error:
+        raise UserError(f"--config {error}") from error
     except ValueError as error:
         text = re.sub(
             r"Field `(\w+)`", lambda m: dashed(m.group(1)), str(error)
@@ -77,14 +91,29 @@ def check_config(args):
 
 
 def check(args):
-    """Raise `UserError` for a bad value, before anything heavy loads.
+    """Check the options and lock the run folder, before anything heavy.
+
+    The config (`check_config`) is kept as `args.training_config`. The run
+    folder is locked (`run_folder.RunLock`, kept as `args.run_lock`, held
+    until the command ends), so a second run on a busy folder is refused
+    at once, and a folder holding a run of other options is refused
+    (unless `--restart`).
 
     Example:
-    >>> import argparse
+    >>> import argparse, tempfile
     >>> parser = argparse.ArgumentParser()
     >>> add_arguments(parser)
-    >>> check(parser.parse_args([]))
+    >>> args = parser.parse_args(["--output-dir", tempfile.mkdtemp()])
+    >>> check(args)
+    >>> args.training_config.epochs
+    3
+    >>> args.run_lock.release()
     """
-    check_config(args)
-    if args.config:
-        existing_path(args.config, "--config")
+    args.training_config = config = check_config(args)
+    args.run_lock = run_folder.RunLock(config.output_dir).acquire()
+    try:
+        if not getattr(args, "restart", False):
+            run_folder.check_run_config(config)
+    except BaseException:
+        args.run_lock.release()
+        raise

@@ -69,11 +69,12 @@ def load_records(
         columns = list(table.columns or [])
     for row in rows:
         columns += [key for key in row.values if key not in columns]
-    missing = [c for c in (image_column, report_column) if c not in columns]
-    if missing:
-        raise ValueError(
-            f"{path}: missing the column(s) {missing}; present: {columns}."
-        )
+    named = [("image_column", image_column), ("report_column", report_column)]
+    if id_column != "id":  # the default may be absent (ids: row numbers)
+        named.append(("id_column", id_column))
+    missing = tables.missing_columns(path, named, columns)
+    if missing is not None:
+        raise missing
     if label_columns is None:
         label_columns = [
             name if name in columns else None for name in CHEXPERT_OBSERVATIONS
@@ -83,11 +84,11 @@ def load_records(
             f"label_columns must name {rec.NUM_CLASSES} columns (None for "
             f"absent ones), got {len(label_columns)}."
         )
-    absent = [c for c in label_columns if c is not None and c not in columns]
-    if absent:
-        raise ValueError(
-            f"{path}: missing the label column(s) {absent}; present: {columns}."
-        )
+    missing = tables.missing_columns(
+        path, [("label_columns", c) for c in label_columns], columns
+    )
+    if missing is not None:
+        raise missing
     root = pathlib.Path(image_root) if image_root else path.parent
     out = {"id": [], "image_path": [], "report": [], "labels": [], "split": []}
     skipped = []
@@ -106,6 +107,15 @@ def load_records(
                 raise ValueError(
                     f"{where} (line {line}): empty '{report_column}'."
                 )
+            for column, value in (
+                (image_column, image),
+                (report_column, report),
+            ):
+                if not isinstance(value, str):
+                    raise ValueError(
+                        f"{where} (line {line}): '{column}' must be text, "
+                        f"got the {type(value).__name__} {value!r}."
+                    )
             labels = [
                 math.nan
                 if column is None
@@ -115,8 +125,8 @@ def load_records(
                 for column in label_columns
             ]
         except ValueError as problem:
-            if on_error == "raise":
-                raise
+            if on_error == "raise":  # a user's data: one line (exit 2)
+                raise tables.TableError(str(problem)) from None
             skipped.append(str(problem))
             continue
         study = row.get(id_column)

@@ -6,6 +6,17 @@ import threading
 logger = logging.getLogger("keras_clinclip.data")
 
 
+class RecordError(ValueError):
+    """A bad record (empty report, bad label, missing image file) that
+    `make_dataset(on_error="raise")` refuses; the message names its row,
+    counted from 1, and the fix.
+
+    Example:
+    >>> issubclass(RecordError, ValueError)
+    True
+    """
+
+
 class ErrorLog:
     """Counts the samples skipped with `on_error="skip"` and the negated
     reports masked by the collision guard.

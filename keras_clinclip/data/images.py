@@ -418,7 +418,15 @@ def decode_image(
             raise ImageDecodeError(
                 f"{name}: not a readable DICOM file ({error})."
             ) from error
-        return dicom_to_array(dataset, name, window, output_bits, frame)
+        try:
+            return dicom_to_array(dataset, name, window, output_bits, frame)
+        except ImageDecodeError:
+            raise
+        except Exception as error:  # a header pydicom cannot apply
+            raise ImageDecodeError(
+                f"{name}: cannot convert the DICOM pixels "
+                f"({type(error).__name__}: {error})."
+            ) from error
     from PIL import Image
 
     try:

@@ -13,6 +13,7 @@ from keras_clinclip.data import records as rec
 from keras_clinclip.data import truncation as trunc
 from keras_clinclip.data.augment import DEFAULT_AUGMENTATION  # noqa: F401
 from keras_clinclip.data.error_log import ErrorLog
+from keras_clinclip.data.error_log import RecordError
 from keras_clinclip.data.sharding import dataset_options
 
 
@@ -51,9 +52,9 @@ def _check_rows(records, n, on_error, log):
         if "image_path" in records:
             source = f"{source}, {records['image_path'][row]}"
         if on_error == "raise":
-            raise ValueError(
-                f"records row {row} (id {source}): {reason}. Fix the row or "
-                "pass on_error='skip' to skip such samples."
+            raise RecordError(
+                f"records row {row + 1} (id {source}): {reason}. Fix the "
+                "row or pass on_error='skip' to skip such samples."
             )
         keep[row] = False
         log.skipped.append((int(row), source, reason))
@@ -87,7 +88,7 @@ def _load_image_fn(paths, log, on_error):
         except image_io.ImageDecodeError as error:
             if on_error == "raise":
                 raise image_io.ImageDecodeError(
-                    f"records row {row}: {error}"
+                    f"records row {row + 1}: {error}"
                 ) from error
             log.add(row, path, error)
             return np.zeros((1, 1, 1), np.uint8), False

@@ -14,6 +14,18 @@ import h5py
 from keras_clinclip.models import ClinCLIPBackbone
 from keras_clinclip.models import ClinCLIPPreprocessor
 
+# The files without which a local preset cannot load.
+PRESET_FILES = ("config.json", "model.weights.h5", "preprocessor.json")
+
+
+class PresetError(ValueError):
+    """A preset that cannot be loaded; the message names the file and fix.
+
+    Example:
+    >>> issubclass(PresetError, ValueError)
+    True
+    """
+
 
 def load_preset_model(preset):
     """The backbone and preprocessor of a KerasHub preset.
@@ -36,6 +48,14 @@ def load_preset_model(preset):
     preset = str(preset)
     if not pathlib.Path(preset).exists() and "://" not in preset:
         raise FileNotFoundError(f"--preset {preset!r} does not exist")
+    folder = pathlib.Path(preset)
+    missing = [n for n in PRESET_FILES if not (folder / n).exists()]
+    if folder.is_dir() and missing and _unreadable_preset_file(preset) is None:
+        raise PresetError(
+            f"{folder}: no {', '.join(missing)}; it is not a complete "
+            "preset. Export it again (`clinclip export RUN_DIR "
+            "--preset-dir DIR`) or give the folder that holds the preset."
+        )
     try:
         backbone = ClinCLIPBackbone.from_preset(preset)
         preprocessor = ClinCLIPPreprocessor.from_preset(preset)
@@ -43,7 +63,7 @@ def load_preset_model(preset):
         bad = _unreadable_preset_file(preset)
         if bad is None:
             raise
-        raise ValueError(
+        raise PresetError(
             f"{bad[0]}: {bad[1]}; the preset is corrupt. Export it again "
             "(`clinclip export RUN_DIR --preset-dir DIR`) or retrain."
         ) from error

@@ -39,6 +39,11 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         self._get_file_path = lambda *args, **kwargs: temp
         try:
             super()._save_model(epoch, batch, logs)
+        except BaseException:
+            # A full disk: no orphan temporary file is left behind.
+            if os.path.exists(temp):
+                os.remove(temp)
+            raise
         finally:
             self._get_file_path = original
         if os.path.exists(temp):

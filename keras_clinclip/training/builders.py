@@ -20,6 +20,7 @@ from keras_clinclip import data as data_lib
 from keras_clinclip import losses as losses_lib
 from keras_clinclip import models
 from keras_clinclip.data import sources
+from keras_clinclip.errors import UserValueError
 from keras_clinclip.layers import negation_capacity_for
 from keras_clinclip.training.training_data import TrainingData
 
@@ -126,9 +127,10 @@ def build_backbone(config, graph_feature_dim=None, negation_capacity=None):
     }
     if options["graph"]:
         if not graph_feature_dim:
-            raise ValueError(
-                f"The loss preset {config.loss!r} uses report graphs, but "
-                "the data has no `graph_nodes`."
+            raise UserValueError(
+                f"--loss {config.loss} uses report graphs, but the data "
+                f"({config.dataset}) has none: choose a loss without them "
+                "(clip, dt, dtc, n, n_dtc)"
             )
         kwargs["graph_feature_dim"] = int(graph_feature_dim)
     if kwargs["num_negations"] and negation_capacity is not None:
@@ -224,9 +226,10 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
     n_train = _split_size(records, "train")
     steps = n_train // config.batch_size
     if steps == 0:
-        raise ValueError(
-            f"The training split has {n_train} studies, fewer than one "
-            f"batch of `batch_size`={config.batch_size}."
+        raise UserValueError(
+            f"the training split of {config.dataset} has {n_train} "
+            f"studies, fewer than one batch (--batch-size "
+            f"{config.batch_size}): lower --batch-size or add studies"
         )
 
     if negations:

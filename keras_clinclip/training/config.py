@@ -12,6 +12,11 @@ import dataclasses
 import json
 import pathlib
 
+from keras_clinclip.training.config_checks import FIELD_RANGES
+from keras_clinclip.training.config_checks import FIELD_TYPES
+from keras_clinclip.training.config_checks import TYPE_NAMES
+from keras_clinclip.training.config_checks import has_type
+
 # The paper's component decomposition (Ko & Park, CVPR 2025, Table 4):
 # D = dynamic soft labels from the listed similarity sources, N = negation
 # hard negatives, G = graph alignment.
@@ -92,10 +97,15 @@ def loss_options(name):
     return dict(LOSS_PRESETS[name])
 
 
-def _field(default, help_text, choices=None, short=None):
+def _field(default, help_text, choices=None, short=None, output=None):
     return dataclasses.field(
         default=default,
-        metadata={"help": help_text, "choices": choices, "short": short},
+        metadata={
+            "help": help_text,
+            "choices": choices,
+            "short": short,
+            "output": output,
+        },
     )
 
 
@@ -216,7 +226,9 @@ class TrainingConfig:
     )
     seed: int = _field(0, "seed of weights, data order, augmentation")
     # Outputs.
-    output_dir: str = _field("runs/clinclip", "logs, checkpoints, preset")
+    output_dir: str = _field(
+        "runs/clinclip", "logs, checkpoints, preset", output="folder"
+    )
     save_freq: int = _field(50, "back up state every N steps (0: epoch)")
     tensorboard: bool = _field(True, "write TensorBoard logs")
     validate: bool = _field(True, "validation loss every epoch")
@@ -227,44 +239,27 @@ class TrainingConfig:
         self.validate_fields()
 
     def validate_fields(self):
-        """Raise a `ValueError` naming the first invalid field."""
+        """Raise a `ValueError` naming the first invalid field.
+
+        Each field is checked against its type (an integer field takes no
+        `8.5` and no `true`, a number field no `nan`/`inf`), then its
+        range (`FIELD_RANGES`) and choices.
+        """
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            kind = FIELD_TYPES.get(field.name)
+            kind = kind or FIELD_TYPES.get(field.type, field.type)
+            if not has_type(value, kind):
+                raise ValueError(
+                    f"Field `{field.name}` must be {TYPE_NAMES[kind]}, got "
+                    f"{value!r}."
+                )
+            bound = FIELD_RANGES.get(field.name)
+            if bound is not None and not bound[0](value):
+                raise ValueError(
+                    f"Field `{field.name}` must be {bound[1]}, got {value!r}."
+                )
         loss_options(self.loss)
-        positive = (
-            "image_size",
-            "max_length",
-            "batch_size",
-            "epochs",
-            "embed_dim",
-            "steps_per_execution",
-        )
-        for name in positive:
-            if int(getattr(self, name)) <= 0:
-                raise ValueError(
-                    f"Field `{name}` must be positive, got "
-                    f"{getattr(self, name)!r}."
-                )
-        for name in (
-            "num_samples",
-            "steps_per_epoch",
-            "save_freq",
-            "num_negations",
-            "clipnorm",
-            "weight_decay",
-        ):
-            if getattr(self, name) < 0:
-                raise ValueError(
-                    f"Field `{name}` must be >= 0, got {getattr(self, name)!r}."
-                )
-        if not 0.0 <= self.warmup_ratio < 1.0:
-            raise ValueError(
-                f"Field `warmup_ratio` must be in [0, 1), got "
-                f"{self.warmup_ratio!r}."
-            )
-        if self.learning_rate <= 0:
-            raise ValueError(
-                f"Field `learning_rate` must be positive, got "
-                f"{self.learning_rate!r}."
-            )
         self.negation_capacity_value()
         for name, allowed in _choices().items():
             if allowed and getattr(self, name) not in allowed:
@@ -323,6 +318,11 @@ class TrainingConfig:
     @classmethod
     def from_dict(cls, values):
         """Build a config from a dict; unknown keys raise a `ValueError`."""
+        if not isinstance(values, dict):
+            raise ValueError(
+                "A training config must be a JSON object of fields, got "
+                f"{type(values).__name__}."
+            )
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:

@@ -13,12 +13,16 @@ only synthetic images.
 
 import csv
 import json
+import os
 import pathlib
 
 from keras_clinclip.training import builders
+from keras_clinclip.training import run_folder
 from keras_clinclip.training.builders import build_losses
 from keras_clinclip.training.callbacks import run_paths
 from keras_clinclip.training.config import TrainingConfig
+from keras_clinclip.training.config_file import ConfigFileError
+from keras_clinclip.training.config_file import read_config_file
 from keras_clinclip.training.optim import build_optimizer
 from keras_clinclip.training.training_state_backup import TrainingStateBackup
 
@@ -119,6 +123,11 @@ def export_preset(run_dir, preset_dir, weights=None):
 
     Returns:
         The `pathlib.Path` of the preset directory.
+
+    Raises:
+        RunFolderError: a training run holds `run_dir` and the export
+            would read its rotating backups (no `weights`) or write its
+            own `preset/`; or `weights` does not fit the run's model.
     """
 
     run_dir = pathlib.Path(run_dir)
@@ -128,7 +137,20 @@ def export_preset(run_dir, preset_dir, weights=None):
             f"{paths['config']} is missing: is {run_dir} the output_dir of "
             "a `clinclip train` run?"
         )
-    config = TrainingConfig.load(paths["config"])
+    own_preset = os.path.realpath(preset_dir) == os.path.realpath(
+        paths["preset"]
+    )
+    if (weights is None or own_preset) and _in_use(run_dir):
+        raise run_folder.RunFolderError(
+            f"{run_dir} is in use by a training run (see {run_dir}/.lock): "
+            "export it when the run has ended, or give --weights FILE and "
+            "--preset-dir DIR outside the run"
+        )
+    values = read_config_file(paths["config"])  # ConfigFileError if bad
+    try:
+        config = TrainingConfig.from_dict(values)
+    except ValueError as error:
+        raise ConfigFileError(f"{paths['config']}: {error}") from None
     info_path = run_dir / MODEL_INFO
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     weights = pathlib.Path(weights) if weights else find_checkpoint(run_dir)
@@ -145,7 +167,14 @@ def export_preset(run_dir, preset_dir, weights=None):
         loss_weights=loss_weights,
     )
     model.optimizer.build(model.trainable_variables)
-    model.load_weights(str(weights))
+    try:
+        model.load_weights(str(weights))
+    except Exception as error:  # h5py and Keras raise many kinds here
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        raise run_folder.RunFolderError(
+            f"{weights}: not weights of this run's model ({lines[0]}); "
+            "give another --weights file"
+        ) from error
     preprocessor = builders.build_preprocessor(config)
     preset_dir = pathlib.Path(preset_dir)
     model.save_to_preset(
@@ -155,6 +184,17 @@ def export_preset(run_dir, preset_dir, weights=None):
     )
     print(f"Exported {weights} to the preset {preset_dir}")
     return preset_dir
+
+
+def _in_use(run_dir):
+    """Whether a training run holds the lock of `run_dir`."""
+    try:
+        run_folder.RunLock(run_dir).acquire().release()
+    except run_folder.RunFolderError:
+        return True
+    except OSError:  # a read-only folder: no run writes there
+        return False
+    return False
 
 
 def run(args):

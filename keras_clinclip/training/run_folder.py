@@ -68,7 +68,14 @@ class RunLock:
         self._file = None
 
     def acquire(self):
-        """Take the lock or raise `RunFolderError`; returns `self`."""
+        """Take the lock or raise `RunFolderError`; returns `self`.
+
+        A lock already held by this object stays held (so a lock taken
+        early, e.g. by `clinclip train` before loading Keras, can be
+        handed to `train` and entered there).
+        """
+        if self._file is not None:
+            return self
         try:
             import fcntl
         except ImportError:  # Windows: no advisory locks, run unlocked.

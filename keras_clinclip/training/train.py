@@ -21,20 +21,20 @@ from keras_clinclip.backend import engines
 from keras_clinclip.backend import keras_compat
 from keras_clinclip.backend import torch_ddp
 from keras_clinclip.data import sharding
+from keras_clinclip.errors import is_user_error
+from keras_clinclip.errors import one_line
 from keras_clinclip.training import builders
 from keras_clinclip.training import export
 from keras_clinclip.training import run_folder
 from keras_clinclip.training.builders import build_losses  # noqa: F401
 from keras_clinclip.training.callbacks import build_callbacks
 from keras_clinclip.training.callbacks import run_paths
-from keras_clinclip.training.config import TrainingConfig
 from keras_clinclip.training.config import config_from_args
 from keras_clinclip.training.fit_loop import fit_with_resume
 from keras_clinclip.training.fit_loop import stream_from
 from keras_clinclip.training.optim import build_optimizer
 from keras_clinclip.training.training_data import TrainingData  # noqa: F401
 from keras_clinclip.training.training_data import skipped_summary
-from keras_clinclip.training.training_state_backup import CorruptStateError
 
 
 @dataclasses.dataclass
@@ -122,6 +122,7 @@ def train(
     callbacks=(),
     write_preset=True,
     restart=False,
+    run_lock=None,
 ):
     """Train a model as `config` describes, resuming from a backup if any.
 
@@ -144,6 +145,9 @@ def train(
             only) to `<output_dir>/preset` when the model supports it.
         restart: delete the outputs of an earlier run in `output_dir`
             and start afresh (`run_folder.clear_run`).
+        run_lock: a `run_folder.RunLock` of `output_dir` already held
+            (`clinclip train` takes it before loading Keras); released
+            at the end.
 
     Returns:
         A `TrainingResult`.
@@ -153,9 +157,8 @@ def train(
         return _train(
             config, setup, model, data, losses, callbacks, write_preset
         )
-    with run_folder.RunLock(config.output_dir):
+    with run_lock or run_folder.RunLock(config.output_dir):
         run_folder.check_run_config(config, restart=restart)
-        _save_config(config, run_paths(config.output_dir)["config"])
         return _train(
             config, setup, model, data, losses, callbacks, write_preset
         )
@@ -180,6 +183,10 @@ def _train(config, setup, model, data, losses, callbacks, write_preset):
                 _write_model_info(config, data, model)
         elif callable(model) and not isinstance(model, keras.Model):
             model = model()
+        if setup.is_chief:
+            # Only now, with the data and the model built: a run that
+            # fails before does not hold its folder.
+            _save_config(config, paths["config"])
         loss_list, weights = losses or build_losses(config)
         optimizer = build_optimizer(
             config.learning_rate,
@@ -263,25 +270,25 @@ def _write_model_info(config, data, model=None):
 def _save_weights_atomic(model, path):
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = utils.temp_sibling(path)
-    model.save_weights(str(temp), overwrite=True)
-    utils.commit(temp, path)
+    utils.replace_atomically(
+        path, lambda temp: model.save_weights(str(temp), overwrite=True)
+    )
 
 
 def run(args):
-    """Run `clinclip train` with parsed arguments; returns the exit code."""
-    config = config_from_args(args)
-    if getattr(args, "config", None):
-        base = TrainingConfig.load(args.config).to_dict()
-        defaults = TrainingConfig().to_dict()
-        changed = {
-            key: value
-            for key, value in config.to_dict().items()
-            if value != defaults[key]
-        }
-        config = TrainingConfig.from_dict({**base, **changed})
+    """Run `clinclip train` with parsed arguments; returns the exit code.
+
+    `args.training_config` and `args.run_lock` come from
+    `keras_clinclip.cli.train.check` (the config with `--config` merged,
+    and the run folder's lock, taken before Keras loaded).
+    """
+    config = getattr(args, "training_config", None) or config_from_args(args)
     try:
-        result = train(config, restart=bool(getattr(args, "restart", False)))
+        result = train(
+            config,
+            restart=bool(getattr(args, "restart", False)),
+            run_lock=getattr(args, "run_lock", None),
+        )
     except Exception as error:  # noqa: BLE001 (reported, then exit 1)
         return _report_failure(error, config)
     print(
@@ -339,10 +346,9 @@ def _report_failure(error, config):
 def _error_message(error, config):
     """`(line, known)`: the useful line of `error` (a data error is buried
     in TF's text) and whether it is a known, explained failure."""
-    known = (run_folder.RunFolderError, CorruptStateError)
     text = str(error)
-    if isinstance(error, known):
-        return text, True
+    if is_user_error(error):
+        return one_line(error), True
     hint = ""
     if config.on_error == "raise":
         hint = (

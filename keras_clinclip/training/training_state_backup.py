@@ -130,6 +130,10 @@ class TrainingStateBackup(keras.callbacks.Callback):
         """
         state = cls.read_state(backup_dir)
         if state is None:
+            if log_csv is not None:
+                # A run that starts from step 0 starts its log afresh too
+                # (rows of an earlier, unfinished try would repeat).
+                pathlib.Path(log_csv).unlink(missing_ok=True)
             return 0
         if not model.built:
             raise ValueError(
@@ -159,8 +163,8 @@ class TrainingStateBackup(keras.callbacks.Callback):
                 f"state holds {step} iterations",
             )
         _set_seed_states(model, state.get("seeds"), weights)
-        if log_csv is not None and "log_csv" in state:
-            utils.write_text_atomic(log_csv, state["log_csv"])
+        if log_csv is not None:
+            write_log(log_csv, state.get("log_csv", ""))
         return step
 
     # --- writing -----------------------------------------------------------
@@ -171,17 +175,18 @@ class TrainingStateBackup(keras.callbacks.Callback):
             return
         self.backup_dir.mkdir(parents=True, exist_ok=True)
         name = f"state-{step:09d}.weights.h5"
-        final = self.backup_dir / name
-        temp = utils.temp_sibling(final)
-        self.model.save_weights(str(temp), overwrite=True)
-        utils.commit(temp, final)
+        utils.replace_atomically(
+            self.backup_dir / name,
+            lambda temp: self.model.save_weights(str(temp), overwrite=True),
+        )
         state = {
             "step": step,
             "weights": name,
             "seeds": _seed_states(self.model),
         }
         if self.log_csv is not None and self.log_csv.exists():
-            state["log_csv"] = self.log_csv.read_text()
+            with open(self.log_csv, encoding="utf-8", newline="") as handle:
+                state["log_csv"] = handle.read()
         utils.write_text_atomic(
             self.backup_dir / STATE_FILE, json.dumps(state) + "\n"
         )
@@ -217,6 +222,34 @@ class TrainingStateBackup(keras.callbacks.Callback):
             for path in self.backup_dir.iterdir():
                 path.unlink(missing_ok=True)
             self.backup_dir.rmdir()
+
+
+def write_log(path, text):
+    """Put back a CSV log as it was at a backup, with CRLF line endings.
+
+    `keras.callbacks.CSVLogger` ends rows with CRLF (the `csv` module's
+    default); the log rewritten here keeps that one convention, so the
+    rows appended after a resume match. An empty `text` (no row yet)
+    removes the log.
+
+    Args:
+        path: the run's CSV log.
+        text: its content at the backup's step.
+
+    Example:
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "log.csv")
+    >>> write_log(path, "epoch,loss\\n0,1.5\\r\\n")
+    >>> open(path, "rb").read()
+    b'epoch,loss\\r\\n0,1.5\\r\\n'
+    """
+    path = pathlib.Path(path)
+    if not text:
+        path.unlink(missing_ok=True)
+        return
+    lines = text.replace("\r\n", "\n").split("\n")
+    with utils.atomic_write(path, encoding="utf-8", newline="") as handle:
+        handle.write("\r\n".join(lines))
 
 
 class CorruptStateError(ValueError):

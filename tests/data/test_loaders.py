@@ -98,7 +98,7 @@ def test_load_records_csv_and_jsonl(tmp_path):
 
 def test_load_records_bad_input(tmp_path):
     (tmp_path / "nocol.csv").write_text("path,report\na.png,x\n")
-    with pytest.raises(ValueError, match=r"nocol.csv: missing the column"):
+    with pytest.raises(ValueError, match=r"nocol.csv: no column 'image_path'"):
         load_records(tmp_path / "nocol.csv")
     (tmp_path / "bad.csv").write_text(
         "image_path,report,Edema\na.png,ok,1\nb.png,ok,2\nc.png,,1\n"

@@ -190,14 +190,14 @@ def _corrupt(tmp_path):
 def test_strict_mode_names_the_file(tmp_path):
     records = _corrupt(tmp_path)
     dataset = make_dataset(records, HashPreprocessor(), 2, image_size=16)
-    with pytest.raises(Exception, match=r"row 1: .*b\.jpg"):
+    with pytest.raises(Exception, match=r"row 2: .*b\.jpg"):
         list(dataset)
     bad = dict(records, labels=records["labels"].copy())
     bad["labels"][3, 2] = 3.0
-    with pytest.raises(ValueError, match=r"row 3 \(id d.*label 3\.0"):
+    with pytest.raises(ValueError, match=r"row 4 \(id d.*label 3\.0"):
         make_dataset(bad, HashPreprocessor(), 2)
     empty = dict(records, report=["x", "", "y", "z"])
-    with pytest.raises(ValueError, match=r"row 1 .*empty report"):
+    with pytest.raises(ValueError, match=r"row 2 .*empty report"):
         make_dataset(empty, HashPreprocessor(), 2)
     missing = dict(records, image_path=records["image_path"][:3] + ["no.png"])
     with pytest.raises(ValueError, match="no.png"):

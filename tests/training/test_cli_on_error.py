@@ -106,7 +106,7 @@ def test_raise_exits_non_zero_in_bounded_time_with_one_line(tmp_path):
         if line.startswith("clinclip train: error:")
     ]
     assert len(ours) == 1, result.stderr[-3000:]
-    assert f"records row {BAD_ROW}" in ours[0]
+    assert f"records row {BAD_ROW + 1}" in ours[0]  # counted from 1
     assert f"img{BAD_ROW}.png" in ours[0]
     assert "--on-error skip" in ours[0]
     assert "Traceback" not in result.stderr
