@@ -262,3 +262,57 @@ def _aurocs(labels, scores, names, uncertain, blank):
         labels, scores, names, uncertain, blank, n_bootstrap=0
     )["per_class"]
     return {name: per_class[name]["auroc"] for name in names}
+
+
+def format_calibration_table(result, digits=3):
+    """Markdown: ECE before and after each temperature, and the AUROCs.
+
+    Args:
+        result: a `temperature_scaling` result.
+        digits: decimals.
+
+    Returns:
+        A Markdown table, one row per finding and a macro row.
+
+    Example:
+    >>> z = np.array([[6.0], [-6.0], [6.0], [-6.0]])
+    >>> y = np.array([[1], [0], [0], [1]])
+    >>> table = format_calibration_table(temperature_scaling(z, y, z, y, ["A"]))
+    >>> print(table.splitlines()[2])
+    | A | 0.498 | 1e+06 | 0.000 | 1e+06 | 0.000 | 0.500 |
+    """
+
+    def num(value):
+        return "n/a" if not np.isfinite(value) else f"{value:.{digits}f}"
+
+    def temp(value):
+        return f"{value:.3g}"
+
+    per = result["per_finding"]
+    shared = result["shared"]
+    rows = [
+        "| finding | ECE before | T (per finding) | ECE after | T (shared) "
+        "| ECE after (shared) | AUROC before = after |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, entry in result["before"]["per_class"].items():
+        same = all(
+            result["auroc"][mode][name] == result["auroc"]["before"][name]
+            or not np.isfinite(result["auroc"]["before"][name])
+            for mode in MODES
+        )
+        auroc = num(result["auroc"]["before"][name])
+        rows.append(
+            f"| {name} | {num(entry['ece'])} | "
+            f"{temp(per['temperature'][name])} | "
+            f"{num(per['calibration']['per_class'][name]['ece'])} | "
+            f"{temp(shared['temperature'][name])} | "
+            f"{num(shared['calibration']['per_class'][name]['ece'])} | "
+            f"{auroc if same else auroc + ' (changed!)'} |"
+        )
+    rows.append(
+        f"| **macro** | {num(result['before']['macro']['ece'])} | | "
+        f"{num(per['calibration']['macro']['ece'])} | | "
+        f"{num(shared['calibration']['macro']['ece'])} | |"
+    )
+    return "\n".join(rows)

@@ -3,7 +3,8 @@
 `evaluate_records(backbone, preprocessor, records)` embeds the images and
 reports of the test split once and runs zero-shot classification with its
 clinical metrics (AUPRC, operating points chosen on the validation split,
-calibration), retrieval, CXR-Align (when a CXR-Align dict is given or the
+calibration, temperature scaling fitted on the validation split),
+retrieval, CXR-Align (when a CXR-Align dict is given or the
 records carry negated reports), the linear probe (when a training split
 exists) and, on SynthCXR records, localisation (pointing game), then
 optionally writes the Markdown report. `clinclip evaluate` and
@@ -25,6 +26,7 @@ import numpy as np
 from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
 from keras_clinclip.data import decode_image
 from keras_clinclip.data import select
+from keras_clinclip.evaluation.calibration import temperature_scaling
 from keras_clinclip.evaluation.cxr_align import evaluate_cxr_align
 from keras_clinclip.evaluation.embed import embed_images
 from keras_clinclip.evaluation.embed import embed_texts
@@ -38,7 +40,7 @@ from keras_clinclip.evaluation.synthcxr_localization import (
 )
 from keras_clinclip.evaluation.zero_shot import embed_prompt_pairs
 from keras_clinclip.evaluation.zero_shot import zero_shot_evaluate
-from keras_clinclip.evaluation.zero_shot import zero_shot_scores
+from keras_clinclip.evaluation.zero_shot import zero_shot_logits
 from keras_clinclip.models.clinclip_prompts import prompt_pairs
 
 
@@ -253,6 +255,8 @@ def evaluate_records(
 
     Returns:
         dict with `zero_shot`, `clinical` (`metrics.clinical_metrics`),
+        `calibration` (`calibration.temperature_scaling` fitted on the
+        validation split, or None without one),
         `retrieval`, `cxr_align` (or None), `linear_probe` (or None),
         `localization` (`localization.evaluate_localization`, or None),
         `similarity_batch`, `warnings` (the unique messages about
@@ -322,6 +326,7 @@ def evaluate_records(
             output_dir,
             zero_shot=result["zero_shot"],
             clinical=result["clinical"],
+            calibration=result["calibration"],
             localization=result["localization"],
             retrieval=result["retrieval"],
             cxr_align=result["cxr_align"],
@@ -403,9 +408,10 @@ def _evaluate(backbone, preprocessor, records, options):
                 options.batch_size,
                 options.progress,
             )
-            val_scores = zero_shot_scores(
+            val_logits = zero_shot_logits(
                 val_emb, positives, negatives, logit_scale=scale
             )
+            val_scores = 0.5 * (1.0 + np.tanh(0.5 * val_logits))
             val_labels = np.asarray(val["labels"], dtype=np.float64)
     clinical = clinical_metrics(
         labels,
@@ -420,6 +426,20 @@ def _evaluate(backbone, preprocessor, records, options):
         n_bootstrap=options.n_bootstrap,
         seed=options.seed,
     )
+
+    # --- Temperature scaling, fitted on the validation split ---
+    calibration = None
+    if val_labels is not None:
+        calibration = temperature_scaling(
+            val_logits,
+            val_labels,
+            zero_shot["logits"],
+            labels,
+            findings,
+            n_bins=options.calibration_bins,
+            uncertain=options.uncertain,
+            blank=options.blank,
+        )
 
     # --- Localisation (SynthCXR: the drawn regions are known) ---
     located = None
@@ -492,6 +512,7 @@ def _evaluate(backbone, preprocessor, records, options):
     return {
         "zero_shot": zero_shot,
         "clinical": clinical,
+        "calibration": calibration,
         "localization": located,
         "retrieval": retrieval,
         "cxr_align": align,
