@@ -16,7 +16,7 @@ Example:
 >>> from keras_clinclip.cli import build_parser
 >>> parser = build_parser()
 >>> sorted(SUBCOMMANDS)[:2]
-['demo', 'evaluate']
+['benchmark', 'demo']
 >>> parser.parse_args(["train", "--batch-size", "8"]).batch_size
 8
 """
@@ -28,6 +28,7 @@ import sys
 import traceback
 
 import keras_clinclip
+from keras_clinclip.cli import benchmark
 from keras_clinclip.cli import demo
 from keras_clinclip.cli import evaluate
 from keras_clinclip.cli import explain
@@ -72,6 +73,11 @@ SUBCOMMANDS = {
         export,
         "keras_clinclip.training.export",
         "export a checkpoint to a KerasHub preset directory",
+    ),
+    "benchmark": Subcommand(
+        benchmark,
+        "keras_clinclip.evaluation.benchmark",
+        "run the papers' protocols on datasets, write a table with 95% CIs",
     ),
     "explain": Subcommand(
         explain,

@@ -24,12 +24,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
-from keras_clinclip.data import decode_image
 from keras_clinclip.data import select
 from keras_clinclip.evaluation.calibration import temperature_scaling
 from keras_clinclip.evaluation.cxr_align import evaluate_cxr_align
 from keras_clinclip.evaluation.embed import embed_images
 from keras_clinclip.evaluation.embed import embed_texts
+from keras_clinclip.evaluation.embed import images_of
 from keras_clinclip.evaluation.metrics import clinical_metrics
 from keras_clinclip.evaluation.probe import linear_probe
 from keras_clinclip.evaluation.report import write_report
@@ -77,19 +77,6 @@ class EvaluationOptions:
     localization: bool | str = "auto"
 
 
-class _ConvertedImages:
-    """A preprocessor view whose images are already converted."""
-
-    def __init__(self, preprocessor):
-        self.preprocessor = preprocessor
-
-    def convert_images(self, images):
-        return images
-
-    def tokenize(self, texts):
-        return self.preprocessor.tokenize(texts)
-
-
 def select_split(records, split):
     """The rows of `records` whose `split` column equals `split`.
 
@@ -115,27 +102,6 @@ def select_split(records, split):
         )
     keep = [i for i, s in enumerate(records["split"]) if s == split]
     return select(records, np.asarray(keep, np.int64))
-
-
-def _images_of(records, preprocessor):
-    """The images of `records` and the preprocessor to embed them with.
-
-    In-memory images are returned raw (converted batch by batch later);
-    image files, which may differ in size, are decoded with
-    `keras_clinclip.data.decode_image` and converted one by one.
-    """
-    if "image" in records:
-        return np.asarray(records["image"]), preprocessor
-    if "image_path" in records:
-        converted = [
-            np.asarray(preprocessor.convert_images(decode_image(path)))
-            for path in records["image_path"]
-        ]
-        return np.stack(converted), _ConvertedImages(preprocessor)
-    raise KeyError(
-        "records need an 'image' or 'image_path' column (columns: "
-        f"{sorted(records)})"
-    )
 
 
 def _first_text(values):
@@ -358,7 +324,7 @@ def _evaluate(backbone, preprocessor, records, options):
             f"labels have shape {labels.shape} but {len(findings)} findings "
             "were named"
         )
-    images, image_preprocessor = _images_of(test, preprocessor)
+    images, image_preprocessor = images_of(test, preprocessor)
     image_emb = embed_images(
         backbone,
         images,
@@ -400,7 +366,7 @@ def _evaluate(backbone, preprocessor, records, options):
     if options.validation_split is not None and "split" in records:
         val = select_split(records, options.validation_split)
         if len(val.get("report", [])):
-            val_images, val_preprocessor = _images_of(val, preprocessor)
+            val_images, val_preprocessor = images_of(val, preprocessor)
             val_emb = embed_images(
                 backbone,
                 val_images,
@@ -489,7 +455,7 @@ def _evaluate(backbone, preprocessor, records, options):
     if options.train_split is not None and options.probe_fractions:
         train = select_split(records, options.train_split)
         if len(train.get("report", [])):
-            train_images, train_preprocessor = _images_of(train, preprocessor)
+            train_images, train_preprocessor = images_of(train, preprocessor)
             train_emb = embed_images(
                 backbone,
                 train_images,

@@ -23,6 +23,8 @@ contract); `boxes_to_mask` scales them to the map's grid, which is right
 because `ClinCLIPImageConverter` resizes without cropping.
 """
 
+import importlib
+
 import numpy as np
 
 from keras_clinclip.evaluation.metrics import estimate_with_ci
@@ -253,3 +255,75 @@ def region_localization(
         "threshold_split": split,
         "per_image": per_image,
     }
+
+
+def region_cases(records, grid, class_names, mask_fn=None):
+    """The rows with a ground-truth region, as masks on a grid.
+
+    Args:
+        records: columns with `boxes` (N lists of (k, 4) x, y, w, h
+            pixels, or an (N, K, 4) array padded with NaN rows) and
+            `image_hw`, or `masks` (N boolean arrays), or SIIM's
+            `mask_rle` (decoded by `mask_fn(rles, height, width)`, by
+            default `keras_clinclip.data.datasets.siim.decode_rle`); and
+            optionally `box_labels` (names of `class_names`).
+        grid: `(H, W)` of the masks.
+        class_names: the label names (a box's label picks its prompt).
+        mask_fn: the RLE decoder.
+
+    Returns:
+        `{"index": rows, "masks": (n, H, W) bool, "label": class index}`.
+
+    Example:
+    >>> records = {"boxes": [np.zeros((0, 4)), np.array([[0, 0, 5, 5]])],
+    ...            "image_hw": np.array([[10, 10], [10, 10]])}
+    >>> cases = region_cases(records, (2, 2), ["Pneumonia"])
+    >>> cases["index"], cases["masks"][0].astype(int).tolist()
+    ([1], [[1, 0], [0, 0]])
+    """
+    out = {"index": [], "masks": [], "label": []}
+    count = len(
+        records.get("boxes", records.get("masks", records.get("mask_rle", [])))
+    )
+    labels_of = records.get("box_labels")
+    for i in range(count):
+        mask = None
+        if "boxes" in records:
+            boxes = np.asarray(records["boxes"][i], np.float64).reshape(-1, 4)
+            boxes = boxes[np.isfinite(boxes).all(axis=1)]
+            if len(boxes):
+                mask = boxes_to_mask(boxes, records["image_hw"][i], grid)
+        elif "masks" in records:
+            given = np.asarray(records["masks"][i], bool)
+            if given.any():
+                mask = resize_mask(given, grid)
+        else:
+            rles = [
+                r
+                for r in records["mask_rle"][i]
+                if str(r).strip() not in ("", "-1")
+            ]
+            if rles:
+                height, width = (int(v) for v in records["image_hw"][i])
+                decode = mask_fn or _siim_decoder()
+                mask = resize_mask(decode(rles, height, width), grid)
+        if mask is None:
+            continue
+        label = 0
+        if labels_of is not None and len(labels_of[i]):
+            first = str(list(labels_of[i])[0])
+            label = class_names.index(first) if first in class_names else 0
+        out["index"].append(i)
+        out["masks"].append(mask)
+        out["label"].append(label)
+    out["masks"] = np.asarray(out["masks"], bool).reshape(-1, *grid)
+    return out
+
+
+def _siim_decoder():
+    # The SIIM loader (`data.datasets.siim`, the datasets issue) owns the
+    # RLE format; resolved by name so that records with masks or boxes do
+    # not need it.
+    return importlib.import_module(
+        "keras_clinclip.data.datasets.siim"
+    ).decode_rle

@@ -196,9 +196,11 @@ def write_report(
             "## Temperature scaling",
             "",
             "Zero-shot logits divided by a temperature fitted on the "
-            "validation split (NLL; one per finding and one shared), as in "
-            "Guo et al. (2017); ECE on the test split. The ranking, hence "
-            "every AUROC, is unchanged by construction.",
+            "validation split (NLL; one per finding, one shared, and one "
+            "per finding with a bias b: sigmoid(z / T + b), Platt scaling "
+            "with a positive slope), as in Guo et al. (2017); ECE on the "
+            "test split. The ranking, hence every AUROC, is unchanged by "
+            "construction.",
             "",
             format_calibration_table(calibration),
             "",
@@ -308,7 +310,7 @@ def write_report(
                         "temperature": calibration[mode]["temperature"],
                         "ece": calibration[mode]["calibration"]["macro"],
                     }
-                    for mode in ("per_finding", "shared")
+                    for mode in ("per_finding", "shared", "per_finding_bias")
                 },
                 "auroc": calibration["auroc"],
             }

@@ -65,7 +65,11 @@ def _headline(result):
     row["zero-shot macro AUPRC"] = clinical.get("auprc")
     row["zero-shot macro ECE (lower is better)"] = clinical.get("ece")
     calibrated = result.get("calibration") or {}
-    for mode, label in (("per_finding", "per finding"), ("shared", "shared")):
+    for mode, label in (
+        ("per_finding", "per finding"),
+        ("shared", "shared"),
+        ("per_finding_bias", "and bias per finding"),
+    ):
         ece = calibrated.get(mode, {}).get("calibration", {}).get("macro", {})
         row[f"macro ECE, temperature {label}"] = ece.get("ece")
     located = (result.get("localization") or {}).get("scores", {})

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from keras_clinclip.evaluation import calibration
+from keras_clinclip.evaluation import metrics
 from keras_clinclip.evaluation import region_localization as loc
 from keras_clinclip.evaluation import retrieval
 from keras_clinclip.evaluation import zero_shot_binary as binary
@@ -216,14 +217,38 @@ def test_temperature_scaling_lowers_ece_and_keeps_every_auroc():
     assert r["before"]["macro"]["ece"] > 0.3
     assert r["per_finding"]["calibration"]["macro"]["ece"] < 0.06
     assert r["shared"]["calibration"]["macro"]["ece"] < 0.1
+    before = metrics.multilabel_auroc(
+        y[2000:],
+        calibration.apply_temperature(z[2000:], 1.0),
+        names,
+        n_bootstrap=0,
+    )["per_class"]
     for mode in calibration.MODES:
         assert r["auroc"][mode] == r["auroc"]["before"]
+        after = metrics.multilabel_auroc(
+            y[2000:], r[mode]["probabilities"], names, n_bootstrap=0
+        )["per_class"]
+        for name in names:  # the probabilities themselves rank the same
+            assert after[name]["auroc"] == before[name]["auroc"]
     shared = set(r["shared"]["temperature"].values())
     assert len(shared) == 1
     per = r["per_finding"]["temperature"]
     assert 8 < per["a"] < 10 and 10.5 < per["c"] < 13
     with pytest.raises(ValueError, match="> 0"):
         calibration.apply_temperature([[1.0]], [0.0])
+
+
+def test_a_bias_fixes_shifted_logits_that_no_temperature_can():
+    rng = np.random.default_rng(2)
+    y = (rng.random((3000, 1)) < 0.1).astype(float)  # prevalence 10%
+    z = 6.0 + 2.0 * y + rng.normal(size=(3000, 1))  # all "present"
+    r = calibration.temperature_scaling(
+        z[:1500], y[:1500], z[1500:], y[1500:], ["a"]
+    )
+    assert r["per_finding"]["calibration"]["macro"]["ece"] > 0.3
+    assert r["per_finding_bias"]["calibration"]["macro"]["ece"] < 0.05
+    assert r["per_finding_bias"]["bias"]["a"] < -5.0
+    assert r["auroc"]["per_finding_bias"] == r["auroc"]["before"]
 
 
 def test_estimate_with_ci_holds_the_value_and_an_interval():

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from keras_hub.src.tests import test_case
 
+from keras_clinclip.evaluation.fine_tune import fine_tune
+from keras_clinclip.evaluation.fine_tune import preset_classifier
 from keras_clinclip.models import ClinCLIPImageConverter
 from keras_clinclip.models.clinclip_image_classifier import (
     ClinCLIPImageClassifier,
@@ -81,6 +83,27 @@ class ClinCLIPImageClassifierTest(test_case.TestCase):
         loaded = ClinCLIPImageClassifier.from_preset(saved)
         self.assertEqual(loaded.problem, "multiclass")
         self.assertAllClose(loaded.predict(x, verbose=0), out)
+
+    def test_fine_tune_protocol_on_a_preset(self):
+        preset = tempfile.mkdtemp(prefix="clinclip_fine_tune_")
+        tiny_backbone().save_to_preset(preset)
+        tiny_preprocessor(image_size=32).save_to_preset(preset)
+        labels = np.array([[1.0], [0.0]] * 4)
+        result = fine_tune(
+            preset_classifier(preset),
+            images(8),
+            labels,
+            images(8, seed=1),
+            labels,
+            ["Pneumonia"],
+            "binary",
+            fractions=(0.5, 1.0),
+            epochs=1,
+            batch_size=4,
+        )
+        self.assertEqual([result[f]["num_train"] for f in (0.5, 1.0)], [4, 8])
+        auroc = result[1.0]["metrics"]["AUROC"]["value"]
+        self.assertTrue(0.0 <= auroc <= 1.0)
 
     def test_binary_needs_one_output(self):
         with self.assertRaisesRegex(ValueError, "num_classes=1"):
