@@ -77,7 +77,7 @@ SUBCOMMANDS = {
     "benchmark": Subcommand(
         benchmark,
         "keras_clinclip.evaluation.benchmark",
-        "run the papers' protocols on datasets, write a table with 95% CIs",
+        "run the papers' protocols on datasets; one table with bootstrap CIs",
     ),
     "explain": Subcommand(
         explain,
