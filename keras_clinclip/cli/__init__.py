@@ -16,7 +16,7 @@ Example:
 >>> from keras_clinclip.cli import build_parser
 >>> parser = build_parser()
 >>> sorted(SUBCOMMANDS)[:2]
-['demo', 'evaluate']
+['benchmark', 'demo']
 >>> parser.parse_args(["train", "--batch-size", "8"]).batch_size
 8
 """
@@ -29,6 +29,7 @@ import sys
 import traceback
 
 import keras_clinclip
+from keras_clinclip.cli import benchmark
 from keras_clinclip.cli import demo
 from keras_clinclip.cli import evaluate
 from keras_clinclip.cli import explain
@@ -75,6 +76,11 @@ SUBCOMMANDS = {
         export,
         "keras_clinclip.training.export",
         "export a checkpoint to a KerasHub preset directory",
+    ),
+    "benchmark": Subcommand(
+        benchmark,
+        "keras_clinclip.evaluation.benchmark",
+        "run the papers' protocols on datasets; one table with bootstrap CIs",
     ),
     "explain": Subcommand(
         explain,

@@ -15,7 +15,9 @@ row, so that the model compiles once on every backend.
 """
 
 import keras
+import numpy as np
 
+from keras_clinclip.data import decode_image
 from keras_clinclip.models.clinclip_batch_encoder import encode_images
 from keras_clinclip.models.clinclip_batch_encoder import encode_texts
 from keras_clinclip.models.clinclip_batch_encoder import in_batches
@@ -23,7 +25,13 @@ from keras_clinclip.models.clinclip_batch_encoder import pad_rows as _pad_rows
 from keras_clinclip.models.clinclip_batch_encoder import to_numpy as _to_numpy
 from keras_clinclip.models.clinclip_batch_encoder import unit_rows
 
-__all__ = ["embed_images", "embed_texts", "encode_images", "encode_texts"]
+__all__ = [
+    "embed_images",
+    "embed_texts",
+    "encode_images",
+    "encode_texts",
+    "images_of",
+]
 
 
 def _progress(total, enabled, label):
@@ -115,3 +123,49 @@ def embed_texts(backbone, texts, preprocessor, batch_size=64, progress=False):
 
     bar = _progress(len(texts), progress, "Embedding reports")
     return unit_rows(in_batches(run, len(texts), batch_size, bar))
+
+
+class _ConvertedImages:
+    """A preprocessor view whose images are already converted."""
+
+    def __init__(self, preprocessor):
+        self.preprocessor = preprocessor
+
+    def convert_images(self, images):
+        return images
+
+    def tokenize(self, texts):
+        return self.preprocessor.tokenize(texts)
+
+
+def images_of(records, preprocessor):
+    """The images of `records` and the preprocessor to embed them with.
+
+    In-memory images are returned raw (converted batch by batch later);
+    image files, which may differ in size, are decoded with
+    `keras_clinclip.data.decode_image` and converted one by one.
+
+    Args:
+        records: columns with `image` or `image_path`.
+        preprocessor: a `ClinCLIPPreprocessor`.
+
+    Returns:
+        `(images, preprocessor)` to hand to `embed.embed_images`.
+
+    Example:
+    >>> images, _ = images_of({"image": np.zeros((2, 4, 4))}, None)
+    >>> images.shape
+    (2, 4, 4)
+    """
+    if "image" in records:
+        return np.asarray(records["image"]), preprocessor
+    if "image_path" in records:
+        converted = [
+            np.asarray(preprocessor.convert_images(decode_image(path)))
+            for path in records["image_path"]
+        ]
+        return np.stack(converted), _ConvertedImages(preprocessor)
+    raise KeyError(
+        "records need an 'image' or 'image_path' column (columns: "
+        f"{sorted(records)})"
+    )

@@ -3,7 +3,8 @@
 `evaluate_records(backbone, preprocessor, records)` embeds the images and
 reports of the test split once and runs zero-shot classification with its
 clinical metrics (AUPRC, operating points chosen on the validation split,
-calibration), retrieval, CXR-Align (when a CXR-Align dict is given or the
+calibration, temperature scaling fitted on the validation split),
+retrieval, CXR-Align (when a CXR-Align dict is given or the
 records carry negated reports), the linear probe (when a training split
 exists) and, on SynthCXR records, localisation (pointing game), then
 optionally writes the Markdown report. `clinclip evaluate` and
@@ -23,11 +24,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
-from keras_clinclip.data import decode_image
 from keras_clinclip.data import select
+from keras_clinclip.evaluation.calibration import temperature_scaling
 from keras_clinclip.evaluation.cxr_align import evaluate_cxr_align
 from keras_clinclip.evaluation.embed import embed_images
 from keras_clinclip.evaluation.embed import embed_texts
+from keras_clinclip.evaluation.embed import images_of
 from keras_clinclip.evaluation.metrics import clinical_metrics
 from keras_clinclip.evaluation.probe import linear_probe
 from keras_clinclip.evaluation.report import write_report
@@ -38,7 +40,7 @@ from keras_clinclip.evaluation.synthcxr_localization import (
 )
 from keras_clinclip.evaluation.zero_shot import embed_prompt_pairs
 from keras_clinclip.evaluation.zero_shot import zero_shot_evaluate
-from keras_clinclip.evaluation.zero_shot import zero_shot_scores
+from keras_clinclip.evaluation.zero_shot import zero_shot_logits
 from keras_clinclip.models.clinclip_prompts import prompt_pairs
 
 
@@ -75,19 +77,6 @@ class EvaluationOptions:
     localization: bool | str = "auto"
 
 
-class _ConvertedImages:
-    """A preprocessor view whose images are already converted."""
-
-    def __init__(self, preprocessor):
-        self.preprocessor = preprocessor
-
-    def convert_images(self, images):
-        return images
-
-    def tokenize(self, texts):
-        return self.preprocessor.tokenize(texts)
-
-
 def select_split(records, split):
     """The rows of `records` whose `split` column equals `split`.
 
@@ -113,27 +102,6 @@ def select_split(records, split):
         )
     keep = [i for i, s in enumerate(records["split"]) if s == split]
     return select(records, np.asarray(keep, np.int64))
-
-
-def _images_of(records, preprocessor):
-    """The images of `records` and the preprocessor to embed them with.
-
-    In-memory images are returned raw (converted batch by batch later);
-    image files, which may differ in size, are decoded with
-    `keras_clinclip.data.decode_image` and converted one by one.
-    """
-    if "image" in records:
-        return np.asarray(records["image"]), preprocessor
-    if "image_path" in records:
-        converted = [
-            np.asarray(preprocessor.convert_images(decode_image(path)))
-            for path in records["image_path"]
-        ]
-        return np.stack(converted), _ConvertedImages(preprocessor)
-    raise KeyError(
-        "records need an 'image' or 'image_path' column (columns: "
-        f"{sorted(records)})"
-    )
 
 
 def _first_text(values):
@@ -253,6 +221,8 @@ def evaluate_records(
 
     Returns:
         dict with `zero_shot`, `clinical` (`metrics.clinical_metrics`),
+        `calibration` (`calibration.temperature_scaling` fitted on the
+        validation split, or None without one),
         `retrieval`, `cxr_align` (or None), `linear_probe` (or None),
         `localization` (`localization.evaluate_localization`, or None),
         `similarity_batch`, `warnings` (the unique messages about
@@ -322,6 +292,7 @@ def evaluate_records(
             output_dir,
             zero_shot=result["zero_shot"],
             clinical=result["clinical"],
+            calibration=result["calibration"],
             localization=result["localization"],
             retrieval=result["retrieval"],
             cxr_align=result["cxr_align"],
@@ -353,7 +324,7 @@ def _evaluate(backbone, preprocessor, records, options):
             f"labels have shape {labels.shape} but {len(findings)} findings "
             "were named"
         )
-    images, image_preprocessor = _images_of(test, preprocessor)
+    images, image_preprocessor = images_of(test, preprocessor)
     image_emb = embed_images(
         backbone,
         images,
@@ -395,7 +366,7 @@ def _evaluate(backbone, preprocessor, records, options):
     if options.validation_split is not None and "split" in records:
         val = select_split(records, options.validation_split)
         if len(val.get("report", [])):
-            val_images, val_preprocessor = _images_of(val, preprocessor)
+            val_images, val_preprocessor = images_of(val, preprocessor)
             val_emb = embed_images(
                 backbone,
                 val_images,
@@ -403,9 +374,10 @@ def _evaluate(backbone, preprocessor, records, options):
                 options.batch_size,
                 options.progress,
             )
-            val_scores = zero_shot_scores(
+            val_logits = zero_shot_logits(
                 val_emb, positives, negatives, logit_scale=scale
             )
+            val_scores = 0.5 * (1.0 + np.tanh(0.5 * val_logits))
             val_labels = np.asarray(val["labels"], dtype=np.float64)
     clinical = clinical_metrics(
         labels,
@@ -420,6 +392,20 @@ def _evaluate(backbone, preprocessor, records, options):
         n_bootstrap=options.n_bootstrap,
         seed=options.seed,
     )
+
+    # --- Temperature scaling, fitted on the validation split ---
+    calibration = None
+    if val_labels is not None:
+        calibration = temperature_scaling(
+            val_logits,
+            val_labels,
+            zero_shot["logits"],
+            labels,
+            findings,
+            n_bins=options.calibration_bins,
+            uncertain=options.uncertain,
+            blank=options.blank,
+        )
 
     # --- Localisation (SynthCXR: the drawn regions are known) ---
     located = None
@@ -469,7 +455,7 @@ def _evaluate(backbone, preprocessor, records, options):
     if options.train_split is not None and options.probe_fractions:
         train = select_split(records, options.train_split)
         if len(train.get("report", [])):
-            train_images, train_preprocessor = _images_of(train, preprocessor)
+            train_images, train_preprocessor = images_of(train, preprocessor)
             train_emb = embed_images(
                 backbone,
                 train_images,
@@ -492,6 +478,7 @@ def _evaluate(backbone, preprocessor, records, options):
     return {
         "zero_shot": zero_shot,
         "clinical": clinical,
+        "calibration": calibration,
         "localization": located,
         "retrieval": retrieval,
         "cxr_align": align,

@@ -264,6 +264,35 @@ def logistic_loss(head, features, targets, valid=None, l2=None):
     return data + 0.5 * lam * np.sum(head["weights"] ** 2, axis=0)
 
 
+def nested_subsets(num_rows, fractions, seed=0):
+    """Seeded nested training subsets: the first ceil(f N) of one shuffle.
+
+    The subsets of the linear probe and of fine-tuning
+    (`evaluation.fine_tune`), so that both train on the same rows at the
+    same fraction.
+
+    Args:
+        num_rows: N, the training split's size.
+        fractions: fractions in (0, 1].
+        seed: the permutation's seed.
+
+    Returns:
+        `{fraction: int64 row indices}` (at least one row each).
+
+    Example:
+    >>> subsets = nested_subsets(10, (0.1, 0.5), seed=0)
+    >>> len(subsets[0.1]), set(subsets[0.1]) <= set(subsets[0.5])
+    (1, True)
+    """
+    order = np.random.default_rng(seed).permutation(int(num_rows))
+    out = {}
+    for fraction in fractions:
+        if not 0.0 < fraction <= 1.0:
+            raise ValueError(f"fractions must be in (0, 1], got {fraction}")
+        out[fraction] = order[: max(1, math.ceil(fraction * num_rows))]
+    return out
+
+
 def linear_probe(
     train_embeddings,
     train_labels,
@@ -343,15 +372,13 @@ def linear_probe(
     if class_names is None:
         class_names = [f"class_{j}" for j in range(c)]
     targets, valid = binarize_labels(train_y, uncertain, blank)
-    order = np.random.default_rng(seed).permutation(train_x.shape[0])
+    subsets = nested_subsets(train_x.shape[0], fractions, seed)
     results = {}
     # The subsets are nested: each fit starts from the last (smaller) one.
     previous = None
     for fraction in sorted(fractions):
-        if not 0.0 < fraction <= 1.0:
-            raise ValueError(f"fractions must be in (0, 1], got {fraction}")
-        count = max(1, math.ceil(fraction * train_x.shape[0]))
-        subset = order[:count]
+        subset = subsets[fraction]
+        count = subset.size
         t, v = targets[subset], valid[subset]
         positives = (t * v).sum(axis=0)
         trainable = (positives > 0) & (positives < v.sum(axis=0))

@@ -19,8 +19,10 @@ import re
 
 import numpy as np
 
+from keras_clinclip.evaluation.metrics import estimate_with_ci
 from keras_clinclip.evaluation.metrics import first_relevant_ranks
 from keras_clinclip.evaluation.metrics import recall_at_k
+from keras_clinclip.reports.sections import split_sections
 
 
 def l2_normalize(x, axis=-1, epsilon=1e-12):
@@ -228,4 +230,104 @@ def retrieval_metrics(
         "text_to_image": summary(t2i),
         "image_to_text_ranks": i2t,
         "text_to_image_ranks": t2i,
+    }
+
+
+def report_text(report):
+    """The retrieval text of a report: the longer of FINDINGS and IMPRESSION.
+
+    The convention of the image-report retrieval benchmarks that follow
+    CXR-CLIP (MIMIC-CXR / CheXpert 5x200 retrieval): a report without
+    either section is used whole.
+
+    Args:
+        report: the report text.
+
+    Returns:
+        The chosen section's text (stripped).
+
+    Example:
+    >>> report_text("FINDINGS: Clear lungs.\\nIMPRESSION: Normal.")
+    'Clear lungs.'
+    >>> report_text("No acute disease.")
+    'No acute disease.'
+    """
+    sections = split_sections(report or "")
+    findings = sections.get("FINDINGS", "")
+    impression = sections.get("IMPRESSION", "")
+    if not findings and not impression:
+        return str(report or "").strip()
+    return findings if len(findings) >= len(impression) else impression
+
+
+def image_to_text_retrieval(
+    image_embeddings,
+    text_embeddings,
+    texts,
+    ks=(1, 5, 10),
+    n_bootstrap=0,
+    seed=0,
+):
+    """Image->report retrieval with identical reports collapsed to one.
+
+    Source convention: the candidate pool holds each distinct report text
+    once (case and white space normalised, `normalize_text`), so a common
+    normal report repeated 500 times is one candidate, not 500 that push
+    the right answer down; image i's answer is the candidate of its own
+    report. Recall@K and the mean rank (1 = first) are reported, with
+    bootstrap intervals over images when `n_bootstrap > 0`.
+
+    Args:
+        image_embeddings: (N, d).
+        text_embeddings: (N, d) embeddings of the N reports (of image i's
+            report at row i); the first of identical texts is kept.
+        texts: the N report texts (e.g. `report_text` of each report).
+        ks: Recall@K cut-offs.
+        n_bootstrap: resamples of the intervals.
+        seed: bootstrap seed.
+
+    Returns:
+        dict: `"protocol"`, `"source"`, `"metrics"` (`R@k` and
+        `mean_rank`, each `{"value", "ci"}`), `"num_candidates"`,
+        `"ranks"` (N,).
+
+    Example:
+    >>> images = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    >>> texts = ["Normal.", "normal. ", "Effusion."]
+    >>> r = image_to_text_retrieval(images, images, texts, ks=(1,))
+    >>> r["num_candidates"], r["ranks"].tolist()
+    (2, [1, 1, 1])
+    """
+    images = np.asarray(image_embeddings, dtype=np.float64)
+    embeddings = np.asarray(text_embeddings, dtype=np.float64)
+    if len(texts) != images.shape[0] or embeddings.shape[0] != len(texts):
+        raise ValueError(
+            f"{images.shape[0]} images, {embeddings.shape[0]} text "
+            f"embeddings and {len(texts)} texts: give one report per image"
+        )
+    groups = group_identical_texts(texts)
+    first = np.unique(groups, return_index=True)[1]
+    candidates = embeddings[first]
+    similarity = cosine_similarity(images, candidates)
+    relevance = groups[:, None] == np.arange(len(first))[None, :]
+    ranks = first_relevant_ranks(similarity, relevance)
+    metrics = {
+        f"R@{k}": estimate_with_ci(
+            lambda r, k=k: float(np.mean(r <= k)),
+            ranks,
+            n_resamples=n_bootstrap,
+            seed=seed,
+        )
+        for k in ks
+    }
+    metrics["mean_rank"] = estimate_with_ci(
+        lambda r: float(np.mean(r)), ranks, n_resamples=n_bootstrap, seed=seed
+    )
+    return {
+        "protocol": "image-to-text retrieval",
+        "source": "identical reports collapsed; longer of FINDINGS and "
+        "IMPRESSION",
+        "metrics": metrics,
+        "num_candidates": int(len(first)),
+        "ranks": ranks,
     }

@@ -24,9 +24,12 @@ from keras_clinclip.models.clinclip_prompts import ensemble_prompt_embeddings
 from keras_clinclip.models.clinclip_prompts import prompt_texts
 
 __all__ = [
+    "SIMILARITY_ENSEMBLES",
     "embed_prompt_pairs",
     "ensemble_prompt_embeddings",
+    "prompt_similarities",
     "zero_shot_evaluate",
+    "zero_shot_logits",
     "zero_shot_scores",
 ]
 
@@ -86,7 +89,20 @@ def zero_shot_scores(
     >>> p.round(4).tolist()
     [[1.0], [0.0]]
     """
-    images = np.asarray(image_embeddings, dtype=np.float64)
+    return _sigmoid(
+        zero_shot_logits(
+            image_embeddings,
+            positive_embeddings,
+            negative_embeddings,
+            logit_scale,
+            ensemble,
+        )
+    )
+
+
+def _checked_inputs(images, positive_embeddings, negative_embeddings, ensemble):
+    """The validated (N, d) images and per-finding (P_c, d) prompts."""
+    images = np.asarray(images, dtype=np.float64)
     if images.ndim != 2:
         raise ValueError(
             f"image_embeddings must be (N, d), got shape {images.shape}"
@@ -105,26 +121,126 @@ def zero_shot_scores(
                 f"finding {c}: prompt embeddings have d={pos.shape[1]}/"
                 f"{neg.shape[1]} but image embeddings d={d}"
             )
-    if ensemble not in ("embedding", "probability"):
-        raise ValueError(
-            f"ensemble must be 'embedding' or 'probability', got {ensemble!r}"
-        )
-    images = l2_normalize(images)
-    scale = float(logit_scale)
-    if ensemble == "embedding":
-        pos = np.stack([ensemble_prompt_embeddings(p) for p in positives])
-        neg = np.stack([ensemble_prompt_embeddings(n) for n in negatives])
-        margin = images @ pos.T - images @ neg.T
-        return _sigmoid(scale * margin)
-    out = np.empty((images.shape[0], len(positives)))
-    for c, (pos, neg) in enumerate(zip(positives, negatives)):
-        if pos.shape[0] != neg.shape[0]:
+        if ensemble == "probability" and pos.shape[0] != neg.shape[0]:
             raise ValueError(
                 f"finding {c}: {pos.shape[0]} positive but {neg.shape[0]} "
                 "negative phrasings; probability ensembling pairs them"
             )
-        margin = images @ l2_normalize(pos).T - images @ l2_normalize(neg).T
-        out[:, c] = _sigmoid(scale * margin).mean(axis=1)
+    if ensemble not in ("embedding", "probability"):
+        raise ValueError(
+            f"ensemble must be 'embedding' or 'probability', got {ensemble!r}"
+        )
+    return l2_normalize(images), positives, negatives
+
+
+def zero_shot_logits(
+    image_embeddings,
+    positive_embeddings,
+    negative_embeddings,
+    logit_scale=100.0,
+    ensemble="embedding",
+):
+    """The logits whose sigmoid is `zero_shot_scores`, never saturated.
+
+    With `ensemble="embedding"` the logit is `s (cos(v, u+) - cos(v, u-))`;
+    with `"probability"` it is the log-odds of the mean probability,
+    computed in log space. Temperature scaling
+    (`keras_clinclip.evaluation.calibration`) divides these: a probability
+    of exactly 1.0 in float64 would have lost its ranking.
+
+    Args:
+        image_embeddings: see `zero_shot_scores`.
+        positive_embeddings: see `zero_shot_scores`.
+        negative_embeddings: see `zero_shot_scores`.
+        logit_scale: see `zero_shot_scores`.
+        ensemble: see `zero_shot_scores`.
+
+    Returns:
+        float64 (N, C) logits.
+
+    Example:
+    >>> images = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> zero_shot_logits(images, [[1.0, 0.0]], [[0.0, 1.0]], 10.0).tolist()
+    [[10.0], [-10.0]]
+    """
+    images, positives, negatives = _checked_inputs(
+        image_embeddings, positive_embeddings, negative_embeddings, ensemble
+    )
+    scale = float(logit_scale)
+    if ensemble == "embedding":
+        pos = np.stack([ensemble_prompt_embeddings(p) for p in positives])
+        neg = np.stack([ensemble_prompt_embeddings(n) for n in negatives])
+        return scale * (images @ pos.T - images @ neg.T)
+    out = np.empty((images.shape[0], len(positives)))
+    for c, (pos, neg) in enumerate(zip(positives, negatives)):
+        logit = scale * (
+            images @ l2_normalize(pos).T - images @ l2_normalize(neg).T
+        )
+        # log mean sigmoid(x) - log mean sigmoid(-x), in log space.
+        log_p = np.logaddexp.reduce(-np.logaddexp(0.0, -logit), axis=1)
+        log_q = np.logaddexp.reduce(-np.logaddexp(0.0, logit), axis=1)
+        out[:, c] = log_p - log_q
+    return out
+
+
+SIMILARITY_ENSEMBLES = ("embedding", "mean", "max")
+
+
+def prompt_similarities(image_embeddings, prompt_embeddings, ensemble="mean"):
+    """(N, C) cosine of each image with each class's prompt ensemble.
+
+    The one home of prompt ensembling in similarity space, used by the
+    binary (`zero_shot_binary`) and multi-class (`zero_shot_multiclass`)
+    protocols:
+
+    - `"embedding"`: the cosine with the ensembled prompt embedding (CLIP,
+      `ensemble_prompt_embeddings`);
+    - `"mean"`: the mean over the class's prompts of the cosines
+      (CXR-CLIP's CheXpert 5x200 convention);
+    - `"max"`: the largest cosine over the class's prompts (GLoRIA's).
+
+    Args:
+        image_embeddings: (N, d).
+        prompt_embeddings: (C, d), (C, P, d) or a list of C (P_c, d).
+        ensemble: one of `SIMILARITY_ENSEMBLES`.
+
+    Returns:
+        float64 (N, C).
+
+    Example:
+    >>> images = np.array([[1.0, 0.0]])
+    >>> prompts = [np.array([[1.0, 0.0], [0.0, 1.0]])]
+    >>> [float(prompt_similarities(images, prompts, e)[0, 0].round(4))
+    ...  for e in ("embedding", "mean", "max")]
+    [0.7071, 0.5, 1.0]
+    """
+    if ensemble not in SIMILARITY_ENSEMBLES:
+        raise ValueError(
+            f"ensemble must be one of {SIMILARITY_ENSEMBLES}, got {ensemble!r}"
+        )
+    images = np.asarray(image_embeddings, dtype=np.float64)
+    if images.ndim != 2:
+        raise ValueError(
+            f"image_embeddings must be (N, d), got shape {images.shape}"
+        )
+    images = l2_normalize(images)
+    prompts = _stack_phrasings(prompt_embeddings, "prompt_embeddings")
+    out = np.empty((images.shape[0], len(prompts)))
+    for c, phrasings in enumerate(prompts):
+        if phrasings.shape[1] != images.shape[1]:
+            raise ValueError(
+                f"class {c}: prompt embeddings have d={phrasings.shape[1]} "
+                f"but image embeddings d={images.shape[1]}"
+            )
+        if ensemble == "embedding":
+            out[:, c] = images @ ensemble_prompt_embeddings(phrasings)
+            continue
+        cosines = images @ l2_normalize(phrasings).T
+        out[:, c] = (
+            cosines.mean(axis=1)
+            if ensemble == "mean"
+            else (cosines.max(axis=1))
+        )
     return out
 
 
@@ -166,7 +282,7 @@ def zero_shot_evaluate(
 
     Returns:
         The dict of `metrics.multilabel_auroc` plus the arrays `"scores"`
-        (N, C) and `"labels"` (N, C).
+        (N, C), their `"logits"` (`zero_shot_logits`) and `"labels"`.
 
     Example:
     >>> images = np.array([[1.0, 0.0], [0.0, 1.0], [0.9, 0.1]])
@@ -177,13 +293,14 @@ def zero_shot_evaluate(
     >>> result["per_class"]["Edema"]["auroc"]
     1.0
     """
-    scores = zero_shot_scores(
+    logits = zero_shot_logits(
         image_embeddings,
         positive_embeddings,
         negative_embeddings,
         logit_scale=logit_scale,
         ensemble=ensemble,
     )
+    scores = _sigmoid(logits)
     labels = np.asarray(labels, dtype=np.float64)
     if labels.shape != scores.shape:
         raise ValueError(
@@ -201,6 +318,7 @@ def zero_shot_evaluate(
         seed=seed,
     )
     result["scores"] = scores
+    result["logits"] = logits
     result["labels"] = labels
     return result
 

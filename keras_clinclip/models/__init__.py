@@ -4,6 +4,12 @@ import warnings
 
 from keras_clinclip.models.clinclip_backbone import ClinCLIPBackbone
 from keras_clinclip.models.clinclip_graph_encoder import ClinCLIPGraphEncoder
+from keras_clinclip.models.clinclip_image_classifier import (
+    ClinCLIPImageClassifier,
+)
+from keras_clinclip.models.clinclip_image_classifier_preprocessor import (
+    ClinCLIPImageClassifierPreprocessor,
+)
 from keras_clinclip.models.clinclip_image_converter import (
     ClinCLIPImageConverter,
 )
@@ -32,6 +38,8 @@ from keras_clinclip.models.minilm_backbone import MiniLMBackbone
 __all__ = [
     "ClinCLIPBackbone",
     "ClinCLIPGraphEncoder",
+    "ClinCLIPImageClassifier",
+    "ClinCLIPImageClassifierPreprocessor",
     "ClinCLIPImageConverter",
     "ClinCLIPPreprocessor",
     "ClinCLIPPretrainer",

@@ -6,14 +6,84 @@ numpy evaluation of zero-shot scores with confidence intervals is
 with `clinclip_prompts.ensemble_prompt_embeddings`.
 """
 
+import json
+import pathlib
+
 import keras
 import numpy as np
 from keras import ops
 
 from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
+from keras_clinclip.models.clinclip_backbone import ClinCLIPBackbone
+from keras_clinclip.models.clinclip_preprocessor import ClinCLIPPreprocessor
 from keras_clinclip.models.clinclip_prompts import ensemble_prompt_embeddings
 from keras_clinclip.models.clinclip_prompts import prompt_pairs
 from keras_clinclip.models.clinclip_prompts import prompt_texts
+
+# The preset file that carries fitted zero-shot temperatures, and its key.
+CALIBRATION_FILE = "zero_shot_calibration.json"
+TEMPERATURE_KEY = "temperature"
+
+
+def save_zero_shot_temperature(preset_dir, temperature, fitted_on=None):
+    """Store fitted temperatures in a preset (`zero_shot_calibration.json`).
+
+    The file holds `{"temperature": {finding: T}, "fitted_on": ...}`;
+    `ClinCLIPZeroShotClassifier.from_preset` (and `clinclip classify`)
+    divide the zero-shot logits of each finding by its T.
+
+    Args:
+        preset_dir: the preset directory.
+        temperature: `{finding: T}` (e.g. the `"temperature"` of
+            `evaluation.calibration.temperature_scaling(...)["per_finding"]`).
+        fitted_on: optional note (data set and split).
+
+    Returns:
+        the `pathlib.Path` written.
+
+    Example:
+    >>> import tempfile
+    >>> path = save_zero_shot_temperature(tempfile.mkdtemp(), {"Edema": 2.0})
+    >>> read_zero_shot_temperature(path.parent)
+    {'Edema': 2.0}
+    """
+    values = {str(k): float(v) for k, v in dict(temperature).items()}
+    bad = [k for k, v in values.items() if not v > 0]
+    if bad:
+        raise ValueError(
+            f"temperature of {bad[0]!r} is {values[bad[0]]}; temperatures "
+            "must be > 0"
+        )
+    path = pathlib.Path(preset_dir) / CALIBRATION_FILE
+    payload = {TEMPERATURE_KEY: values, "fitted_on": fitted_on}
+    path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    return path
+
+
+def read_zero_shot_temperature(preset_dir):
+    """The `{finding: T}` a preset carries, or None without the file.
+
+    Args:
+        preset_dir: the preset directory.
+
+    Returns:
+        dict or None.
+
+    Example:
+    >>> import tempfile
+    >>> read_zero_shot_temperature(tempfile.mkdtemp()) is None
+    True
+    """
+    path = pathlib.Path(preset_dir) / CALIBRATION_FILE
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data.get(TEMPERATURE_KEY), dict):
+        raise ValueError(
+            f"{path}: expected a {TEMPERATURE_KEY!r} mapping of finding -> "
+            "temperature (write it with save_zero_shot_temperature)"
+        )
+    return {str(k): float(v) for k, v in data[TEMPERATURE_KEY].items()}
 
 
 @keras.saving.register_keras_serializable(package="keras_clinclip")
@@ -26,9 +96,10 @@ class ClinCLIPZeroShotClassifier(keras.Model):
     `(C, d)` matrices as non-trainable weights. Calling it on images
     (the preprocessor's output) returns, per finding,
 
-        p = softmax over the pair = sigmoid(s (cos(v, u+) - cos(v, u-)))
+        p = softmax over the pair = sigmoid(s (cos(v, u+) - cos(v, u-)) / T)
 
-    with `s` the logit scale. `classify(raw_images)` applies the
+    with `s` the logit scale and `T` the finding's temperature (1 unless
+    given or carried by the preset). `classify(raw_images)` applies the
     preprocessor's image converter first. After fine-tuning the backbone,
     call `refresh_prompt_embeddings()`.
 
@@ -49,6 +120,11 @@ class ClinCLIPZeroShotClassifier(keras.Model):
             phrase) over `keras_clinclip/models/data/prompts.yaml`.
         logit_scale: the multiplier `s` (default: the backbone's learned
             `logit_scale`, else 100). It does not change AUROC.
+        temperature: None (1), one float for every finding, or
+            `{finding: T}` (findings not named keep 1): temperature
+            scaling of the logits (`evaluation.calibration`), which
+            changes no ranking. `from_preset` reads it from the preset's
+            `zero_shot_calibration.json` (key `"temperature"`).
         embed_prompts: embed the prompts now (default). `from_config`
             passes False: when a saved model is loaded, the prompt
             embeddings come back with the weights (and the tokenizer's
@@ -75,6 +151,7 @@ class ClinCLIPZeroShotClassifier(keras.Model):
         findings=None,
         prompts=None,
         logit_scale=None,
+        temperature=None,
         embed_prompts=True,
         **kwargs,
     ):
@@ -95,6 +172,7 @@ class ClinCLIPZeroShotClassifier(keras.Model):
             if not isinstance(logit_scale, (int, float)):
                 logit_scale = 100.0
         self.logit_scale = float(logit_scale)
+        self.temperature = _temperatures(temperature, findings)
         self.embed_prompts = bool(embed_prompts)
         dim = getattr(backbone, "embedding_dim", None)
         if dim is None:
@@ -174,7 +252,35 @@ class ClinCLIPZeroShotClassifier(keras.Model):
         negative = ops.matmul(
             embeddings, ops.transpose(self.negative_embeddings)
         )
-        return ops.sigmoid(self.logit_scale * (positive - negative))
+        scale = ops.convert_to_tensor(
+            [self.logit_scale / t for t in self.temperature], "float32"
+        )
+        return ops.sigmoid(scale * (positive - negative))
+
+    @classmethod
+    def from_preset(cls, preset, findings=None, prompts=None, **kwargs):
+        """A classifier from a ClinCLIP preset, with its temperatures.
+
+        Args:
+            preset: a preset directory (backbone and preprocessor).
+            findings: see the class.
+            prompts: see the class.
+            **kwargs: other constructor arguments; `temperature` given
+                here wins over the preset's.
+
+        Returns:
+            a `ClinCLIPZeroShotClassifier`.
+        """
+        preset = str(preset)
+        if "temperature" not in kwargs:
+            kwargs["temperature"] = read_zero_shot_temperature(preset)
+        return cls(
+            ClinCLIPBackbone.from_preset(preset),
+            ClinCLIPPreprocessor.from_preset(preset),
+            findings=findings,
+            prompts=prompts,
+            **kwargs,
+        )
 
     def classify(self, images, batch_size=32):
         """Probabilities `(N, C)` for raw radiographs (numpy).
@@ -219,6 +325,7 @@ class ClinCLIPZeroShotClassifier(keras.Model):
                 for name, entry in self.prompts.items()
             },
             "logit_scale": self.logit_scale,
+            "temperature": list(self.temperature),
             "embed_prompts": self.embed_prompts,
         }
 
@@ -233,3 +340,25 @@ class ClinCLIPZeroShotClassifier(keras.Model):
         # The prompt embeddings are weights: they are restored by loading.
         config["embed_prompts"] = False
         return cls(**config)
+
+
+def _temperatures(temperature, findings):
+    """Per-finding temperatures from None, a float, a list or a dict."""
+    if temperature is None:
+        values = [1.0] * len(findings)
+    elif isinstance(temperature, dict):
+        values = [float(temperature.get(name, 1.0)) for name in findings]
+    elif isinstance(temperature, (list, tuple)):
+        if len(temperature) != len(findings):
+            raise ValueError(
+                f"{len(temperature)} temperatures for {len(findings)} findings"
+            )
+        values = [float(t) for t in temperature]
+    else:
+        values = [float(temperature)] * len(findings)
+    for name, value in zip(findings, values):
+        if not value > 0:
+            raise ValueError(
+                f"temperature of {name!r} is {value}; temperatures must be > 0"
+            )
+    return values

@@ -9,7 +9,8 @@
    clinical + graph soft labels, negation hard negatives, graph
    alignment) through `keras_clinclip.training.train.train`;
 4. **evaluate**: zero-shot AUROC per finding with AUPRC, operating points
-   (thresholds from the validation split) and calibration, retrieval R@K,
+   (thresholds from the validation split), calibration before and after
+   temperature scaling (fitted on the validation split), retrieval R@K,
    CXR-Align Task A/B, a linear probe, and localisation maps scored with
    the pointing game against the regions SynthCXR drew, on the test split
    (`keras_clinclip.evaluation.evaluate_records`);
@@ -63,6 +64,14 @@ def _headline(result):
     clinical = (result.get("clinical") or {}).get("macro", {})
     row["zero-shot macro AUPRC"] = clinical.get("auprc")
     row["zero-shot macro ECE (lower is better)"] = clinical.get("ece")
+    calibrated = result.get("calibration") or {}
+    for mode, label in (
+        ("per_finding", "per finding"),
+        ("shared", "shared"),
+        ("per_finding_bias", "and bias per finding"),
+    ):
+        ece = calibrated.get(mode, {}).get("calibration", {}).get("macro", {})
+        row[f"macro ECE, temperature {label}"] = ece.get("ece")
     located = (result.get("localization") or {}).get("scores", {})
     everything = located.get("all", {})
     row["pointing game (all findings)"] = everything.get("pointing")

@@ -8,6 +8,8 @@ import pytest
 PURE_MODULES = [
     "keras_clinclip.evaluation",
     "keras_clinclip.evaluation.benchmark",
+    "keras_clinclip.evaluation.benchmark_report",
+    "keras_clinclip.evaluation.calibration",
     "keras_clinclip.evaluation.cli",
     "keras_clinclip.evaluation.evaluate",
     "keras_clinclip.evaluation.linear_probe",
@@ -16,19 +18,24 @@ PURE_MODULES = [
     "keras_clinclip.evaluation.metrics.classification",
     "keras_clinclip.evaluation.metrics.clinical",
     "keras_clinclip.evaluation.metrics.ranking",
+    "keras_clinclip.evaluation.metrics_timing",
     "keras_clinclip.evaluation.model_loading",
     "keras_clinclip.evaluation.plots",
     "keras_clinclip.evaluation.pointing",
     "keras_clinclip.evaluation.probe",
+    "keras_clinclip.evaluation.region_localization",
     "keras_clinclip.evaluation.report",
     "keras_clinclip.evaluation.report_tables",
     "keras_clinclip.evaluation.retrieval",
     "keras_clinclip.evaluation.zero_shot",
+    "keras_clinclip.evaluation.zero_shot_binary",
+    "keras_clinclip.evaluation.zero_shot_multiclass",
     "keras_clinclip.models.clinclip_prompts",
 ]
 KERAS_MODULES = [
     "keras_clinclip.evaluation.cxr_align",  # uses the tiny preprocessor
     "keras_clinclip.evaluation.embed",
+    "keras_clinclip.evaluation.fine_tune",
     "keras_clinclip.evaluation.localization",
     "keras_clinclip.evaluation.similarity_maps",
     "keras_clinclip.evaluation.synthcxr_localization",

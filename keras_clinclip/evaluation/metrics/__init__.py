@@ -8,7 +8,8 @@ per job, each with its sibling test in `tests/evaluation/metrics/`:
 - `metrics.classification`: `rankdata`, `auroc`, `roc_curve`,
   `binarize_labels` (CheXpert 1/0/-1/NaN to 0/1 and a mask),
   `multilabel_auroc`;
-- `metrics.bootstrap`: `bootstrap_ci`, `percentile_interval`;
+- `metrics.bootstrap`: `bootstrap_ci`, `estimate_with_ci`,
+  `percentile_interval`;
 - `metrics.ranking`: `first_relevant_ranks`, `recall_at_k`;
 - `metrics.clinical`: `auprc`, `confusion_at`, `youden_threshold`,
   `threshold_at_specificity`, `reliability_curve`,
@@ -31,6 +32,7 @@ Example:
 """
 
 from keras_clinclip.evaluation.metrics.bootstrap import bootstrap_ci
+from keras_clinclip.evaluation.metrics.bootstrap import estimate_with_ci
 from keras_clinclip.evaluation.metrics.bootstrap import percentile_interval
 from keras_clinclip.evaluation.metrics.classification import NEGATIVE
 from keras_clinclip.evaluation.metrics.classification import POSITIVE
@@ -62,6 +64,7 @@ __all__ = [
     "bootstrap_ci",
     "clinical_metrics",
     "confusion_at",
+    "estimate_with_ci",
     "expected_calibration_error",
     "first_relevant_ranks",
     "multilabel_auroc",

@@ -84,3 +84,37 @@ def bootstrap_ci(
             index = rng.integers(0, n, size=n)
             values[r] = metric_fn(*(a[index] for a in arrays))
     return percentile_interval(values, confidence)
+
+
+def estimate_with_ci(
+    metric_fn, *arrays, n_resamples=1000, confidence=0.95, seed=0
+):
+    """A metric on all examples and its percentile bootstrap interval.
+
+    The one shape of a benchmark table's cell (`clinclip benchmark`).
+
+    Args:
+        metric_fn: a function of the arrays returning a float.
+        *arrays: arrays sharing their first dimension (the examples).
+        n_resamples: bootstrap resamples (0: the interval is NaN).
+        confidence: the interval's coverage.
+        seed: the resampling seed.
+
+    Returns:
+        `{"value": float, "ci": [low, high]}`.
+
+    Example:
+    >>> estimate_with_ci(np.mean, np.ones(4), n_resamples=10)
+    {'value': 1.0, 'ci': [1.0, 1.0]}
+    """
+    value = float(metric_fn(*(np.asarray(a) for a in arrays)))
+    low = high = float("nan")
+    if n_resamples and len(arrays[0]):
+        low, high = bootstrap_ci(
+            metric_fn,
+            *arrays,
+            n_resamples=n_resamples,
+            confidence=confidence,
+            seed=seed,
+        )
+    return {"value": value, "ci": [float(low), float(high)]}
