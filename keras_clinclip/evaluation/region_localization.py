@@ -23,10 +23,9 @@ contract); `boxes_to_mask` scales them to the map's grid, which is right
 because `ClinCLIPImageConverter` resizes without cropping.
 """
 
-import importlib
-
 import numpy as np
 
+from keras_clinclip.data.datasets.siim import decode_rle
 from keras_clinclip.evaluation.metrics import estimate_with_ci
 from keras_clinclip.evaluation.pointing import pointing_game
 
@@ -305,7 +304,7 @@ def region_cases(records, grid, class_names, mask_fn=None):
             ]
             if rles:
                 height, width = (int(v) for v in records["image_hw"][i])
-                decode = mask_fn or _siim_decoder()
+                decode = mask_fn or decode_rle
                 mask = resize_mask(decode(rles, height, width), grid)
         if mask is None:
             continue
@@ -318,12 +317,3 @@ def region_cases(records, grid, class_names, mask_fn=None):
         out["label"].append(label)
     out["masks"] = np.asarray(out["masks"], bool).reshape(-1, *grid)
     return out
-
-
-def _siim_decoder():
-    # The SIIM loader (`data.datasets.siim`, the datasets issue) owns the
-    # RLE format; resolved by name so that records with masks or boxes do
-    # not need it.
-    return importlib.import_module(
-        "keras_clinclip.data.datasets.siim"
-    ).decode_rle
