@@ -32,7 +32,7 @@ LAYERS = (
     ("reports",),
     ("data",),
     ("layers",),
-    ("losses", "distribute"),
+    ("losses",),
     ("models",),
     ("evaluation",),
     ("training",),

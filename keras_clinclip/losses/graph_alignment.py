@@ -1,7 +1,5 @@
 """GraphAlignment: InfoNCE between image and report-graph embeddings."""
 
-import warnings
-
 import keras
 
 from keras_clinclip.losses import functional
@@ -23,9 +21,6 @@ class GraphAlignment(PairwiseSoftTargetLoss):
     loss_weights=[1.0, 0.5])`.
 
     Args:
-        weight: deprecated (to be removed in the next release): a
-            multiplier of this loss; pass `loss_weights` to `compile`
-            instead. A weight other than 1 warns.
         sources: similarity sources of soft targets (`()`: hard targets).
         source_weights: None (equal), a list matching `sources`, or a dict.
         target_temperature: temperature of the target softmax.
@@ -57,7 +52,6 @@ class GraphAlignment(PairwiseSoftTargetLoss):
 
     def __init__(
         self,
-        weight=None,
         sources=(),
         source_weights=None,
         target_temperature=0.1,
@@ -85,28 +79,13 @@ class GraphAlignment(PairwiseSoftTargetLoss):
             reduction=reduction,
             dtype=dtype,
         )
-        if weight is not None and float(weight) != 1.0:
-            warnings.warn(
-                "`GraphAlignment(weight=...)` is deprecated and will be "
-                "removed in the next release: weight the loss with "
-                "`compile(..., loss_weights=[..., weight])` instead.",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-        self.weight = None if weight is None else float(weight)
 
     def row_losses(self, rows, columns, square=False):
-        losses = functional.info_nce_rows(
+        return functional.info_nce_rows(
             rows, columns, self.target_temperature, square=square
         )
-        if self.weight is not None and self.weight != 1.0:
-            losses = losses * self.weight
-        return losses
 
     def get_config(self):
         config = super().get_config()
         config["logit_scale"] = self.fixed_logit_scale
-        if self.weight is not None:
-            # The deprecated multiplier, kept so that saved losses reload.
-            config["weight"] = self.weight
         return config
