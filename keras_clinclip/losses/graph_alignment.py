@@ -31,7 +31,8 @@ class GraphAlignment(PairwiseSoftTargetLoss):
         max_logit_scale: clamp of the logit scale (None: no clamp).
         chunk_size: rows per block (O(N * chunk) extra memory).
         check_finite: name the entry holding NaN/inf (see
-            `SoftLabelContrastive`).
+            `SoftLabelContrastive`; labels and the scale are always
+            checked).
         name: name of the loss.
         reduction: Keras reduction of the per-study losses.
         dtype: ignored (the loss always computes in float32).
@@ -49,43 +50,14 @@ class GraphAlignment(PairwiseSoftTargetLoss):
     """
 
     col_key = "graph_embeddings"
+    takes_negations = False
 
-    def __init__(
-        self,
-        sources=(),
-        source_weights=None,
-        target_temperature=0.1,
-        soft_weight=0.5,
-        uncertain_value=1.0,
-        logit_scale=None,
-        max_logit_scale=100.0,
-        chunk_size=None,
-        check_finite=False,
-        name=None,
-        reduction="sum_over_batch_size",
-        dtype=None,
-    ):
-        super().__init__(
-            sources=sources,
-            source_weights=source_weights,
-            target_temperature=target_temperature,
-            soft_weight=soft_weight,
-            uncertain_value=uncertain_value,
-            logit_scale=logit_scale,
-            max_logit_scale=max_logit_scale,
-            chunk_size=chunk_size,
-            check_finite=check_finite,
-            name=name,
-            reduction=reduction,
-            dtype=dtype,
-        )
+    def __init__(self, sources=(), **kwargs):
+        # Hard targets and no negated reports by default.
+        kwargs.setdefault("negatives", None)
+        super().__init__(sources=sources, **kwargs)
 
     def row_losses(self, rows, columns, square=False):
         return functional.info_nce_rows(
             rows, columns, self.target_temperature, square=square
         )
-
-    def get_config(self):
-        config = super().get_config()
-        config["logit_scale"] = self.fixed_logit_scale
-        return config
