@@ -148,7 +148,8 @@ def assert_valid(value, name, is_bad, rule):
     `labels` holds 2 at batch row 1, column 2: at most 1.
     """
     if not _is_traced(value):
-        value_np = keras.ops.convert_to_numpy(value)
+        # (float32 first: NumPy has no bfloat16.)
+        value_np = keras.ops.convert_to_numpy(keras.ops.cast(value, "float32"))
         _check_valid_numpy(value_np, name, is_bad, rule)
         return value
     backend = keras.backend.backend()
