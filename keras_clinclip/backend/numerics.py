@@ -110,6 +110,17 @@ def _where(index):
     return " at batch " + ", ".join(parts)
 
 
+def _host_array(value):
+    """A concrete value as a NumPy array (no op is staged: under a trace a
+    NumPy constant stays NumPy)."""
+    try:
+        return keras.ops.convert_to_numpy(value)
+    except ValueError:  # a TensorFlow bfloat16 tensor: NumPy has no type
+        import tensorflow as tf
+
+        return tf.cast(value, "float32").numpy()
+
+
 def _check_valid_numpy(value, name, is_bad, rule):
     value = np.asarray(value, dtype="float64")
     bad = np.asarray(is_bad(value))
@@ -148,9 +159,7 @@ def assert_valid(value, name, is_bad, rule):
     `labels` holds 2 at batch row 1, column 2: at most 1.
     """
     if not _is_traced(value):
-        # (float32 first: NumPy has no bfloat16.)
-        value_np = keras.ops.convert_to_numpy(keras.ops.cast(value, "float32"))
-        _check_valid_numpy(value_np, name, is_bad, rule)
+        _check_valid_numpy(_host_array(value), name, is_bad, rule)
         return value
     backend = keras.backend.backend()
     if backend == "tensorflow":
