@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.clinclip-installed
 DEPS := pyproject.toml constraints/ci.txt constraints/data.txt
 
-.PHONY: install demo test lint clean-venv
+.PHONY: install demo test test-fast lint clean-venv
 
 install: $(STAMP)
 
@@ -29,6 +29,11 @@ demo: install
 
 test: install
 	$(BIN)/python scripts/run_tests.py $(PYTEST_ARGS)
+
+# Day-to-day: the backend-independent tests and the JAX pass, without the
+# `slow` and `distributed` marks (CI runs `make test`).
+test-fast: install
+	$(BIN)/python scripts/run_tests.py --fast $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

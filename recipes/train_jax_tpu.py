@@ -112,21 +112,21 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from keras_clinclip.training import distribution
+    from keras_clinclip.backend import engines
     from keras_clinclip.training.train import train
 
     if args.multi_host and not args.coordinator_address:
         import jax
 
         jax.distributed.initialize()
-    setup = distribution.jax_setup(
+    setup = engines.jax_setup(
         model_parallel=args.model_parallel,
         coordinator_address=args.coordinator_address,
         num_processes=args.num_processes,
         process_id=args.process_id,
     )
     # Under several processes the chief writes backups and weights alone.
-    callbacks = [distribution.SaveWeightsAlone()]
+    callbacks = [engines.SaveWeightsAlone()]
     result = train(config_from_args(args), setup=setup, callbacks=callbacks)
     print(
         f"FINISHED steps={result.steps} start={result.start_step} "

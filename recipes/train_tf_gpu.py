@@ -56,13 +56,11 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from keras_clinclip.training import distribution
+    from keras_clinclip.backend import engines
     from keras_clinclip.training.train import train
 
     # The strategy must exist before any other TensorFlow op runs.
-    setup = distribution.tf_setup(
-        tpu=args.tpu, num_cpu_devices=args.num_cpu_devices
-    )
+    setup = engines.tf_setup(tpu=args.tpu, num_cpu_devices=args.num_cpu_devices)
     result = train(config_from_args(args), setup=setup)
     print(
         f"FINISHED steps={result.steps} start={result.start_step} "

@@ -34,10 +34,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from keras_clinclip.training import distribution
+    from keras_clinclip.backend import engines
     from keras_clinclip.training.train import train
 
-    setup = distribution.torch_setup()
+    setup = engines.torch_setup()
     result = train(config_from_args(args), setup=setup)
     print(
         f"FINISHED steps={result.steps} start={result.start_step} "

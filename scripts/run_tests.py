@@ -6,7 +6,11 @@ Lint (`ruff check` and `ruff format --check`, ruff pinned in
 constraints/ci.txt) runs first; a lint failure fails the run too.
 Exits non-zero when any run fails or collects no test.
 
-    python scripts/run_tests.py [extra pytest args]
+    python scripts/run_tests.py [--fast] [extra pytest args]
+
+`--fast` (`make test-fast`, for day-to-day work) runs the
+backend-independent tests and the JAX pass only, without the tests marked
+`slow` or `distributed`; CI runs everything.
 """
 
 import os
@@ -58,11 +62,24 @@ def lint():
     return max(codes), time.time() - start
 
 
+# `--fast`: these runs, without these marks.
+FAST_RUNS = ("jax", "backend-independent")
+FAST_SKIPS = "not slow and not distributed"
+
+
 def main(argv):
     REPORTS.mkdir(exist_ok=True)
+    fast = "--fast" in argv
+    argv = [a for a in argv if a != "--fast"]
     lint_code, lint_seconds = lint()
     only = os.environ.get("CLINCLIP_BACKENDS")
     runs = [r for r in RUNS if not only or r[0] in only.split(",")]
+    if fast:
+        runs = [
+            (name, backend, f"({marker}) and {FAST_SKIPS}")
+            for name, backend, marker in runs
+            if name in FAST_RUNS
+        ]
     results = []
     for name, backend, marker in runs:
         junit = REPORTS / f"{name}.xml"

@@ -8,7 +8,8 @@
 - Imports of the package sit at the top of their module; only the
   `clinclip` command's dispatch imports a subcommand's module on demand
   (so that `--help` loads no backend).
-- No module over 500 lines.
+- A generous size guard (800 lines): modules cohere by job, not by
+  length; the guard only catches a module that has swallowed a second job.
 
 Nothing is imported: the rules are checked on the syntax tree, so a test
 run on one backend covers all three.
@@ -18,6 +19,8 @@ import ast
 import pathlib
 
 import pytest
+
+pytestmark = pytest.mark.backend_independent
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "keras_clinclip"
 NAME = "keras_clinclip"
@@ -29,7 +32,7 @@ LAYERS = (
     ("reports",),
     ("data",),
     ("layers",),
-    ("losses", "distribute"),
+    ("losses",),
     ("models",),
     ("evaluation",),
     ("training",),
@@ -44,7 +47,9 @@ LAZY_IMPORTS = {
     "keras_clinclip.cli": "imports a subcommand's module after parsing",
 }
 
-MAX_LINES = 500
+# A guard, not a budget: split a module by job when it has two, not
+# because it is long.
+MAX_LINES = 800
 
 
 def _modules():
@@ -190,10 +195,13 @@ def test_package_imports_sit_at_the_top():
     assert not lazy, "\n".join(lazy)
 
 
-@pytest.mark.parametrize("module", sorted(MODULES))
-def test_no_module_is_over_500_lines(module):
-    lines = MODULES[module].read_text(encoding="utf-8").count("\n")
-    assert lines <= MAX_LINES, f"{module}: {lines} lines"
+def test_no_module_is_over_the_size_guard():
+    long = [
+        f"{module}: {lines} lines (guard {MAX_LINES})"
+        for module, path in sorted(MODULES.items())
+        if (lines := path.read_text(encoding="utf-8").count("\n")) > MAX_LINES
+    ]
+    assert not long, "\n".join(long)
 
 
 def test_the_rules_see_a_planted_violation():

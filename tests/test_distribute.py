@@ -42,13 +42,6 @@ def test_single_device_helpers_are_identities():
     )
 
 
-def test_the_old_import_path_re_exports_the_collectives():
-    from keras_clinclip import distribute
-
-    for name in ("all_gather", "num_replicas", "replica_id", "replica_offset"):
-        assert getattr(distribute, name) is getattr(collectives, name)
-
-
 @pytest.mark.distributed
 @pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="runs once, under TF"

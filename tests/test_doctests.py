@@ -57,7 +57,6 @@ PUBLIC_PACKAGES = (
     "keras_clinclip.training",
     "keras_clinclip.utils",
     "keras_clinclip.chexpert",
-    "keras_clinclip.distribute",
     "keras_clinclip.backend",
     "keras_clinclip.backend.keras_compat",
     "keras_clinclip.backend.collectives",

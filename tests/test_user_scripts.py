@@ -95,11 +95,14 @@ def test_no_loss_is_the_same_clear_error_on_every_backend():
         )
 
 
-def _one_device(tmp_path, backend):
-    """Run the script on one device; the path of its final weights."""
-    code, output = runner.run("single", tmp_path / "one.npz", backend)
+@pytest.fixture(scope="module")
+def one_device(tmp_path_factory):
+    """The script's final weights on one device, on this pass's backend:
+    run once and shared by the engine tests of the pass."""
+    path = tmp_path_factory.mktemp("one_device") / "one.npz"
+    code, output = runner.run("single", path, BACKEND)
     assert code == 0, output[-3000:]
-    return tmp_path / "one.npz"
+    return path
 
 
 def _assert_same_weights(one, *others):
@@ -109,8 +112,8 @@ def _assert_same_weights(one, *others):
 
 @only["tensorflow"]
 @pytest.mark.distributed
-def test_mirrored_strategy_plain_script_equals_one_device(tmp_path):
-    one = _one_device(tmp_path, "tensorflow")
+def test_mirrored_strategy_plain_script_equals_one_device(tmp_path, one_device):
+    one = one_device
     code, output = runner.run("mirrored", tmp_path / "two.npz", "tensorflow")
     assert code == 0, output[-3000:]
     _assert_same_weights(one, tmp_path / "two.npz")
@@ -118,8 +121,10 @@ def test_mirrored_strategy_plain_script_equals_one_device(tmp_path):
 
 @only["tensorflow"]
 @pytest.mark.distributed
-def test_multi_worker_mirrored_plain_script_equals_one_device(tmp_path):
-    one = _one_device(tmp_path, "tensorflow")
+def test_multi_worker_mirrored_plain_script_equals_one_device(
+    tmp_path, one_device
+):
+    one = one_device
     for code, output in runner.run_multiworker(tmp_path):
         assert code == 0, output[-3000:]
     _assert_same_weights(
@@ -129,8 +134,8 @@ def test_multi_worker_mirrored_plain_script_equals_one_device(tmp_path):
 
 @only["jax"]
 @pytest.mark.distributed
-def test_jax_data_parallel_plain_script_equals_one_device(tmp_path):
-    one = _one_device(tmp_path, "jax")
+def test_jax_data_parallel_plain_script_equals_one_device(tmp_path, one_device):
+    one = one_device
     code, output = runner.run("data_parallel", tmp_path / "two.npz", "jax")
     assert code == 0, output[-3000:]
     _assert_same_weights(one, tmp_path / "two.npz")
@@ -138,8 +143,10 @@ def test_jax_data_parallel_plain_script_equals_one_device(tmp_path):
 
 @only["torch"]
 @pytest.mark.distributed
-def test_torch_data_parallel_plain_script_equals_one_device(tmp_path):
-    one = _one_device(tmp_path, "torch")
+def test_torch_data_parallel_plain_script_equals_one_device(
+    tmp_path, one_device
+):
+    one = one_device
     code, output = runner.run_torchrun(tmp_path)
     assert code == 0, output[-3000:]
     _assert_same_weights(one, tmp_path / "rank0.npz", tmp_path / "rank1.npz")

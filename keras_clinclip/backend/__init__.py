@@ -15,10 +15,12 @@ from keras_clinclip.backend import collectives
 from keras_clinclip.backend import engines
 from keras_clinclip.backend import keras_compat
 from keras_clinclip.backend.numerics import assert_finite
+from keras_clinclip.backend.numerics import assert_valid
 from keras_clinclip.backend.torch_ddp import torch_data_parallel
 
 __all__ = [
     "assert_finite",
+    "assert_valid",
     "collectives",
     "engines",
     "keras_compat",

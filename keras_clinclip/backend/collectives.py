@@ -18,9 +18,6 @@ The losses compute only the local rows against the gathered columns. Under
 the gradients; under torch DDP the gradients are averaged over processes. In
 both cases one optimizer step equals one step on one device with the global
 batch (see `docs/losses.md`).
-
-This is the home of the gather; `keras_clinclip.distribute` re-exports it
-for one release.
 """
 
 import keras

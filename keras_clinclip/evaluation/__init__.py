@@ -12,11 +12,6 @@ Example:
 1.0
 """
 
-# The deprecated module path `evaluation.linear_probe` is loaded first, so
-# that the name `linear_probe` below ends up as the documented function
-# (importing that module later would otherwise rebind the package's
-# attribute to the module).
-from keras_clinclip.evaluation import linear_probe as _old_probe_path  # noqa: F401, I001
 from keras_clinclip.evaluation.cxr_align import DEFAULT_TASKS
 from keras_clinclip.evaluation.cxr_align import cxr_align_scores
 from keras_clinclip.evaluation.cxr_align import evaluate_cxr_align
@@ -26,15 +21,6 @@ from keras_clinclip.evaluation.embed import embed_texts
 from keras_clinclip.evaluation.evaluate import cxr_align_from_records
 from keras_clinclip.evaluation.evaluate import evaluate_records
 from keras_clinclip.evaluation.evaluate import select_split
-from keras_clinclip.evaluation.probe import fit_logistic_regression
-from keras_clinclip.evaluation.probe import linear_probe
-from keras_clinclip.evaluation.probe import predict_logistic_regression
-from keras_clinclip.evaluation.pointing import mass_inside
-from keras_clinclip.evaluation.pointing import pointing_game
-from keras_clinclip.evaluation.similarity_maps import localization_maps
-from keras_clinclip.evaluation.synthcxr_localization import (
-    evaluate_localization,
-)
 from keras_clinclip.evaluation.metrics import auprc
 from keras_clinclip.evaluation.metrics import auroc
 from keras_clinclip.evaluation.metrics import binarize_labels
@@ -50,20 +36,29 @@ from keras_clinclip.evaluation.metrics import reliability_curve
 from keras_clinclip.evaluation.metrics import roc_curve
 from keras_clinclip.evaluation.metrics import threshold_at_specificity
 from keras_clinclip.evaluation.metrics import youden_threshold
+from keras_clinclip.evaluation.pointing import mass_inside
+from keras_clinclip.evaluation.pointing import pointing_game
+from keras_clinclip.evaluation.probe import fit_logistic_regression
+from keras_clinclip.evaluation.probe import linear_probe
+from keras_clinclip.evaluation.probe import predict_logistic_regression
+from keras_clinclip.evaluation.report import write_report
 from keras_clinclip.evaluation.report_tables import format_cxr_align_table
 from keras_clinclip.evaluation.report_tables import format_linear_probe_table
 from keras_clinclip.evaluation.report_tables import format_retrieval_table
 from keras_clinclip.evaluation.report_tables import format_zero_shot_table
-from keras_clinclip.evaluation.report import write_report
 from keras_clinclip.evaluation.retrieval import cosine_similarity
 from keras_clinclip.evaluation.retrieval import group_identical_texts
 from keras_clinclip.evaluation.retrieval import l2_normalize
 from keras_clinclip.evaluation.retrieval import relevance_matrix
 from keras_clinclip.evaluation.retrieval import retrieval_metrics
+from keras_clinclip.evaluation.similarity_maps import localization_maps
+from keras_clinclip.evaluation.synthcxr_localization import (
+    evaluate_localization,
+)
 from keras_clinclip.evaluation.zero_shot import embed_prompt_pairs
-from keras_clinclip.evaluation.zero_shot import ensemble_prompt_embeddings
 from keras_clinclip.evaluation.zero_shot import zero_shot_evaluate
 from keras_clinclip.evaluation.zero_shot import zero_shot_scores
+from keras_clinclip.models.clinclip_prompts import ensemble_prompt_embeddings
 
 __all__ = [
     "DEFAULT_TASKS",

@@ -224,7 +224,8 @@ def evaluate_records(
         `calibration` (`calibration.temperature_scaling` fitted on the
         validation split, or None without one),
         `retrieval`, `cxr_align` (or None), `linear_probe` (or None),
-        `localization` (`localization.evaluate_localization`, or None),
+        `localization` (`synthcxr_localization.evaluate_localization`, or
+        None),
         `similarity_batch`, `warnings` (the unique messages about
         undefined metrics, each also warned once), `seconds`, and
         `report` (the path, or None).

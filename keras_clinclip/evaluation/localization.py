@@ -1,18 +1,11 @@
-"""`clinclip explain`, and the import path of the localisation functions.
+"""`clinclip explain`: where in an image a preset sees a text.
 
     clinclip explain --preset DIR --image x.png --text "left effusion"
 
-writes a PNG of where in the image the preset sees the text. The work is
-done in three modules, whose public names are re-exported here (the
-import path `keras_clinclip.evaluation.localization` keeps working):
-
-- `evaluation.similarity_maps`: the maps (`localization_maps`,
-  `local_features_model`, `upsample_map`);
-- `evaluation.pointing`: scoring them against regions (`pointing_game`,
-  `mass_inside`, `localization_scores`, `location_mask`,
-  `location_scores`);
-- `evaluation.synthcxr_localization`: the SynthCXR evaluation
-  (`synthcxr_cases`, `evaluate_localization`, `finding_observations`).
+writes a PNG of where in the image the preset sees the text. The maps
+come from `evaluation.similarity_maps`; scoring them against regions is
+`evaluation.pointing`, and the SynthCXR evaluation
+`evaluation.synthcxr_localization`.
 """
 
 import pathlib
@@ -23,34 +16,9 @@ from keras_clinclip.data import decode_image
 from keras_clinclip.evaluation import plots
 from keras_clinclip.evaluation.embed import embed_texts
 from keras_clinclip.evaluation.model_loading import load_preset_model
-from keras_clinclip.evaluation.pointing import localization_scores
-from keras_clinclip.evaluation.pointing import location_mask
-from keras_clinclip.evaluation.pointing import location_scores
-from keras_clinclip.evaluation.pointing import mass_inside
-from keras_clinclip.evaluation.pointing import pointing_game
-from keras_clinclip.evaluation.similarity_maps import local_features_model
 from keras_clinclip.evaluation.similarity_maps import localization_maps
-from keras_clinclip.evaluation.similarity_maps import upsample_map
-from keras_clinclip.evaluation.synthcxr_localization import (
-    evaluate_localization,
-)
-from keras_clinclip.evaluation.synthcxr_localization import finding_observations
-from keras_clinclip.evaluation.synthcxr_localization import synthcxr_cases
 
-__all__ = [
-    "evaluate_localization",
-    "finding_observations",
-    "local_features_model",
-    "localization_maps",
-    "localization_scores",
-    "location_mask",
-    "location_scores",
-    "mass_inside",
-    "pointing_game",
-    "run",
-    "synthcxr_cases",
-    "upsample_map",
-]
+__all__ = ["run"]
 
 
 def run(args):

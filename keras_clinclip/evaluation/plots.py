@@ -426,7 +426,7 @@ def plot_localization_maps(
     Args:
         images: `(N, H, W)` or `(N, H, W, C)` images (any range).
         maps: `(N, H, W)` maps at the images' size
-            (`localization.upsample_map`).
+            (`similarity_maps.upsample_map`).
         masks: optional `(N, H, W)` boolean regions.
         titles: optional N panel titles.
         path: where to save the PNG (optional).

@@ -1,9 +1,7 @@
 """Linear probe: logistic regression heads on frozen image embeddings.
 
 The module is `evaluation.probe` and its entry point the function
-`linear_probe` (`from keras_clinclip.evaluation import linear_probe`);
-the old module path `keras_clinclip.evaluation.linear_probe` is kept as
-a re-export for one release.
+`linear_probe` (`from keras_clinclip.evaluation import linear_probe`).
 
 One L2-regularised logistic-regression head per finding, fitted in numpy
 (no scikit-learn) on standardised embeddings:

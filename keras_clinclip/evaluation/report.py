@@ -7,7 +7,7 @@ subset), draws the figures with
 `keras_clinclip.evaluation.plots`, and writes `report.md`, the PNGs and
 `results.json` into `output_dir`. The `format_*_table` functions return
 the Markdown tables alone (the CLI prints them); they live in
-`evaluation.report_tables` and are re-exported here.
+`evaluation.report_tables`.
 """
 
 import json
@@ -26,15 +26,7 @@ from keras_clinclip.evaluation.report_tables import format_localization_table
 from keras_clinclip.evaluation.report_tables import format_retrieval_table
 from keras_clinclip.evaluation.report_tables import format_zero_shot_table
 
-__all__ = [
-    "format_clinical_table",
-    "format_cxr_align_table",
-    "format_linear_probe_table",
-    "format_localization_table",
-    "format_retrieval_table",
-    "format_zero_shot_table",
-    "write_report",
-]
+__all__ = ["write_report"]
 
 
 def _jsonable(value):

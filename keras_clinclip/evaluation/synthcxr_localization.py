@@ -18,7 +18,7 @@ from keras_clinclip.evaluation.pointing import localization_scores
 from keras_clinclip.evaluation.pointing import pointing_game
 from keras_clinclip.evaluation.similarity_maps import localization_maps
 from keras_clinclip.evaluation.zero_shot import embed_prompt_pairs
-from keras_clinclip.evaluation.zero_shot import ensemble_prompt_embeddings
+from keras_clinclip.models.clinclip_prompts import ensemble_prompt_embeddings
 from keras_clinclip.models.clinclip_prompts import prompt_pairs
 
 

@@ -9,8 +9,8 @@ For finding c, image i gets the probability
 (a softmax over the pair), where u+_c and u-_c are the positive and negative
 prompt embeddings and s the logit scale. Several phrasings of a finding are
 ensembled either in embedding space (default: mean of the normalised
-phrasings, renormalised, as CLIP does: `ensemble_prompt_embeddings`, whose
-home is `keras_clinclip.models.clinclip_prompts`, re-exported here) or in
+phrasings, renormalised, as CLIP does:
+`keras_clinclip.models.clinclip_prompts.ensemble_prompt_embeddings`) or in
 probability space (mean of the per-phrasing-pair probabilities). The
 scale s does not change AUROC (it is monotone), only calibration.
 """
@@ -26,7 +26,6 @@ from keras_clinclip.models.clinclip_prompts import prompt_texts
 __all__ = [
     "SIMILARITY_ENSEMBLES",
     "embed_prompt_pairs",
-    "ensemble_prompt_embeddings",
     "prompt_similarities",
     "zero_shot_evaluate",
     "zero_shot_logits",

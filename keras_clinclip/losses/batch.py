@@ -2,13 +2,16 @@
 
 The errors a user meets live here: a missing key names the key, the option
 that needs it and the keys present; mismatched sizes name both shapes; an
-empty batch says so; `check_finite=True` names the entry holding NaN/inf.
-Private to `keras_clinclip.losses`.
+empty batch says so; a label outside {1, 0, -1, NaN} or a logit scale
+<= 0 is named with its place (always checked: it is cheap);
+`check_finite=True` names the entry holding NaN/inf. Private to
+`keras_clinclip.losses`.
 """
 
 from keras import ops
 
 from keras_clinclip.backend.numerics import assert_finite
+from keras_clinclip.backend.numerics import assert_valid
 from keras_clinclip.losses import targets
 
 
@@ -129,12 +132,83 @@ def check_negations(row_key, rows, neg, mask):
         )
 
 
+def check_shapes(name, col_key, sources, y_true, y_pred):
+    """A batch of studies, the same count in every entry, matching widths.
+
+    Args:
+        name: the loss's name, for the messages.
+        col_key: the columns' entry (`text_embeddings`, ...).
+        sources: the soft-target sources read from the batch.
+        y_true: the loss's `y_true` entries.
+        y_pred: the loss's `y_pred` entries.
+    """
+    v, u = y_pred["image_embeddings"], y_pred[col_key]
+    check_not_empty(name, "image_embeddings", v)
+    checks = [("image_embeddings", v), (col_key, u)]
+    for source in sources:
+        where, key = targets.SOURCE_KEYS[source]
+        checks.append((key, (y_pred if where == "y_pred" else y_true)[key]))
+    if "negation_embeddings" in y_pred:
+        neg, mask = y_pred["negation_embeddings"], y_true["negation_mask"]
+        checks += [("negation_embeddings", neg), ("negation_mask", mask)]
+        check_negations("image_embeddings", v, neg, mask)
+    check_rows(checks)
+    check_width("image_embeddings", v, col_key, u)
+
+
+LABEL_RULE = (
+    "labels follow the CheXpert convention (1 positive, 0 negative, -1 "
+    "uncertain, NaN not mentioned); map other values (e.g. 2 or a "
+    "probability) to these before training."
+)
+SCALE_RULE = (
+    "the logit scale is the positive multiplier s = exp(t); output "
+    "exp of the learned temperature (as `ClinCLIPBackbone` does)."
+)
+
+
+def _not_a_label(x):
+    return ~((x == 1.0) | (x == 0.0) | (x == -1.0) | (x != x))
+
+
+def _not_positive(x):
+    return x <= 0.0  # NaN is `check_finite`'s
+
+
+def checked_values(y_true, y_pred):
+    """Labels in {1, 0, -1, NaN} and a logit scale > 0 (always checked).
+
+    Args:
+        y_true: the loss's `y_true` entries.
+        y_pred: the loss's `y_pred` entries.
+
+    Returns:
+        `(y_true, y_pred)`, with the checked tensors.
+    """
+    y_true = dict(y_true)
+    for key in ("labels", "negation_labels"):
+        if key in y_true:
+            y_true[key] = assert_valid(
+                y_true[key], f"y_true[{key!r}]", _not_a_label, LABEL_RULE
+            )
+    y_pred = dict(y_pred)
+    if "logit_scale" in y_pred:
+        y_pred["logit_scale"] = assert_valid(
+            y_pred["logit_scale"],
+            "y_pred['logit_scale']",
+            _not_positive,
+            SCALE_RULE,
+        )
+    return y_true, y_pred
+
+
 def checked_finite(y_true, y_pred):
     """`check_finite=True`: name the key holding NaN/inf (or s <= 0).
 
-    Masked-out negation slots are exempt (they may hold anything), and so
-    are NaN labels ("not mentioned" in the CheXpert convention). The checks
-    fire inside compiled steps too (`backend.numerics.assert_finite`).
+    Masked-out negation slots are exempt (they may hold anything); the
+    labels are `checked_values`'s (always on: inf is not a label). The
+    checks fire inside compiled steps too
+    (`backend.numerics.assert_finite`).
 
     Args:
         y_true: the loss's `y_true` entries.
@@ -154,11 +228,4 @@ def checked_finite(y_true, y_pred):
         valid = ops.cast(y_true["negation_mask"], "bool")[..., None]
         kept = ops.where(valid, y_pred["negation_embeddings"], 0.0)
         assert_finite(kept, "y_pred['negation_embeddings'] (valid slots)")
-    y_true = dict(y_true)
-    if "labels" in y_true:
-        labels = ops.cast(y_true["labels"], "float32")
-        # NaN means "not mentioned" in the CheXpert convention.
-        assert_finite(
-            ops.where(ops.isnan(labels), 0.0, labels), "y_true['labels']"
-        )
     return y_true, y_pred

@@ -1,7 +1,5 @@
 """GraphAlignment: InfoNCE between image and report-graph embeddings."""
 
-import warnings
-
 import keras
 
 from keras_clinclip.losses import functional
@@ -23,9 +21,6 @@ class GraphAlignment(PairwiseSoftTargetLoss):
     loss_weights=[1.0, 0.5])`.
 
     Args:
-        weight: deprecated (to be removed in the next release): a
-            multiplier of this loss; pass `loss_weights` to `compile`
-            instead. A weight other than 1 warns.
         sources: similarity sources of soft targets (`()`: hard targets).
         source_weights: None (equal), a list matching `sources`, or a dict.
         target_temperature: temperature of the target softmax.
@@ -36,7 +31,8 @@ class GraphAlignment(PairwiseSoftTargetLoss):
         max_logit_scale: clamp of the logit scale (None: no clamp).
         chunk_size: rows per block (O(N * chunk) extra memory).
         check_finite: name the entry holding NaN/inf (see
-            `SoftLabelContrastive`).
+            `SoftLabelContrastive`; labels and the scale are always
+            checked).
         name: name of the loss.
         reduction: Keras reduction of the per-study losses.
         dtype: ignored (the loss always computes in float32).
@@ -54,59 +50,14 @@ class GraphAlignment(PairwiseSoftTargetLoss):
     """
 
     col_key = "graph_embeddings"
+    takes_negations = False
 
-    def __init__(
-        self,
-        weight=None,
-        sources=(),
-        source_weights=None,
-        target_temperature=0.1,
-        soft_weight=0.5,
-        uncertain_value=1.0,
-        logit_scale=None,
-        max_logit_scale=100.0,
-        chunk_size=None,
-        check_finite=False,
-        name=None,
-        reduction="sum_over_batch_size",
-        dtype=None,
-    ):
-        super().__init__(
-            sources=sources,
-            source_weights=source_weights,
-            target_temperature=target_temperature,
-            soft_weight=soft_weight,
-            uncertain_value=uncertain_value,
-            logit_scale=logit_scale,
-            max_logit_scale=max_logit_scale,
-            chunk_size=chunk_size,
-            check_finite=check_finite,
-            name=name,
-            reduction=reduction,
-            dtype=dtype,
-        )
-        if weight is not None and float(weight) != 1.0:
-            warnings.warn(
-                "`GraphAlignment(weight=...)` is deprecated and will be "
-                "removed in the next release: weight the loss with "
-                "`compile(..., loss_weights=[..., weight])` instead.",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-        self.weight = None if weight is None else float(weight)
+    def __init__(self, sources=(), **kwargs):
+        # Hard targets and no negated reports by default.
+        kwargs.setdefault("negatives", None)
+        super().__init__(sources=sources, **kwargs)
 
     def row_losses(self, rows, columns, square=False):
-        losses = functional.info_nce_rows(
+        return functional.info_nce_rows(
             rows, columns, self.target_temperature, square=square
         )
-        if self.weight is not None and self.weight != 1.0:
-            losses = losses * self.weight
-        return losses
-
-    def get_config(self):
-        config = super().get_config()
-        config["logit_scale"] = self.fixed_logit_scale
-        if self.weight is not None:
-            # The deprecated multiplier, kept so that saved losses reload.
-            config["weight"] = self.weight
-        return config

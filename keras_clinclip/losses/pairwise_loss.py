@@ -1,12 +1,23 @@
-"""The Keras side of the pairwise losses: options, batch dicts, blocks.
+"""The one base class of the pairwise losses: options, the batch, blocks.
 
-`PairwiseSoftTargetLoss` is a thin `keras.losses.Loss`: it keeps the
-options (and their config), reads and checks the batch dicts
-(`losses.batch`), turns them into the explicit tensors of the functional
-core (`losses.functional.Rows`/`Columns`) and hands them to the subclass's
-`row_losses`, in blocks when `chunk_size` is set (`losses.chunking`).
-`NegationAwareLoss` adds negated reports as hard negatives. The maths is
-in `losses.functional` and `losses.targets`.
+A call, from `loss(y_true, y_pred)` to the log-sum-exp, in order:
+
+1. `__call__` reads the batch dicts once (`read_batch`): the entries the
+   options need (a missing one is a `KeyError` naming the option that
+   needs it), their shapes, the label values and the logit scale, and
+   with `check_finite=True` NaN/inf. It hands Keras the explicit float32
+   tensors of the functional core, already normalised: V, U, the soft
+   target features, the negated reports, s, b and lambda.
+2. Keras's `Loss.__call__` calls `call`, which gathers the columns from
+   every replica (`functional.gather_columns`) and runs the subclass's
+   `row_losses` on the local rows, in one block or in blocks of
+   `chunk_size` rows (`losses.chunking`); Keras then reduces the per-row
+   losses.
+3. `row_losses` is `functional.info_nce_rows` (the log-sum-exp of each
+   row and column of L = s V U^T) or `functional.sigmoid_rows`.
+
+A subclass chooses only its row function and its columns (`col_key`,
+`uses_bias`, `takes_negations`) and, for `GraphAlignment`, the defaults.
 """
 
 import warnings
@@ -15,12 +26,15 @@ import keras
 from keras import ops
 
 from keras_clinclip.backend import collectives
-from keras_clinclip.losses import batch
+from keras_clinclip.losses import batch as batch_lib
 from keras_clinclip.losses import chunking
 from keras_clinclip.losses import functional
 from keras_clinclip.losses import targets
 
 NEGATIVES = ("batch", "own", None)
+
+# The `read_batch` entries that are `functional.Rows` fields.
+_ROW_FIELDS = functional.Rows._fields
 
 
 def _is_schedule(value):
@@ -29,12 +43,20 @@ def _is_schedule(value):
     )
 
 
-class PairwiseSoftTargetLoss(keras.losses.Loss):
-    """Base class: options, batch dicts, soft-target features and blocks.
+def _first(value):
+    """The first value of a scalar or per-example entry, in float32."""
+    return ops.reshape(ops.cast(value, "float32"), (-1,))[0]
 
-    Subclasses set `row_key`/`col_key` (and `uses_bias`) and implement
+
+class PairwiseSoftTargetLoss(keras.losses.Loss):
+    """Base class of the pairwise losses: it owns every option.
+
+    A subclass sets `col_key` (the columns U: `"text_embeddings"` or
+    `"graph_embeddings"`), `uses_bias` (reads `y_pred["logit_bias"]`),
+    `takes_negations` (negated reports may be columns) and implements
     `row_losses(rows, columns, square)`, the per-row losses of
-    `functional.Rows` against `functional.Columns`.
+    `functional.Rows` against `functional.Columns`. The options are
+    documented on `SoftLabelContrastive`.
 
     Args:
         sources: `"auto"`, or a list of `"text"`, `"clinical"`, `"graph"`.
@@ -42,6 +64,8 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
         target_temperature: temperature of the target softmax.
         soft_weight: mass of the soft part (float or step schedule).
         uncertain_value: clinical value of uncertain (-1) labels.
+        negatives: `"batch"`, `"own"` or None (no negated reports).
+        negation_soft_targets: clinical soft targets for negated reports.
         logit_scale: None to read `y_pred["logit_scale"]`, or a fixed
             positive scale s.
         max_logit_scale: clamp of the logit scale (None: no clamp).
@@ -57,13 +81,9 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
     True
     """
 
-    row_key = "image_embeddings"
     col_key = "text_embeddings"
     uses_bias = False
-    # Negated reports are off unless a subclass turns them on
-    # (`NegationAwareLoss`).
-    negatives = None
-    negation_soft_targets = False
+    takes_negations = True
 
     def __init__(
         self,
@@ -72,6 +92,8 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
         target_temperature=0.1,
         soft_weight=0.5,
         uncertain_value=1.0,
+        negatives="batch",
+        negation_soft_targets=False,
         logit_scale=None,
         max_logit_scale=100.0,
         chunk_size=None,
@@ -105,6 +127,25 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
                 )
         self.soft_weight = soft_weight
         self.uncertain_value = float(uncertain_value)
+        if negatives not in NEGATIVES:
+            raise ValueError(
+                f"`negatives` must be one of {NEGATIVES}, got {negatives!r}."
+            )
+        if negatives is not None and not self.takes_negations:
+            raise ValueError(
+                f"{type(self).__name__} has no negated-report columns: "
+                f"`negatives` must be None, got {negatives!r}."
+            )
+        self.negatives = negatives
+        self.negation_soft_targets = bool(negation_soft_targets)
+        if self.negation_soft_targets and (
+            self._sources != "auto" and "clinical" not in self._sources
+        ):
+            raise ValueError(
+                "`negation_soft_targets=True` gives negated reports "
+                "clinical soft-target mass, so `sources` must include "
+                f"'clinical'; got sources={tuple(self._sources)}."
+            )
         if logit_scale is not None and not float(logit_scale) > 0:
             raise ValueError(
                 "`logit_scale` must be a positive multiplier s (e.g. "
@@ -144,38 +185,22 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
                 "target_temperature": self.target_temperature,
                 "soft_weight": soft_weight,
                 "uncertain_value": self.uncertain_value,
+                "logit_scale": self.fixed_logit_scale,
                 "max_logit_scale": self.max_logit_scale,
                 "chunk_size": self.chunk_size,
                 "check_finite": self.check_finite,
             }
         )
+        if self.takes_negations:
+            config["negatives"] = self.negatives
+            config["negation_soft_targets"] = self.negation_soft_targets
         return config
 
-    # === Inputs ===
-    def needed_keys(self, y_true, y_pred):
-        """The (y_true keys, y_pred keys) this call reads."""
-        pred = [self.row_key, self.col_key]
-        true = []
-        if self.fixed_logit_scale is None:
-            pred.append("logit_scale")
-        if self.uses_bias:
-            pred.append("logit_bias")
-        for name in targets.resolve_sources(self._sources, y_true, y_pred):
-            where, key = targets.SOURCE_KEYS[name]
-            (pred if where == "y_pred" else true).append(key)
-        if self.negatives is not None and "negation_embeddings" in y_pred:
-            pred.append("negation_embeddings")
-            true.append("negation_mask")
-            if self.negation_soft_targets:
-                true.append("negation_labels")
-        if _is_schedule(self.soft_weight):
-            pred.append("training_step")
-        return true, pred
-
+    # === What the loss reads and trains ===
     @property
     def trained_keys(self):
         """The `y_pred` entries this loss passes gradient to."""
-        keys = [self.row_key, self.col_key]
+        keys = ["image_embeddings", self.col_key]
         if self.negatives is not None:
             keys.append("negation_embeddings")
         if self.fixed_logit_scale is None:
@@ -187,10 +212,53 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
         """True when `soft_weight` is a schedule of the training step."""
         return _is_schedule(self.soft_weight)
 
+    def needed_keys(self, y_true, y_pred):
+        """The (y_true keys, y_pred keys) a call on this batch reads."""
+        return self._needed_keys(
+            targets.resolve_sources(self._sources, y_true, y_pred), y_pred
+        )
+
+    def _needed_keys(self, sources, y_pred):
+        pred = ["image_embeddings", self.col_key]
+        true = []
+        if self.fixed_logit_scale is None:
+            pred.append("logit_scale")
+        if self.uses_bias:
+            pred.append("logit_bias")
+        for name in sources:
+            where, key = targets.SOURCE_KEYS[name]
+            (pred if where == "y_pred" else true).append(key)
+        if self.negatives is not None and "negation_embeddings" in y_pred:
+            pred.append("negation_embeddings")
+            true.append("negation_mask")
+            if self.negation_soft_targets:
+                true.append("negation_labels")
+        if self.uses_training_step:
+            pred.append("training_step")
+        return true, pred
+
+    # === 1. Reading the batch, once ===
     def __call__(self, y_true, y_pred, sample_weight=None):
+        batch = self.read_batch(y_true, y_pred)
+        return super().__call__({}, batch, sample_weight=sample_weight)
+
+    def read_batch(self, y_true, y_pred):
+        """The checked batch dicts as the functional core's float32 tensors.
+
+        Args:
+            y_true: the batch's targets (`labels`, negation masks, ...).
+            y_pred: the model's outputs (embeddings, logit scale, ...).
+
+        Returns:
+            A dict: `functional.Rows` fields (`v`, `u`, `features`,
+            `clinical`, `negations`, `negation_valid`,
+            `negation_clinical`), `col_features`, `scale`, and `bias` /
+            `soft_weight` when they are tensors.
+        """
         name = type(self).__name__
-        batch.check_dicts(name, y_true, y_pred)
-        true_keys, pred_keys = self.needed_keys(y_true, y_pred)
+        batch_lib.check_dicts(name, y_true, y_pred)
+        sources = targets.resolve_sources(self._sources, y_true, y_pred)
+        true_keys, pred_keys = self._needed_keys(sources, y_pred)
         for where, values, keys in (
             ("y_pred", y_pred, pred_keys),
             ("y_true", y_true, true_keys),
@@ -199,123 +267,95 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
                 if key not in values:
                     raise KeyError(
                         f"`{where}[{key!r}]` is missing: "
-                        f"{batch.why(key, name, self.negatives)} needs it. "
-                        f"`{where}` has keys {sorted(values)}."
-                        f"{batch.auto_hint(key, self._sources)}"
+                        f"{batch_lib.why(key, name, self.negatives)} needs "
+                        f"it. `{where}` has keys {sorted(values)}."
+                        f"{batch_lib.auto_hint(key, self._sources)}"
                     )
         y_true = {k: y_true[k] for k in true_keys}
         y_pred = {k: y_pred[k] for k in pred_keys}
         if self._sources == "auto" and not self._announced_sources:
-            # Say once which sources "auto" resolved to.
-            self._announced_sources = True
-            chosen = targets.resolve_sources("auto", y_true, y_pred)
-            batch.announce_sources(name, chosen)
-        batch.check_not_empty(name, self.row_key, y_pred[self.row_key])
+            self._announced_sources = True  # say it once
+            batch_lib.announce_sources(name, sources)
+        batch_lib.check_shapes(name, self.col_key, sources, y_true, y_pred)
         if self.check_finite:
-            y_true, y_pred = batch.checked_finite(y_true, y_pred)
-        return super().__call__(y_true, y_pred, sample_weight=sample_weight)
+            y_true, y_pred = batch_lib.checked_finite(y_true, y_pred)
+        y_true, y_pred = batch_lib.checked_values(y_true, y_pred)
 
-    def logit_scale(self, y_pred):
+        soft_weight = self.soft_weight
+        if self.uses_training_step:
+            step = _first(y_pred["training_step"])
+            soft_weight = ops.clip(
+                ops.cast(self.soft_weight(step), "float32"), 0.0, 1.0
+            )
+        elif soft_weight == 0.0:
+            sources = ()  # no soft part: hard targets, no source features
+        batch = {
+            "v": targets.l2_normalize(y_pred["image_embeddings"]),
+            "u": targets.l2_normalize(y_pred[self.col_key]),
+            "scale": self._scale(y_pred),
+        }
+        if not isinstance(soft_weight, float):
+            batch["soft_weight"] = soft_weight
+        if self.uses_bias:
+            batch["bias"] = _first(y_pred["logit_bias"])
+        # Target features, no gradient: S = F_rows F_cols^T in one matmul
+        # (rows weighted by w_k / sum w, columns as they are).
+        features = {
+            source: ops.stop_gradient(
+                targets.source_features(
+                    source, y_true, y_pred, self.uncertain_value
+                )
+            )
+            for source in sources
+        }
+        rows, cols = targets.mixed_features(sources, self._weights, features)
+        if rows is not None:
+            batch["features"], batch["col_features"] = rows, cols
+        if "negation_embeddings" in y_pred:
+            mask = y_true["negation_mask"]
+            batch["negations"] = functional.mask_negations(
+                y_pred["negation_embeddings"], mask
+            )
+            batch["negation_valid"] = ops.stop_gradient(
+                ops.cast(mask, "float32")
+            )
+            if self.negation_soft_targets and "clinical" in features:
+                batch["clinical"] = features["clinical"]
+                batch["negation_clinical"] = ops.stop_gradient(
+                    targets.clinical_features(
+                        targets.clinical_vectors(
+                            y_true["negation_labels"], self.uncertain_value
+                        )
+                    )
+                )
+        return batch
+
+    def _scale(self, y_pred):
         """s: fixed, or the first value of `y_pred["logit_scale"]`; clamped."""
         if self.fixed_logit_scale is not None:
-            scale = self.fixed_logit_scale
-            if self.max_logit_scale is not None:
-                scale = min(scale, self.max_logit_scale)
-            return ops.convert_to_tensor(scale, "float32")
-        scale = ops.reshape(ops.cast(y_pred["logit_scale"], "float32"), (-1,))
-        scale = scale[0]
+            scale = ops.convert_to_tensor(self.fixed_logit_scale, "float32")
+        else:
+            scale = _first(y_pred["logit_scale"])
         if self.max_logit_scale is not None:
             scale = ops.minimum(scale, self.max_logit_scale)
         return scale
 
-    def current_soft_weight(self, y_pred):
-        """lambda: the float, or the schedule at `y_pred["training_step"]`."""
-        if not _is_schedule(self.soft_weight):
-            return self.soft_weight
-        step = ops.reshape(y_pred["training_step"], (-1,))[0]
-        weight = self.soft_weight(step)
-        return ops.clip(ops.cast(weight, "float32"), 0.0, 1.0)
-
-    # === The batch as explicit tensors ===
-    def prepare(self, y_true, y_pred):
-        """The checked dicts as `(functional.Rows, functional.Columns)`."""
-        v, u = y_pred[self.row_key], y_pred[self.col_key]
-        checks = [(self.row_key, v), (self.col_key, u)]
-        sources = targets.resolve_sources(self._sources, y_true, y_pred)
-        for name in sources:
-            where, key = targets.SOURCE_KEYS[name]
-            checks.append((key, (y_pred if where == "y_pred" else y_true)[key]))
-        use_negations = (
-            self.negatives is not None and "negation_embeddings" in y_pred
-        )
-        if use_negations:
-            neg, mask = y_pred["negation_embeddings"], y_true["negation_mask"]
-            checks += [("negation_embeddings", neg), ("negation_mask", mask)]
-            batch.check_negations(self.row_key, v, neg, mask)
-        batch.check_rows(checks)
-        batch.check_width(self.row_key, v, self.col_key, u)
-
-        soft_weight = self.current_soft_weight(y_pred)
-        if isinstance(soft_weight, float) and soft_weight == 0.0:
-            sources = ()  # no soft part: hard targets, no source features
+    # === 2. The rows against the gathered columns ===
+    def call(self, y_true, y_pred):
+        del y_true  # `y_pred` is the batch `read_batch` read from both
+        batch = y_pred
         rows = functional.Rows(
-            v=targets.l2_normalize(v), u=targets.l2_normalize(u)
+            **{k: batch[k] for k in _ROW_FIELDS if k in batch}
         )
-        # Target features, no gradient: S = F_rows F_cols^T in one matmul
-        # (rows weighted by w_k / sum w, columns as they are).
-        features = {
-            name: ops.stop_gradient(
-                targets.source_features(
-                    name, y_true, y_pred, self.uncertain_value
-                )
-            )
-            for name in sources
-        }
-        row_features, col_features = targets.mixed_features(
-            sources, self._weights, features
-        )
-        rows = rows._replace(features=row_features)
-        if use_negations:
-            rows = rows._replace(
-                negations=functional.mask_negations(
-                    y_pred["negation_embeddings"], y_true["negation_mask"]
-                ),
-                negation_valid=ops.stop_gradient(
-                    ops.cast(y_true["negation_mask"], "float32")
-                ),
-            )
-            if self.negation_soft_targets and "clinical" in sources:
-                labels = targets.clinical_features(
-                    targets.clinical_vectors(
-                        y_true["negation_labels"], self.uncertain_value
-                    )
-                )
-                rows = rows._replace(
-                    clinical=features["clinical"],
-                    negation_clinical=ops.stop_gradient(labels),
-                )
-        bias = None
-        if self.uses_bias:
-            bias = ops.reshape(
-                ops.cast(y_pred["logit_bias"], "float32"), (-1,)
-            )[0]
-        return functional.gather_columns(
+        rows, columns = functional.gather_columns(
             rows,
-            scale=self.logit_scale(y_pred),
-            soft_weight=soft_weight,
-            bias=bias,
-            col_features=col_features,
+            scale=batch["scale"],
+            soft_weight=batch.get("soft_weight", self.soft_weight),
+            bias=batch.get("bias"),
+            col_features=batch.get("col_features"),
             negatives=self.negatives,
         )
-
-    # === Running ===
-    def row_losses(self, rows, columns, square=False):
-        """The (r,) losses of `rows` against `columns` (subclasses)."""
-        raise NotImplementedError
-
-    def call(self, y_true, y_pred):
-        rows, columns = self.prepare(y_true, y_pred)
-        n = batch.static_dim(rows.v, 0)
+        n = batch_lib.static_dim(rows.v, 0)
         chunk = self.chunk_size
         if chunk is None or (n is not None and n <= chunk):
             # One block: the local rows are the whole batch on one replica.
@@ -330,69 +370,7 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
             return self.row_losses(rows, columns)
         return chunking.chunked_rows(self.row_losses, rows, columns, n, chunk)
 
-
-class NegationAwareLoss(PairwiseSoftTargetLoss):
-    """A pairwise loss with negated reports as hard negatives.
-
-    Adds `negatives` and `negation_soft_targets` (see
-    `SoftLabelContrastive`) to the options of `PairwiseSoftTargetLoss`.
-
-    Example:
-    >>> from keras_clinclip.losses import SoftLabelSigmoid
-    >>> SoftLabelSigmoid(negatives="own").get_config()["negatives"]
-    'own'
-    """
-
-    def __init__(
-        self,
-        sources="auto",
-        source_weights=None,
-        target_temperature=0.1,
-        soft_weight=0.5,
-        uncertain_value=1.0,
-        negatives="batch",
-        negation_soft_targets=False,
-        max_logit_scale=100.0,
-        chunk_size=None,
-        check_finite=False,
-        name=None,
-        reduction="sum_over_batch_size",
-        dtype=None,
-    ):
-        super().__init__(
-            sources=sources,
-            source_weights=source_weights,
-            target_temperature=target_temperature,
-            soft_weight=soft_weight,
-            uncertain_value=uncertain_value,
-            max_logit_scale=max_logit_scale,
-            chunk_size=chunk_size,
-            check_finite=check_finite,
-            name=name,
-            reduction=reduction,
-            dtype=dtype,
-        )
-        if negatives not in NEGATIVES:
-            raise ValueError(
-                f"`negatives` must be one of {NEGATIVES}, got {negatives!r}."
-            )
-        self.negatives = negatives
-        self.negation_soft_targets = bool(negation_soft_targets)
-        if self.negation_soft_targets and (
-            self._sources != "auto" and "clinical" not in self._sources
-        ):
-            raise ValueError(
-                "`negation_soft_targets=True` gives negated reports "
-                "clinical soft-target mass, so `sources` must include "
-                f"'clinical'; got sources={tuple(self._sources)}."
-            )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "negatives": self.negatives,
-                "negation_soft_targets": self.negation_soft_targets,
-            }
-        )
-        return config
+    # === 3. The row function (subclasses) ===
+    def row_losses(self, rows, columns, square=False):
+        """The (r,) losses of `rows` against `columns` (subclasses)."""
+        raise NotImplementedError

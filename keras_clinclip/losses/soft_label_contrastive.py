@@ -3,11 +3,11 @@
 import keras
 
 from keras_clinclip.losses import functional
-from keras_clinclip.losses.pairwise_loss import NegationAwareLoss
+from keras_clinclip.losses.pairwise_loss import PairwiseSoftTargetLoss
 
 
 @keras.saving.register_keras_serializable(package="keras_clinclip")
-class SoftLabelContrastive(NegationAwareLoss):
+class SoftLabelContrastive(PairwiseSoftTargetLoss):
     """Symmetric InfoNCE with soft targets and negation hard negatives.
 
     With V, U the L2-normalised image and report embeddings, s the logit
@@ -26,8 +26,8 @@ class SoftLabelContrastive(NegationAwareLoss):
 
     With `sources=()` or `soft_weight=0` this is exactly CLIP's InfoNCE. See
     `docs/losses.md` for the reasons and for distribution. The maths is
-    `keras_clinclip.losses.functional.info_nce_rows`; this class reads and
-    checks the batch dicts.
+    `keras_clinclip.losses.functional.info_nce_rows`; the base class
+    `PairwiseSoftTargetLoss` reads and checks the batch dicts.
 
     Args:
         sources: `"auto"` (default: the similarity sources whose inputs
@@ -48,6 +48,8 @@ class SoftLabelContrastive(NegationAwareLoss):
         negation_soft_targets: give negated reports clinical soft-target mass
             from `y_true["negation_labels"]` (N, K, C); needs the clinical
             source.
+        logit_scale: None (default) to read `y_pred["logit_scale"]`, or
+            a fixed positive scale s.
         max_logit_scale: clamp of the logit scale s (None: no clamp).
         chunk_size: compute the rows in blocks of this many rows with
             rematerialisation: O(N * chunk) extra memory, same value and
@@ -57,11 +59,12 @@ class SoftLabelContrastive(NegationAwareLoss):
             logit scale <= 0, inside the compiled step on every backend.
             Opt-in: it costs a host round-trip per entry. Masked-out
             negation slots are exempt (they add exactly zero to the loss
-            and its gradient whatever they hold).
+            and its gradient whatever they hold). Always checked, whatever
+            this option: labels outside {1, 0, -1, NaN} and a logit scale
+            <= 0 are a `ValueError` naming the entry and the batch row.
         name: name of the loss.
         reduction: Keras reduction of the per-study losses.
-        dtype: ignored (the loss always computes in float32); kept for
-            Keras compatibility.
+        dtype: ignored (the loss always computes in float32).
 
     Example:
     >>> import numpy as np

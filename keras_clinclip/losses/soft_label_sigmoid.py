@@ -3,11 +3,11 @@
 import keras
 
 from keras_clinclip.losses import functional
-from keras_clinclip.losses.pairwise_loss import NegationAwareLoss
+from keras_clinclip.losses.pairwise_loss import PairwiseSoftTargetLoss
 
 
 @keras.saving.register_keras_serializable(package="keras_clinclip")
-class SoftLabelSigmoid(NegationAwareLoss):
+class SoftLabelSigmoid(PairwiseSoftTargetLoss):
     """SigLIP's pairwise sigmoid loss with soft targets in [0, 1].
 
     With L = s V U^T + b (s the clamped logit scale, b the bias), every
@@ -42,10 +42,12 @@ class SoftLabelSigmoid(NegationAwareLoss):
             `y_pred["negation_embeddings"]` is present.
         negation_soft_targets: clinical soft targets for negated reports
             (needs `y_true["negation_labels"]` and the clinical source).
+        logit_scale: None to read `y_pred["logit_scale"]`, or a fixed s.
         max_logit_scale: clamp of the logit scale (None: no clamp).
         chunk_size: rows per block (O(N * chunk) extra memory).
         check_finite: name the entry holding NaN/inf (see
-            `SoftLabelContrastive`).
+            `SoftLabelContrastive`; labels and the scale are always
+            checked).
         name: name of the loss.
         reduction: Keras reduction of the per-study losses.
         dtype: ignored (the loss always computes in float32).

@@ -1,7 +1,5 @@
 """Models: ClinCLIPBackbone, preprocessor, tasks, ContrastiveModel."""
 
-import warnings
-
 from keras_clinclip.models.clinclip_backbone import ClinCLIPBackbone
 from keras_clinclip.models.clinclip_graph_encoder import ClinCLIPGraphEncoder
 from keras_clinclip.models.clinclip_image_classifier import (
@@ -24,7 +22,6 @@ from keras_clinclip.models.clinclip_tiny import tiny_clinclip_preprocessor
 from keras_clinclip.models.clinclip_tiny import tiny_clinclip_text_encoder
 from keras_clinclip.models.clinclip_tiny import tiny_clinclip_tokenizer
 from keras_clinclip.models.clinclip_tokenizer import ClinCLIPTokenizer
-from keras_clinclip.models.clinclip_towers import _read_safetensors
 from keras_clinclip.models.clinclip_towers import minilm_text_encoder
 from keras_clinclip.models.clinclip_towers import minilm_tokenizer
 from keras_clinclip.models.clinclip_towers import small_resnet_image_encoder
@@ -60,19 +57,3 @@ __all__ = [
     "tiny_clinclip_text_encoder",
     "tiny_clinclip_tokenizer",
 ]
-
-
-def __getattr__(name):
-    # `models.read_safetensors` was exported by mistake (a private helper
-    # of the MiniLM loader); the old name still works for one release.
-    if name == "read_safetensors":
-        warnings.warn(
-            "`keras_clinclip.models.read_safetensors` is private and will be "
-            "removed; use `safetensors.numpy.load_file`.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return _read_safetensors
-    raise AttributeError(
-        f"module 'keras_clinclip.models' has no attribute {name!r}"
-    )

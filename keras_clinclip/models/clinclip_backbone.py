@@ -21,14 +21,12 @@ from keras_clinclip.models import clinclip_batch_encoder as batch_encoder
 from keras_clinclip.models import clinclip_inputs as contract
 from keras_clinclip.models import clinclip_towers as towers
 from keras_clinclip.models.clinclip_compile import ClinCLIPCompileMixin
-from keras_clinclip.models.clinclip_compile import scalar_logit_scale
 from keras_clinclip.models.clinclip_graph_encoder import ClinCLIPGraphEncoder
 from keras_clinclip.models.clinclip_model_card import write_model_card
 from keras_clinclip.models.clinclip_towers import DEFAULT_IMAGE_TOWER
 from keras_clinclip.models.clinclip_towers import DEFAULT_TEXT_TOWER
 
-# `scalar_logit_scale` keeps its old import path (its home: clinclip_compile).
-__all__ = ["ClinCLIPBackbone", "scalar_logit_scale"]
+__all__ = ["ClinCLIPBackbone"]
 
 
 def _as_tensor(value):  # symbolic and backend tensors pass as they are

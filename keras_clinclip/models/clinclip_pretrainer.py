@@ -5,13 +5,10 @@ from keras_hub.models import Task
 
 from keras_clinclip.models.clinclip_backbone import ClinCLIPBackbone
 from keras_clinclip.models.clinclip_compile import ClinCLIPCompileMixin
-from keras_clinclip.models.clinclip_compile import default_compile_arguments
 from keras_clinclip.models.clinclip_model_card import write_model_card
 from keras_clinclip.models.clinclip_preprocessor import ClinCLIPPreprocessor
 
-# `default_compile_arguments` keeps its old import path (its home is
-# `clinclip_compile`, shared with the backbone).
-__all__ = ["ClinCLIPPretrainer", "default_compile_arguments"]
+__all__ = ["ClinCLIPPretrainer"]
 
 
 @keras.saving.register_keras_serializable(package="keras_clinclip")

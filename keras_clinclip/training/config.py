@@ -7,7 +7,6 @@ wherever it starts. `LOSS_PRESETS` maps the paper's ablation rows
 (`--loss=clip|dt|dtc|n|n_dtc|g|g_dtcg|full`) to loss and model options.
 """
 
-import argparse
 import dataclasses
 import json
 import pathlib
@@ -355,55 +354,14 @@ def _choices():
     }
 
 
-def _parse_bool(text):
-    value = str(text).strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
-
-
-def add_config_arguments(parser, defaults=None):
-    """Add one `--field` option per `TrainingConfig` field to `parser`.
-
-    Args:
-        parser: an `argparse.ArgumentParser` (or argument group).
-        defaults: optional dict of field -> default overriding the
-            dataclass defaults (e.g. the demo's own defaults).
-
-    Example:
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser()
-    >>> add_config_arguments(parser)
-    >>> args = parser.parse_args(["--loss", "dtc", "--epochs", "2"])
-    >>> config_from_args(args).epochs
-    2
-    """
-    defaults = dict(defaults or {})
-    base = TrainingConfig()
-    for field in dataclasses.fields(TrainingConfig):
-        default = defaults.get(field.name, getattr(base, field.name))
-        kind = _parse_bool if field.type in (bool, "bool") else type(default)
-        parser.add_argument(
-            f"--{field.name}",
-            type=kind,
-            default=default,
-            choices=field.metadata.get("choices"),
-            metavar=None
-            if field.metadata.get("choices")
-            else field.name.upper(),
-            help=f"{field.metadata['help']} (default: {default})",
-        )
-
-
 def config_from_args(args):
     """The `TrainingConfig` of parsed argparse (or absl) values.
 
     Args:
         args: an object with one attribute per config field, such as the
             `argparse.Namespace` of a parser set up by
-            `add_config_arguments` or absl's `flags.FLAGS`.
+            `keras_clinclip.cli.options.add_config_options` or absl's
+            `flags.FLAGS`.
 
     Example:
     >>> import types

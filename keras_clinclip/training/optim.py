@@ -81,57 +81,6 @@ def warmup_cosine_schedule(
     )
 
 
-@keras.saving.register_keras_serializable(package="keras_clinclip")
-class WarmupCosineSchedule(keras.optimizers.schedules.CosineDecay):
-    """The former name of `warmup_cosine_schedule` (kept as an alias).
-
-    A `keras.optimizers.schedules.CosineDecay` built from the old
-    arguments, so that code and saved optimizer configs that name
-    `WarmupCosineSchedule` keep working with the same values.
-
-    Args:
-        peak_learning_rate: the rate reached at the end of warm-up.
-        total_steps: the training length in optimizer steps.
-        warmup_steps: steps of linear warm-up (0: none).
-        final_learning_rate: the rate at `total_steps` and after.
-
-    Example:
-    >>> schedule = WarmupCosineSchedule(1.0, total_steps=10, warmup_steps=2)
-    >>> [round(float(schedule(s)), 3) for s in (0, 1, 2, 6, 10)]
-    [0.0, 0.5, 1.0, 0.5, 0.0]
-    """
-
-    def __init__(
-        self,
-        peak_learning_rate,
-        total_steps,
-        warmup_steps=0,
-        final_learning_rate=0.0,
-    ):
-        _check_schedule(
-            total_steps, warmup_steps, peak_learning_rate, final_learning_rate
-        )
-        super().__init__(
-            **_cosine_arguments(
-                peak_learning_rate,
-                total_steps,
-                warmup_steps,
-                final_learning_rate,
-            )
-        )
-        self.peak_learning_rate = float(peak_learning_rate)
-        self.total_steps = int(total_steps)
-        self.final_learning_rate = float(final_learning_rate)
-
-    def get_config(self):
-        return {
-            "peak_learning_rate": self.peak_learning_rate,
-            "total_steps": self.total_steps,
-            "warmup_steps": self.warmup_steps,
-            "final_learning_rate": self.final_learning_rate,
-        }
-
-
 def build_optimizer(
     learning_rate,
     total_steps,

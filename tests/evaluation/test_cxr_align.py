@@ -178,7 +178,7 @@ def test_items_identical_after_preprocessing_are_excluded():
     assert result["excluded_ids"] == ["1"]
     assert result["ids"] == ["2"]
     assert result["tasks"]["A"]["num_images"] == 1
-    from keras_clinclip.evaluation.report import format_cxr_align_table
+    from keras_clinclip.evaluation.report_tables import format_cxr_align_table
 
     assert "Excluded: 1 item(s)" in format_cxr_align_table(result)
     only = {"s": {"1": data["s"]["1"]}}

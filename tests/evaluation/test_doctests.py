@@ -12,7 +12,6 @@ PURE_MODULES = [
     "keras_clinclip.evaluation.calibration",
     "keras_clinclip.evaluation.cli",
     "keras_clinclip.evaluation.evaluate",
-    "keras_clinclip.evaluation.linear_probe",
     "keras_clinclip.evaluation.metrics",
     "keras_clinclip.evaluation.metrics.bootstrap",
     "keras_clinclip.evaluation.metrics.classification",

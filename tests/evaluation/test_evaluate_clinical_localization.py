@@ -101,7 +101,9 @@ def test_synthcxr_records_get_localisation_in_the_report(tmp_path):
 
 @pytest.mark.backend_independent
 def test_demo_headline_reports_clinical_and_localisation_rows():
-    from keras_clinclip.evaluation.report import format_localization_table
+    from keras_clinclip.evaluation.report_tables import (
+        format_localization_table,
+    )
     from keras_clinclip.training.demo import _headline
 
     trained = {"n": 3, "pointing": 2 / 3, "mass": 0.5, "area": 0.1}

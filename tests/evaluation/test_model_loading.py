@@ -4,6 +4,9 @@ import pytest
 
 from keras_clinclip.evaluation.model_loading import load_preset_model
 
+# Both cases fail on the files, before any backend computation.
+pytestmark = pytest.mark.backend_independent
+
 
 def test_missing_preset_is_named():
     with pytest.raises(FileNotFoundError, match="'/nonexistent' does not"):

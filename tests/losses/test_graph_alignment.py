@@ -62,21 +62,11 @@ def test_errors_and_config_round_trip():
     )
 
 
-def test_deprecated_weight_warns_scales_and_round_trips():
-    """`weight=` stays for a release: it warns and multiplies the loss, as
-    `loss_weights` does."""
+def test_sources_is_the_first_parameter():
     y_true, y_pred = reference.random_batch(n=5, d=4, dg=4, seed=3)
-    plain = float(GraphAlignment()(y_true, y_pred))
-    with pytest.warns(DeprecationWarning, match="loss_weights"):
-        loss = GraphAlignment(weight=0.3)
+    positional = GraphAlignment(("clinical",))
+    assert positional.get_config()["sources"] == ["clinical"]
     np.testing.assert_allclose(
-        float(loss(y_true, y_pred)), 0.3 * plain, rtol=1e-6
-    )
-    with pytest.warns(DeprecationWarning):
-        positional = GraphAlignment(0.3)
-    assert positional.get_config()["weight"] == 0.3
-    with pytest.warns(DeprecationWarning):
-        restored = keras.losses.deserialize(keras.losses.serialize(loss))
-    np.testing.assert_allclose(
-        float(restored(y_true, y_pred)), 0.3 * plain, rtol=1e-6
+        float(positional(y_true, y_pred)),
+        float(GraphAlignment(sources=("clinical",))(y_true, y_pred)),
     )

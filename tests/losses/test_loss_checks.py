@@ -201,3 +201,39 @@ def test_an_empty_batch_is_a_clear_error(loss):
     }
     with pytest.raises(ValueError, match="empty batch"):
         loss({"labels": np.zeros((0, 3), "float32")}, y_pred)
+
+
+@pytest.mark.parametrize("bad", [2.0, np.inf, 0.5])
+def test_labels_outside_the_convention_are_an_error_by_default(bad):
+    """Issue 30, item 11: no `check_finite` needed; eager and compiled."""
+    y_true, y_pred = reference.random_batch(n=4, seed=8)
+    labels = y_true["labels"].copy()
+    labels[2, 1] = bad
+    bad_true = dict(y_true, labels=labels)
+    loss = SoftLabelContrastive(sources=("clinical",))
+    with pytest.raises(ValueError, match=r"labels.*row 3, column 2"):
+        loss(bad_true, y_pred)
+    with pytest.raises(Exception, match="CheXpert convention"):
+        float(_compiled(loss)(bad_true, y_pred))
+    # The check holds whatever the sources: the labels are in the batch.
+    negation_labels = y_true["negation_labels"].copy()
+    negation_labels[0, 1, 0] = bad
+    with pytest.raises(ValueError, match="negation_labels"):
+        SoftLabelContrastive(negation_soft_targets=True)(
+            dict(y_true, negation_labels=negation_labels), y_pred
+        )
+
+
+@pytest.mark.parametrize("scale", [0.0, -3.0])
+def test_a_non_positive_logit_scale_is_an_error_by_default(scale):
+    y_true, y_pred = reference.random_batch(n=4, seed=9)
+    bad = dict(y_pred, logit_scale=np.float32(scale))
+    loss = SoftLabelSigmoid(sources=())
+    bad["logit_bias"] = np.float32(-1.0)
+    with pytest.raises(ValueError, match="logit_scale.*positive"):
+        loss(y_true, bad)
+    with pytest.raises(Exception, match="positive multiplier"):
+        float(_compiled(loss)(y_true, bad))
+    # NaN stays `check_finite`'s: without it the loss is silently NaN.
+    nan = dict(bad, logit_scale=np.float32(np.nan))
+    assert np.isnan(float(loss(y_true, nan)))

@@ -8,7 +8,6 @@ and the backbone must not reach the Task, the preprocessing classes (whose
 
 import ast
 import pathlib
-import warnings
 
 import pytest
 
@@ -71,12 +70,8 @@ def test_the_backbone_does_not_import_the_task_or_preprocessing():
 
 
 @pytest.mark.backend_independent
-def test_read_safetensors_is_private_with_a_deprecated_old_name():
+def test_read_safetensors_is_private():
     assert "read_safetensors" not in models.__all__
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        reader = models.read_safetensors
-    assert reader is models.clinclip_towers._read_safetensors
-    assert any(issubclass(w.category, DeprecationWarning) for w in caught)
+    assert callable(models.clinclip_towers._read_safetensors)
     with pytest.raises(AttributeError):
-        models.no_such_name  # noqa: B018
+        models.read_safetensors  # noqa: B018

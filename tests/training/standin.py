@@ -101,17 +101,17 @@ def main(argv=None):
     import keras
     import numpy as np
 
-    from keras_clinclip.training import distribution
+    from keras_clinclip.backend import engines
     from keras_clinclip.training.config import TrainingConfig
     from keras_clinclip.training.train import TrainingData
     from keras_clinclip.training.train import train
 
     if args.engine == "tf-multiworker":
-        setup = distribution.tf_setup()
+        setup = engines.tf_setup()
     elif args.engine == "tf-mirrored":
-        setup = distribution.tf_setup(num_cpu_devices=2)
+        setup = engines.tf_setup(num_cpu_devices=2)
     elif args.engine == "torch-ddp":
-        setup = distribution.torch_setup()
+        setup = engines.torch_setup()
     else:
         setup = None
     config = TrainingConfig(

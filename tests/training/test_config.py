@@ -5,6 +5,7 @@ import argparse
 import pytest
 from absl import flags
 
+from keras_clinclip.cli import options as cli_options
 from keras_clinclip.training import config as config_lib
 from keras_clinclip.training.config import TrainingConfig
 
@@ -55,15 +56,14 @@ def test_argparse_and_absl_give_the_same_config(tmp_path):
     argv = [
         "--loss",
         "n_dtc",
-        "--batch_size",
+        "--batch-size",
         "16",
-        "--tensorboard",
-        "false",
-        "--learning_rate",
+        "--no-tensorboard",
+        "--learning-rate",
         "0.001",
     ]
     parser = argparse.ArgumentParser()
-    config_lib.add_config_arguments(parser)
+    cli_options.add_config_options(parser)
     from_cli = config_lib.config_from_args(parser.parse_args(argv))
 
     values = flags.FlagValues()

@@ -6,7 +6,6 @@ import keras
 import numpy as np
 import pytest
 
-from keras_clinclip.training.optim import WarmupCosineSchedule
 from keras_clinclip.training.optim import build_optimizer
 from keras_clinclip.training.optim import warmup_cosine_schedule
 
@@ -34,17 +33,12 @@ def test_keras_schedule_has_the_old_values(peak, total, warmup, final):
     new = warmup_cosine_schedule(
         peak, total_steps=total, warmup_steps=warmup, final_learning_rate=final
     )
-    alias = WarmupCosineSchedule(
-        peak, total_steps=total, warmup_steps=warmup, final_learning_rate=final
-    )
     assert isinstance(new, keras.optimizers.schedules.CosineDecay)
-    assert isinstance(alias, keras.optimizers.schedules.CosineDecay)
     steps = sorted({0, 1, warmup, total - 1, total, total + 5} | {total // 2})
     for step in steps:
         expected = _old_schedule(step, peak, total, warmup, final)
-        for schedule in (new, alias):
-            value = float(keras.ops.convert_to_numpy(schedule(step)))
-            assert value == pytest.approx(expected, rel=1e-5, abs=1e-9), step
+        value = float(keras.ops.convert_to_numpy(new(step)))
+        assert value == pytest.approx(expected, rel=1e-5, abs=1e-9), step
 
 
 def test_schedules_serialize_and_validate():
@@ -53,13 +47,11 @@ def test_schedules_serialize_and_validate():
     clone = keras.optimizers.schedules.deserialize(config)
     assert type(clone) is keras.optimizers.schedules.CosineDecay
     assert float(keras.ops.convert_to_numpy(clone(6))) == pytest.approx(0.5)
-    # Configs saved under the old name still load with the old values.
-    alias = WarmupCosineSchedule(2.0, total_steps=10, final_learning_rate=0.2)
-    old = keras.optimizers.schedules.deserialize(
-        keras.optimizers.schedules.serialize(alias)
+    final = warmup_cosine_schedule(2.0, total_steps=10, final_learning_rate=0.2)
+    clone = keras.optimizers.schedules.deserialize(
+        keras.optimizers.schedules.serialize(final)
     )
-    assert isinstance(old, WarmupCosineSchedule)
-    assert float(keras.ops.convert_to_numpy(old(10))) == pytest.approx(0.2)
+    assert float(keras.ops.convert_to_numpy(clone(10))) == pytest.approx(0.2)
     with pytest.raises(ValueError, match="warmup_steps"):
         warmup_cosine_schedule(1.0, total_steps=5, warmup_steps=6)
     with pytest.raises(ValueError, match="total_steps"):

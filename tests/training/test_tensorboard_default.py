@@ -2,7 +2,12 @@
 
 import importlib.util
 
+import pytest
+
 from keras_clinclip.training.callbacks import build_callbacks
+
+# Which callbacks are built does not depend on the backend.
+pytestmark = pytest.mark.backend_independent
 
 
 def _names(callbacks):
