@@ -10,18 +10,15 @@ Example:
 ('iu', 'test', False)
 """
 
-import pathlib
-
 from keras_clinclip.cli.errors import UserError
 from keras_clinclip.cli.options import add_flag
 from keras_clinclip.cli.options import add_option
 from keras_clinclip.cli.options import dashed
 from keras_clinclip.cli.options import existing_path
 from keras_clinclip.cli.options import preset_path
+from keras_clinclip.data import sources
 
 FRACTIONS = "0.01,0.1,1.0"
-# The file types `--data` reads (`keras_clinclip.evaluation.cli`).
-DATA_SUFFIXES = (".npz", ".csv", ".jsonl", ".json")
 
 
 def add_arguments(parser):
@@ -48,7 +45,33 @@ def add_arguments(parser):
         parser,
         "--data",
         default="iu",
-        help="iu | synthetic[:N] | records.npz | data.csv | data.jsonl",
+        help="a dataset string: iu, synthetic[:N], mimic-cxr:ROOT, "
+        "chexpert:ROOT or a .csv/.jsonl/.npz file, with ?key=value "
+        "options (docs/data.md)",
+    )
+    add_option(
+        parser,
+        "--image-column",
+        "--image_column",
+        dest="image_column",
+        default="image_path",
+        help="the image column of a CSV/JSONL --data",
+    )
+    add_option(
+        parser,
+        "--report-column",
+        "--report_column",
+        dest="report_column",
+        default="report",
+        help="the report column of a CSV/JSONL --data",
+    )
+    add_option(
+        parser,
+        "--image-root",
+        "--image_root",
+        dest="image_root",
+        default="",
+        help="folder of relative image paths (default: the table's folder)",
     )
     add_option(parser, "--split", default="test", help="the split to evaluate")
     add_option(
@@ -160,20 +183,10 @@ def add_arguments(parser):
 
 
 def _check_data(spec):
-    name, _, count = spec.partition(":")
-    if spec == "iu" or (name == "synthetic" and (not count or count.isdigit())):
-        return
-    path = pathlib.Path(spec)
-    if not path.exists():
-        raise UserError(
-            f"--data {spec!r} is neither 'iu', 'synthetic[:N]' nor an "
-            "existing file"
-        )
-    if path.suffix not in DATA_SUFFIXES:
-        raise UserError(
-            f"--data {spec!r}: unknown file type {path.suffix!r} (use "
-            f"{', '.join(DATA_SUFFIXES)})"
-        )
+    try:
+        sources.check_spec(spec)
+    except sources.DatasetSpecError as error:
+        raise UserError(f"--data: {error}") from error
 
 
 def check(args):
