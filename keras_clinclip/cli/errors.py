@@ -12,6 +12,7 @@ the traceback of user errors too.
 # checking them imports nothing and survives a class moving module).
 _LIBRARY_USER_ERRORS = (
     "CorruptStateError",
+    "DatasetSpecError",
     "ImageDecodeError",
     "MissingPackageError",
     "RunFolderError",

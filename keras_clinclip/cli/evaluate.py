@@ -16,7 +16,6 @@ from keras_clinclip.cli.options import add_option
 from keras_clinclip.cli.options import dashed
 from keras_clinclip.cli.options import existing_path
 from keras_clinclip.cli.options import preset_path
-from keras_clinclip.data import sources
 
 FRACTIONS = "0.01,0.1,1.0"
 
@@ -182,13 +181,6 @@ def add_arguments(parser):
     )
 
 
-def _check_data(spec):
-    try:
-        sources.check_spec(spec)
-    except sources.DatasetSpecError as error:
-        raise UserError(f"--data: {error}") from error
-
-
 def check(args):
     """Raise `UserError` for a missing file or a bad value.
 
@@ -203,7 +195,6 @@ def check(args):
     --preset '/nonexistent' does not exist
     """
     preset_path(args.preset)
-    _check_data(args.data)
     for option in ("cxr_align", "prompts"):
         if getattr(args, option):
             existing_path(getattr(args, option), dashed(option))

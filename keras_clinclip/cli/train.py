@@ -16,7 +16,6 @@ from keras_clinclip.cli.options import add_flag
 from keras_clinclip.cli.options import add_option
 from keras_clinclip.cli.options import dashed
 from keras_clinclip.cli.options import existing_path
-from keras_clinclip.data import sources
 from keras_clinclip.training.config import config_from_args
 
 
@@ -75,10 +74,6 @@ def check_config(args):
             r"Field `(\w+)`", lambda m: dashed(m.group(1)), str(error)
         )
         raise UserError(text.rstrip(".")) from error
-    try:
-        sources.check_spec(args.dataset)
-    except sources.DatasetSpecError as error:
-        raise UserError(f"--dataset: {error}") from error
 
 
 def check(args):

@@ -341,7 +341,8 @@ def read_prepared(path, num_negations=1, graphs=True, on_error="raise"):
     >>> row = process_report("s1", "Small left effusion.")
     >>> row.update(image_path="/x.png", split="train")
     >>> path = os.path.join(tempfile.mkdtemp(), "p.jsonl")
-    >>> _ = open(path, "w").write(json.dumps(row) + "\n")
+    >>> with open(path, "w") as handle:
+    ...     print(json.dumps(row), file=handle)
     >>> records, _ = read_prepared(path)
     >>> records["negated_findings"], records["labels"][0, 10]
     ([['Pleural Effusion']], np.float32(1.0))

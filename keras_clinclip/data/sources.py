@@ -73,12 +73,29 @@ _CONTEXT = ("num_negations", "seed", "image_size")
 
 
 class DatasetSpecError(ValueError):
-    """A dataset string that names no dataset, file or valid option."""
+    """A dataset string that names no dataset, file or valid option.
+
+    Its message is one line naming the string and the accepted forms;
+    `clinclip` reports it as a user error (exit status 2).
+
+    Example:
+    >>> issubclass(DatasetSpecError, ValueError)
+    True
+    """
 
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-    """A registered dataset: its loader and a one-line description."""
+    """A registered dataset: its loader and a one-line description.
+
+    Args:
+        loader: `loader(root, **options)` (see the module docstring).
+        description: one line for messages and docs.
+
+    Example:
+    >>> DATASETS["mimic-cxr"].description.split(" (")[0]
+    'MIMIC-CXR-JPG 2.0.0'
+    """
 
     loader: object
     description: str

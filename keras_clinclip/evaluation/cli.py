@@ -156,6 +156,7 @@ def run(args):
     ...     print(error)
     --preset '/nonexistent' does not exist
     """
+    sources.check_spec(args.data)  # a bad --data: one line, before loading
     backbone, preprocessor = load_preset_model(args.preset)
     on_error = getattr(args, "on_error", "raise")
     records = _limit(

@@ -21,6 +21,7 @@ from keras_clinclip.backend import engines
 from keras_clinclip.backend import keras_compat
 from keras_clinclip.backend import torch_ddp
 from keras_clinclip.data import sharding
+from keras_clinclip.data import sources
 from keras_clinclip.training import builders
 from keras_clinclip.training import export
 from keras_clinclip.training import run_folder
@@ -280,6 +281,8 @@ def run(args):
             if value != defaults[key]
         }
         config = TrainingConfig.from_dict({**base, **changed})
+    # A bad dataset string is a one-line user error, before any work.
+    sources.check_spec(config.dataset)
     try:
         result = train(config, restart=bool(getattr(args, "restart", False)))
     except Exception as error:  # noqa: BLE001 (reported, then exit 1)

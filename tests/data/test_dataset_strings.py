@@ -157,3 +157,17 @@ def test_prepare_output_is_a_training_table(trees, tmp_path):
     np.testing.assert_array_equal(records["labels"], direct["labels"])
     assert records["image_path"] == direct["image_path"]
     assert records["graph_nodes"].shape == direct["graph_nodes"].shape
+
+
+def test_cli_bad_dataset_string_is_one_line_exit_2(tmp_path, capsys):
+    from keras_clinclip import cli
+
+    argv = ["train", "--dataset", "mimic:/data", "--output-dir", str(tmp_path)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("clinclip train: error: unknown dataset 'mimic'")
+    assert "mimic-cxr:ROOT" in err and "\n" not in err
+    argv = ["evaluate", "--preset", str(tmp_path), "--data", "chexpert:/no"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no folder /no" in err and "\n" not in err
