@@ -87,15 +87,34 @@ def test_each_dataset_string_trains(trees, tmp_path, capsys):
 
 
 @pytest.mark.backend_independent
-def test_evaluate_official_test_split_and_labeler_labels(
-    trees, tmp_path, capsys
-):
-    train, evaluate = doc_commands("Train on MIMIC-CXR")
-    root = trees["mimic"]
-    run(train, tmp_path, capsys, MIMIC=root)
+def test_prepared_table_trains_and_evaluates(trees, tmp_path, capsys):
+    _, prepare, train, evaluate = doc_commands("Train on your own table")
+    table = trees["csv"]
+    (tmp_path / "runs").mkdir()
+    prepared = "runs/prepared.jsonl"  # run() puts runs/ under tmp_path
+    run(
+        prepare.replace("reports.csv", str(table)).replace(
+            "prepared.jsonl", prepared
+        ),
+        tmp_path,
+        capsys,
+    )
+    # `clinclip prepare` output trains as is, nothing prepared again.
+    log = run(train.replace("prepared.jsonl", prepared), tmp_path, capsys)
+    assert "report text read from the prepared file" in log
+    assert _slots(log)[0] > 0
+    preset = "runs/mine-prepared/preset"
     quick = " --train-split '' --bootstrap 0 --no-plots --probe-fractions ''"
-    log = run(evaluate + quick, tmp_path, capsys, MIMIC=root)
-    # The official test split: the studies the split table puts there.
+    # `clinclip evaluate --data mimic-cxr:ROOT`: the official test split,
+    # i.e. the studies the split table puts there.
+    evaluate_mimic = doc_commands("Train on MIMIC-CXR")[1]
+    root = trees["mimic"]
+    log = run(
+        evaluate_mimic.replace("runs/mimic/preset", preset) + quick,
+        tmp_path,
+        capsys,
+        MIMIC=root,
+    )
     with gzip.open(root / "mimic-cxr-2.0.0-split.csv.gz", "rt") as handle:
         rows = [line.strip().split(",") for line in handle][1:]
     test = {study for _, study, _, split in rows if split == "test"}
@@ -103,12 +122,9 @@ def test_evaluate_official_test_split_and_labeler_labels(
     assert int(queries.group(1)) == len(test)
     # A user's table without labels: AUROCs against the labeler's labels,
     # and the run says so.
-    evaluate = doc_commands("Train on your own table")[-1]
-    evaluate = evaluate.replace("reports.csv", str(trees["csv"]))
+    evaluate = evaluate.replace("reports.csv", str(table))
     log = run(
-        evaluate.replace("runs/mine/", "runs/mimic/")
-        + " --split train"
-        + quick,
+        evaluate.replace("runs/mine/preset", preset) + " --split train" + quick,
         tmp_path,
         capsys,
     )
