@@ -21,6 +21,7 @@ import re
 _LIBRARY_USER_ERRORS = (
     "ConfigFileError",
     "CorruptStateError",
+    "DatasetSpecError",
     "ImageDecodeError",
     "MissingPackageError",
     "OutputPathError",

@@ -21,6 +21,7 @@ import codecs
 import collections
 import csv
 import gzip
+import hashlib
 import json
 import math
 import pathlib
@@ -498,3 +499,33 @@ def parse_label(value, where):
             f"{where}: label {value!r} is not one of 1, 0, -1 or NaN."
         )
     return value
+
+
+# The split names of the records format (`keras_clinclip.data.records`).
+SPLITS = ("train", "validate", "test")
+
+
+def hash_split(study_id, fractions=(0.8, 0.1, 0.1)):
+    """A fixed train/validate/test split from a hash of the id.
+
+    Args:
+        study_id: the study id (str).
+        fractions: the shares of train, validate and test.
+
+    Returns:
+        `"train"`, `"validate"` or `"test"`; stable across runs, machines
+        and Python versions (MD5 of the id).
+
+    Example:
+    >>> hash_split("CXR1") in ("train", "validate", "test")
+    True
+    """
+    digest = hashlib.md5(str(study_id).encode("utf-8")).hexdigest()
+    u = int(digest[:8], 16) / 2**32
+    total = sum(fractions)
+    edge = 0.0
+    for name, share in zip(SPLITS, fractions):
+        edge += share / total
+        if u < edge:
+            return name
+    return SPLITS[-1]

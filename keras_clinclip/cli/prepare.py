@@ -83,6 +83,23 @@ def add_arguments(parser):
     )
     add_option(
         parser,
+        "--image-column",
+        "--image_column",
+        dest="image_column",
+        default="image_path",
+        help="the input column of image paths (copied to the output, "
+        "absolute, so that it trains as is)",
+    )
+    add_option(
+        parser,
+        "--image-root",
+        "--image_root",
+        dest="image_root",
+        default=None,
+        help="folder of relative image paths (default: the input's folder)",
+    )
+    add_option(
+        parser,
         "--max-nodes",
         "--max_nodes",
         dest="max_nodes",

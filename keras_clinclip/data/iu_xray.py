@@ -9,7 +9,6 @@ text labeler, so that the image is not a function of what the loss sees.
 """
 
 import hashlib
-import json
 import logging
 import os
 import pathlib
@@ -139,15 +138,7 @@ def render_images(
     return np.concatenate(parts)
 
 
-def _reports_fingerprint():
-    """A hash of the report toolkit's code and data (labels depend on it)."""
-    digest = hashlib.md5()
-    root = pathlib.Path(reports.__file__).parent
-    for file in sorted(root.rglob("*")):
-        if file.suffix in (".py", ".yaml", ".yml", ".json"):
-            digest.update(file.name.encode())
-            digest.update(file.read_bytes())
-    return digest.hexdigest()[:12]
+_reports_fingerprint = rec.toolkit_fingerprint
 
 
 def _text_columns(rows, num_negations, graphs, progress=False):
@@ -213,26 +204,8 @@ def _take_rows(columns, positions, total):
     return rec.select(columns, positions)
 
 
-def _save(path, columns):
-    arrays = {k: v for k, v in columns.items() if isinstance(v, np.ndarray)}
-    lists = {k: v for k, v in columns.items() if k not in arrays}
-    tmp = utils.temp_sibling(path)  # per process: caches may be shared
-    with open(tmp, "wb") as handle:
-        np.savez(
-            handle,
-            __lists__=np.frombuffer(
-                json.dumps(lists).encode("utf-8"), np.uint8
-            ),
-            **arrays,
-        )
-    tmp.replace(path)
-
-
-def _load(path):
-    with np.load(path) as data:
-        out = {k: data[k] for k in data.files if k != "__lists__"}
-        out.update(json.loads(data["__lists__"].tobytes().decode("utf-8")))
-    return out
+_save = rec.save_columns
+_load = rec.load_columns
 
 
 def iu_xray(

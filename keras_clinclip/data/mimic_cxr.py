@@ -23,6 +23,7 @@ from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
 from keras_clinclip.data import records as rec
 from keras_clinclip.data.csv import parse_label
 from keras_clinclip.data.csv import read_rows
+from keras_clinclip.data.prepared_text import prepare_text
 
 _PREFIX = "mimic-cxr-2.0.0-"
 
@@ -31,7 +32,18 @@ _PREFIX = "mimic-cxr-2.0.0-"
 LABEL_TABLES = {"chexpert": "chexpert", "csv": "chexpert", "negbio": "negbio"}
 
 
-def _table(root, name):
+def find_table(root, name):
+    """The path of `mimic-cxr-2.0.0-<name>.csv(.gz)` under `root`, or None.
+
+    Args:
+        root: the dataset folder.
+        name: `metadata`, `chexpert`, `negbio` or `split`.
+
+    Example:
+    >>> find_table(pathlib.Path("/nonexistent"), "split") is None
+    True
+    """
+    root = pathlib.Path(root)
     for suffix in (".csv.gz", ".csv"):
         path = root / f"{_PREFIX}{name}{suffix}"
         if path.exists():
@@ -116,8 +128,11 @@ def mimic_cxr(
         labels: `"chexpert"` (alias `"csv"`: the official
             `mimic-cxr-2.0.0-chexpert.csv(.gz)`), `"negbio"`
             (`mimic-cxr-2.0.0-negbio.csv(.gz)`), `"labeler"`
-            (`reports.label_report` on the text) or `"auto"` (the CheXpert
-            table when present, else the NegBio table, else the labeler).
+            (`reports.label_report` on the text, prepared once and cached:
+            `prepared_text.prepare_text`), `"none"` (NaN, for a caller
+            that labels later, as `sources.load_source` does) or `"auto"`
+            (the CheXpert table when present, else the NegBio table, else
+            the labeler).
             A study missing from a table gets NaN labels.
         graphs: add the report graph arrays.
         on_missing_report: `"skip"` the studies without a report, or
@@ -152,12 +167,12 @@ def mimic_cxr(
             f"{files}: no *.{image_format} images in p1x/pXXXXXXXX/sXXXXXXXX/."
         )
     view_of, split_of = {}, {}
-    metadata = _table(root, "metadata")
+    metadata = find_table(root, "metadata")
     if metadata is not None:
         columns, rows = read_rows(metadata)
         _require(metadata, columns, ["dicom_id", "ViewPosition"])
         view_of = {r["dicom_id"]: r["ViewPosition"].upper() for r in rows}
-    split_table = _table(root, "split")
+    split_table = find_table(root, "split")
     if split_table is not None:
         columns, rows = read_rows(split_table)
         _require(split_table, columns, ["dicom_id", "split"])
@@ -165,10 +180,11 @@ def mimic_cxr(
     label_of = {}
     if labels == "auto":
         labels = next(
-            (n for n in ("chexpert", "negbio") if _table(root, n)), "labeler"
+            (n for n in ("chexpert", "negbio") if find_table(root, n)),
+            "labeler",
         )
     if labels in LABEL_TABLES:
-        label_table = _table(root, LABEL_TABLES[labels])
+        label_table = find_table(root, LABEL_TABLES[labels])
         if label_table is None:
             raise FileNotFoundError(
                 f"{root}: labels={labels!r} needs "
@@ -183,9 +199,10 @@ def mimic_cxr(
                 )
                 for name in CHEXPERT_OBSERVATIONS
             ]
-    elif labels != "labeler":
+    elif labels not in ("labeler", "none"):
         raise ValueError(
-            f"labels must be one of {sorted(LABEL_TABLES)}, labeler or auto, "
+            f"labels must be one of {sorted(LABEL_TABLES)}, labeler, none or "
+            "auto, "
             f"got {labels!r}"
         )
 
@@ -235,12 +252,7 @@ def mimic_cxr(
                 raise FileNotFoundError(f"{path}: no report {study}.txt found.")
             continue
         body = " ".join(report_tools.report_body(text, wanted).split())
-        if labels in LABEL_TABLES:
-            row = label_of.get(study, [np.nan] * rec.NUM_CLASSES)
-        else:
-            row = report_tools.labels_to_array(
-                [report_tools.label_report(body)]
-            )[0]
+        row = label_of.get(study, [np.nan] * rec.NUM_CLASSES)
         out["id"].append(study)
         out["image_path"].append(path)
         out["report"].append(body)
@@ -249,6 +261,9 @@ def mimic_cxr(
         out["subject_id"].append(subject)
         out["view"].append(view)
     out["labels"] = np.asarray(out["labels"], np.float32).reshape(-1, 14)
+    if labels == "labeler":
+        columns, _ = prepare_text(out["id"], out["report"], progress=progress)
+        out["labels"] = columns["labels"]
     if graphs:
         out.update(rec.graph_columns(out["report"]))
     return out

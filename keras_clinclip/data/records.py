@@ -13,42 +13,20 @@ keep them whole.
 """
 
 import hashlib
+import json
 import math
+import pathlib
 
 import numpy as np
 
 from keras_clinclip import reports as rep
+from keras_clinclip import utils
+from keras_clinclip.tables import SPLITS  # noqa: F401 (re-export)
+from keras_clinclip.tables import hash_split  # noqa: F401 (re-export)
 
 NUM_CLASSES = 14
-SPLITS = ("train", "validate", "test")
 REQUIRED = ("id", "report", "labels", "split")
 METADATA = ("class_names",)
-
-
-def hash_split(study_id, fractions=(0.8, 0.1, 0.1)):
-    """A fixed train/validate/test split from a hash of the id.
-
-    Args:
-        study_id: the study id (str).
-        fractions: the shares of train, validate and test.
-
-    Returns:
-        `"train"`, `"validate"` or `"test"`; stable across runs, machines
-        and Python versions (MD5 of the id).
-
-    Example:
-    >>> hash_split("CXR1") in ("train", "validate", "test")
-    True
-    """
-    digest = hashlib.md5(str(study_id).encode("utf-8")).hexdigest()
-    u = int(digest[:8], 16) / 2**32
-    total = sum(fractions)
-    edge = 0.0
-    for name, share in zip(SPLITS, fractions):
-        edge += share / total
-        if u < edge:
-            return name
-    return SPLITS[-1]
 
 
 def check_labels(labels, where="labels"):
@@ -246,3 +224,75 @@ def is_blank(value):
     if isinstance(value, float):
         return math.isnan(value)
     return not str(value).strip()
+
+
+def toolkit_fingerprint():
+    """A hash of the report toolkit's code and data (text columns depend on
+    it): a cache of labels, negations or graphs keyed on it is rebuilt
+    when the toolkit changes.
+
+    Example:
+    >>> len(toolkit_fingerprint())
+    12
+    """
+    digest = hashlib.md5()
+    root = pathlib.Path(rep.__file__).parent
+    for file in sorted(root.rglob("*")):
+        if file.suffix in (".py", ".yaml", ".yml", ".json"):
+            digest.update(file.name.encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def save_columns(path, columns):
+    """Write a dict of columns (arrays and JSON-able lists) atomically.
+
+    The file is written under a per-process temporary name and renamed,
+    so that processes sharing a cache never read half a file.
+
+    Args:
+        path: the `.npz` file.
+        columns: a dict of numpy arrays and lists.
+
+    Example:
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "c.npz")
+    >>> save_columns(path, {"a": np.arange(2), "b": [["x"], []]})
+    >>> load_columns(path)["b"]
+    [['x'], []]
+    """
+    path = pathlib.Path(path)
+    arrays = {k: v for k, v in columns.items() if isinstance(v, np.ndarray)}
+    lists = {k: v for k, v in columns.items() if k not in arrays}
+    tmp = utils.temp_sibling(path)  # per process: caches may be shared
+    with open(tmp, "wb") as handle:
+        np.savez(
+            handle,
+            __lists__=np.frombuffer(
+                json.dumps(lists).encode("utf-8"), np.uint8
+            ),
+            **arrays,
+        )
+    tmp.replace(path)
+
+
+def load_columns(path):
+    """Read the columns written by `save_columns`.
+
+    Args:
+        path: the `.npz` file.
+
+    Returns:
+        The dict of columns.
+
+    Example:
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "c.npz")
+    >>> save_columns(path, {"a": np.arange(2)})
+    >>> load_columns(path)["a"].tolist()
+    [0, 1]
+    """
+    with np.load(path) as data:
+        out = {k: data[k] for k in data.files if k != "__lists__"}
+        out.update(json.loads(data["__lists__"].tobytes().decode("utf-8")))
+    return out

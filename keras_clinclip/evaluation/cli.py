@@ -56,15 +56,22 @@ def _limit(records, max_samples, seed):
     return select(records, np.asarray(keep, np.int64))
 
 
-def load_records(spec, seed=0, image_size=224, on_error="raise"):
+def load_records(
+    spec, seed=0, image_size=224, on_error="raise", table_options=None
+):
     """Resolve a `--data` value to a records dict.
 
     Args:
-        spec: `iu`, `synthetic[:N]`, or a `.npz` / `.csv` / `.jsonl` path.
+        spec: a dataset string (`keras_clinclip.data.sources`): `iu`,
+            `synthetic[:N]`, `mimic-cxr:ROOT`, `chexpert:ROOT`, or a
+            `.npz` / `.csv` / `.jsonl` path. A table without labels gets
+            the labeler's (the run says so on stderr).
         seed: the seed of generated data.
         image_size: the side of rendered images (`iu`, `synthetic`).
         on_error: for a `.csv` / `.jsonl` table, `raise` on a bad row or
             `skip` it (`keras_clinclip.data.load_records`).
+        table_options: `image_column`, `report_column`, `image_root` of
+            a table.
 
     Returns:
         a dict of equal-length columns.
@@ -81,7 +88,11 @@ def load_records(spec, seed=0, image_size=224, on_error="raise"):
     if spec in ("iu", "iu_xray"):
         image_size = max(int(image_size), 64)
     return sources.load_source(
-        spec, image_size=image_size, seed=seed, on_error=on_error
+        spec,
+        image_size=image_size,
+        seed=seed,
+        on_error=on_error,
+        table_options=table_options,
     )
 
 
@@ -145,10 +156,19 @@ def run(args):
     ...     print(error)
     --preset '/nonexistent' does not exist
     """
+    sources.check_spec(args.data)  # a bad --data: one line, before loading
     backbone, preprocessor = load_preset_model(args.preset)
     on_error = getattr(args, "on_error", "raise")
     records = _limit(
-        load_records(args.data, args.seed, on_error=on_error),
+        load_records(
+            args.data,
+            args.seed,
+            on_error=on_error,
+            table_options={
+                key: getattr(args, key, "")
+                for key in ("image_column", "report_column", "image_root")
+            },
+        ),
         args.max_samples,
         args.seed,
     )

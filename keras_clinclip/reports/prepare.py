@@ -7,7 +7,15 @@ and a report column. Each output line is one JSON object:
 
     {"id", "report", "sections", "sentences", "labels" (NaN as null),
      "positive_findings", "negations": [{"finding", "report"}],
-     "omissions": [{"finding", "report"}], "graph", "error"}
+     "omissions": [{"finding", "report"}], "graph", "error",
+     "image_path", "split", "table_labels"}
+
+`image_path` (absolute; from `--image-column`, relative paths starting at
+`--image-root` or the input's folder), `split` (the input's `split`
+column, else a hash of the id) and `table_labels` (the input's CheXpert
+label columns, when it has any) make the output a training table:
+`clinclip train --dataset prepared.jsonl` reads it as is, with no
+report processed again (`keras_clinclip.data.prepared_text`).
 
 `graph` is sparse: {"max_nodes", "feature_dim", "num_nodes", "features":
 [[node, feature, value], ...], "edges": [[i, j, type], ...]}; rebuild the
@@ -26,6 +34,7 @@ the folder of `--out`, renamed onto it at the end (on an error the old
 kept, exit code 130).
 """
 
+import hashlib
 import itertools
 import json
 import math
@@ -36,6 +45,7 @@ import numpy as np
 
 from keras_clinclip import tables
 from keras_clinclip import utils
+from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
 from keras_clinclip.reports._text import as_text
 from keras_clinclip.reports.graph import EDGE_TYPES
 from keras_clinclip.reports.graph import GRAPH_FEATURE_DIM
@@ -55,8 +65,12 @@ from keras_clinclip.utils import atomic_write
 BLOCK = 256  # rows per worker per block
 
 
-def _rows(table, id_column, report_column):
-    """Yield (row number, line, id, report or exception) per table row."""
+def _rows(table, id_column, report_column, extras=None):
+    """Yield (row number, line, id, report or exception, extras) per row.
+
+    `extras(values, report_id)` gives the fields copied to the output
+    (image path, split, table labels); None gives none.
+    """
     if table.columns is not None and report_column not in table.columns:
         raise ValueError(
             f"{table.path}: no column {report_column!r} (columns: "
@@ -65,18 +79,63 @@ def _rows(table, id_column, report_column):
     for number, line, values, error in table:
         report_id = values.get(id_column, str(number))
         if error is not None:
-            yield number, line, report_id, _TableRowError(error)
+            yield number, line, report_id, _TableRowError(error), {}
         elif report_column not in values:
-            yield (
-                number,
-                line,
-                report_id,
-                ValueError(
-                    f"no key {report_column!r} (keys: {sorted(values)})"
-                ),
+            problem = ValueError(
+                f"no key {report_column!r} (keys: {sorted(values)})"
             )
+            yield number, line, report_id, problem, {}
         else:
-            yield number, line, report_id, values[report_column]
+            try:
+                extra = extras(values, report_id) if extras else {}
+            except ValueError as problem:
+                yield number, line, report_id, problem, {}
+                continue
+            yield number, line, report_id, values[report_column], extra
+
+
+def row_extras(path, image_column="image_path", image_root=None):
+    """The function that copies a row's training fields to the output.
+
+    `image_path` (absolute: relative paths start at `image_root`, default
+    the table's folder), `split` (the row's `split`, else
+    `tables.hash_split` of the id) and `table_labels` (the row's CheXpert
+    observation columns, when it has any), so that the output of
+    `prepare` is a training table.
+
+    Args:
+        path: the input table.
+        image_column: the image column (absent: no `image_path`).
+        image_root: the folder relative image paths start from.
+
+    Returns:
+        A function `(values, report_id) -> dict`.
+
+    Example:
+    >>> extras = row_extras("/data/t.csv")
+    >>> out = extras({"image_path": "a.png", "Edema": "1"}, "s1")
+    >>> out["image_path"], out["table_labels"]
+    ('/data/a.png', {'Edema': 1.0})
+    """
+    root = os.path.abspath(image_root or os.path.dirname(os.path.abspath(path)))
+
+    def extras(values, report_id):
+        out = {}
+        image = values.get(image_column)
+        if image not in (None, ""):
+            out["image_path"] = os.path.join(root, str(image))
+        split = values.get("split")
+        out["split"] = str(split) if split else tables.hash_split(report_id)
+        labels = {}
+        for name in CHEXPERT_OBSERVATIONS:
+            if name in values:
+                value = tables.parse_label(values[name], f"column {name}")
+                labels[name] = None if math.isnan(value) else value
+        if labels:
+            out["table_labels"] = labels
+        return out
+
+    return extras
 
 
 class _TableRowError(ValueError):
@@ -187,15 +246,101 @@ def process_report(
         return {"id": report_id, "error": str(error) or type(error).__name__}
 
 
+def study_seed(report_id):
+    """The seed of a study's choices and phrasings (MD5 of its id).
+
+    Example:
+    >>> study_seed("s1") == study_seed("s1")
+    True
+    """
+    digest = hashlib.md5(str(report_id).encode("utf-8")).hexdigest()
+    return int(digest[:8], 16)
+
+
+def choose_negated(report_id, labels, num_negations):
+    """The findings to negate: up to K positives in a seeded order.
+
+    Args:
+        report_id: the study id (seeds the order).
+        labels: 14 values in `CHEXPERT_OBSERVATIONS` order.
+        num_negations: K.
+
+    Returns:
+        A list of observation names (never "No Finding").
+
+    Example:
+    >>> labels = [float("nan")] * 14
+    >>> labels[5] = 1.0
+    >>> choose_negated("s1", labels, 2)
+    ['Edema']
+    """
+    positives = [
+        name
+        for name, value in zip(CHEXPERT_OBSERVATIONS, labels)
+        if value == 1.0 and name != "No Finding"
+    ]
+    rng = np.random.default_rng([study_seed(report_id), 13])
+    order = rng.permutation(len(positives))
+    return [positives[j] for j in order][: int(num_negations)]
+
+
+def study_text_columns(
+    report_id, text, num_negations=1, graph=True, max_nodes=GRAPH_MAX_NODES
+):
+    """The training columns of one study's report (dense, for records).
+
+    Labels from `label_report`; up to `num_negations` positive findings
+    (not "No Finding") in an order seeded by the study id, each negated
+    (`negate_finding`) and omitted (`omit_finding`); the dense report
+    graph (`graph_to_arrays`). The same rule as the embedded IU X-ray
+    dataset, so any source of reports gets the same method.
+
+    Args:
+        report_id: the study id (seeds the choice and the phrasing).
+        text: the report.
+        num_negations: K, the most negated variants.
+        graph: add `graph` (the `graph_to_arrays` dict).
+        max_nodes: graph node slots.
+
+    Returns:
+        A dict with `labels` (float32 (14,)), `negated_findings`,
+        `negations`, `omissions` (lists of str) and, with `graph`,
+        `graph`.
+
+    Example:
+    >>> out = study_text_columns("s1", "Large right pleural effusion.")
+    >>> out["negated_findings"], out["negations"]
+    (['Pleural Effusion'], ['Right pleural effusion is not seen.'])
+    """
+    text = as_text(text)
+    seed = study_seed(report_id)
+    found = label_report(text)
+    labels = np.asarray(
+        [found[name] for name in CHEXPERT_OBSERVATIONS], np.float32
+    )
+    chosen = choose_negated(report_id, labels, num_negations)
+    out = {
+        "labels": labels,
+        "negated_findings": chosen,
+        "negations": [negate_finding(text, f, seed=seed) for f in chosen],
+        "omissions": [omit_finding(text, f) for f in chosen],
+    }
+    if graph:
+        out["graph"] = graph_to_arrays(report_graph(text), max_nodes)
+    return out
+
+
 def _work(item):
     """One output line and whether it holds an error."""
-    number, line, report_id, report, options = item
+    number, line, report_id, report, extra, options = item
     if isinstance(report, _TableRowError):
         record = {"id": report_id, "error": str(report)}
     else:
         record = process_report(report_id, report, **options)
         if record["error"] is not None:
             record["error"] = f"row {number} (line {line}): {record['error']}"
+        else:
+            record.update(extra)
     text = json.dumps(record, ensure_ascii=False, allow_nan=False)
     try:
         text.encode("utf-8")
@@ -256,7 +401,12 @@ def run(args):
         return 2
     with table:
         try:
-            rows = _rows(table, args.id_column, args.report_column)
+            extras = row_extras(
+                args.reports,
+                getattr(args, "image_column", "image_path"),
+                getattr(args, "image_root", None),
+            )
+            rows = _rows(table, args.id_column, args.report_column, extras)
             first = list(itertools.islice(rows, 1))
         except ValueError as error:
             print(f"clinclip prepare: {error}", file=sys.stderr)

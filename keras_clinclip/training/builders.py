@@ -148,22 +148,27 @@ def build_backbone(config, graph_feature_dim=None, negation_capacity=None):
 def load_records(config):
     """The records dict of `config.dataset`.
 
-    Resolved by `keras_clinclip.data.sources.load_source`: `iu_xray` (or
-    `iu`): the IU reports with SynthCXR images (cached); `synthetic`:
-    `synthetic_pairs` (2,000 studies unless `num_samples`); a path: saved
-    `.npz` records or a CSV/JSONL table.
+    Resolved by `keras_clinclip.data.sources.load_source` (the one
+    resolver of dataset strings): `iu_xray` (or `iu`): the IU reports with
+    SynthCXR images (cached); `synthetic[:N]`: `synthetic_pairs` (2,000
+    studies unless `num_samples`); `mimic-cxr:ROOT`, `chexpert:ROOT` and
+    the other registered datasets; a path: saved `.npz` records or a
+    CSV/JSONL table (`config.image_column`, `report_column`,
+    `image_root`). Sources of reports get labels, `config.num_negations`
+    negated variants and, when the loss uses them, report graphs.
 
     Args:
         config: a `TrainingConfig`.
     """
-    count, graphs = config.num_samples or 2000, True
+    count, graphs = config.num_samples or 2000, config.loss_options()["graph"]
     if config.dataset in ("iu", "iu_xray"):
-        graphs = config.loss_options()["graph"]
         # With `num_samples`, render only the reports needed (train is
         # about 80% of them).
         count = (
             int(config.num_samples / 0.75) + 1 if config.num_samples else None
         )
+    elif config.dataset.startswith("synthetic"):
+        graphs = True
     return sources.load_source(
         config.dataset,
         image_size=config.image_size,
@@ -172,6 +177,11 @@ def load_records(config):
         num_negations=max(config.num_negations, 1),
         graphs=graphs,
         on_error=config.on_error,
+        table_options={
+            "image_column": config.image_column,
+            "report_column": config.report_column,
+            "image_root": config.image_root,
+        },
     )
 
 

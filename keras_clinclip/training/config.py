@@ -118,8 +118,15 @@ class TrainingConfig:
     global batch of 32 and the full method (`loss="full"`).
 
     Args:
-        dataset: `iu_xray` (IU reports + SynthCXR images), `synthetic`
-            (template reports + SynthCXR) or a CSV/JSONL file.
+        dataset: a dataset string of `keras_clinclip.data.sources`:
+            `iu_xray` (IU reports + SynthCXR images), `synthetic[:N]`
+            (template reports + SynthCXR), `mimic-cxr:ROOT`,
+            `chexpert:ROOT` or a CSV/JSONL/NPZ file, with `?key=value`
+            options (e.g. `mimic-cxr:ROOT?views=PA,AP&images=all`).
+        image_column: the image-path column of a CSV/JSONL dataset.
+        report_column: the report column of a CSV/JSONL dataset.
+        image_root: the folder relative image paths of a table start
+            from (empty: the table's folder).
         num_samples: keep at most this many training studies (0: all).
         image_size: side of the square input images, in pixels.
         max_length: report token length (longer reports are truncated).
@@ -174,7 +181,21 @@ class TrainingConfig:
     """
 
     # Data.
-    dataset: str = _field("iu_xray", "iu_xray, synthetic, or a CSV/JSONL")
+    dataset: str = _field(
+        "iu_xray",
+        "iu, synthetic[:N], mimic-cxr:ROOT, chexpert:ROOT or a "
+        "CSV/JSONL/NPZ file; options after ?, e.g. "
+        "mimic-cxr:ROOT?views=PA,AP&images=all (docs/data.md)",
+    )
+    image_column: str = _field(
+        "image_path", "the image column of a CSV/JSONL dataset"
+    )
+    report_column: str = _field(
+        "report", "the report column of a CSV/JSONL dataset"
+    )
+    image_root: str = _field(
+        "", "folder of relative image paths (default: the table's folder)"
+    )
     num_samples: int = _field(0, "keep at most this many studies (0: all)")
     image_size: int = _field(96, "image side in pixels")
     max_length: int = _field(64, "report token length")

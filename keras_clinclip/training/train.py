@@ -21,6 +21,7 @@ from keras_clinclip.backend import engines
 from keras_clinclip.backend import keras_compat
 from keras_clinclip.backend import torch_ddp
 from keras_clinclip.data import sharding
+from keras_clinclip.data import sources
 from keras_clinclip.errors import is_user_error
 from keras_clinclip.errors import one_line
 from keras_clinclip.training import builders
@@ -283,6 +284,8 @@ def run(args):
     and the run folder's lock, taken before Keras loaded).
     """
     config = getattr(args, "training_config", None) or config_from_args(args)
+    # A bad dataset string is a one-line user error, before any work.
+    sources.check_spec(config.dataset)
     try:
         result = train(
             config,

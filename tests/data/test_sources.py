@@ -27,10 +27,10 @@ def test_files_by_suffix(tmp_path):
     np.savez(tmp_path / "bad.npz", id=["1"])
     with pytest.raises(KeyError, match="'report'"):
         sources.load_source(tmp_path / "bad.npz")
-    with pytest.raises(FileNotFoundError, match="synthetic:N"):
+    with pytest.raises(sources.DatasetSpecError, match="synthetic\\[:N\\]"):
         sources.load_source(tmp_path / "none.csv")
     (tmp_path / "x.txt").write_text("")
     with pytest.raises(ValueError, match="unknown file type"):
         sources.load_source(tmp_path / "x.txt")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(sources.DatasetSpecError, match="must be a number"):
         sources.load_source("synthetic:many")
