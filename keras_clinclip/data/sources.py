@@ -46,6 +46,7 @@ import urllib.parse
 import numpy as np
 
 from keras_clinclip.data import csv
+from keras_clinclip.data import datasets
 from keras_clinclip.data import synthcxr
 from keras_clinclip.data.chexpert import chexpert
 from keras_clinclip.data.iu_xray import iu_xray
@@ -91,6 +92,9 @@ class Dataset:
     Args:
         loader: `loader(root, **options)` (see the module docstring).
         description: one line for messages and docs.
+        prepare_text: run the report toolkit on its reports (labels,
+            negations, graphs); False for the evaluation datasets, whose
+            records are used as their loaders return them.
 
     Example:
     >>> DATASETS["mimic-cxr"].description.split(" (")[0]
@@ -99,18 +103,22 @@ class Dataset:
 
     loader: object
     description: str
+    prepare_text: bool = True
 
 
 DATASETS = {}
 
 
-def register(name, loader, description):
+def register(name, loader, description, prepare_text=True):
     """Make `NAME:ROOT` load with `loader(root, **options)`.
 
     Args:
         name: the dataset name (lower case, e.g. `"mimic-cxr"`).
         loader: a callable following the module's contract.
         description: one line for `--help` and error messages.
+        prepare_text: whether `load_source` adds the report toolkit's
+            columns (False: the records are used as the loader returns
+            them, as for the evaluation datasets of `data.datasets`).
 
     Example:
     >>> register("tiny-demo", lambda root: {}, "an example")
@@ -118,7 +126,7 @@ def register(name, loader, description):
     'an example'
     >>> del DATASETS["tiny-demo"]
     """
-    DATASETS[str(name)] = Dataset(loader, str(description))
+    DATASETS[str(name)] = Dataset(loader, str(description), prepare_text)
 
 
 def as_list(value):
@@ -375,6 +383,8 @@ def load_source(
         accepted = inspect.signature(loader).parameters
         context = {k: v for k, v in context.items() if k in accepted}
         records = loader(path, **options, **context)
+        if not DATASETS[kind].prepare_text:
+            return records
     if labels not in LABEL_CHOICES:
         raise DatasetSpecError(
             f"dataset {str(source)!r}: labels={labels!r}; use one of "
@@ -452,3 +462,6 @@ register(
     _chexpert,
     "CheXpert-v1.0 or -small (train.csv, valid.csv): split, views=frontal|all",
 )
+# The field's evaluation datasets (`data.datasets`): `rsna:ROOT`, ...
+for _name, _loader in datasets.LOADERS.items():
+    register(_name, _loader, datasets.DESCRIPTIONS[_name], prepare_text=False)

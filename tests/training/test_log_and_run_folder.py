@@ -88,22 +88,33 @@ def test_a_run_that_fails_before_its_first_step_holds_no_folder(
     empty = tmp_path / "empty.csv"
     empty.write_text("image_path,report\na.png,\n")
     keras.utils.save_img(tmp_path / "a.png", np.zeros((32, 32, 1)))
-    good = tmp_path / "good.csv"  # no report graphs for the default loss
+    good = tmp_path / "good.csv"
     good.write_text("image_path,report\n" + "a.png,Edema.\n" * 8)
+    bare = tmp_path / "bare.npz"  # saved records without report graphs
+    np.savez(
+        bare,
+        id=[str(i) for i in range(8)],
+        image_path=[str(tmp_path / "a.png")] * 8,
+        report=["Edema."] * 8,
+        labels=np.full((8, 14), np.nan, np.float32),
+        split=["train"] * 8,
+    )
     options = ["--output-dir", str(run), "--text-encoder", "tiny"]
     options += ["--image-encoder", "tiny", "--image-size", "32"]
     cases = [
-        (tmp_path / "nothere.csv", [], "is neither one of"),
+        (tmp_path / "nothere.csv", [], "is no existing file or known name"),
         (table, [], "no column 'report' (report_column); the columns are: "),
         (empty, [], "line 2): empty 'report'"),
         (good, [], "fewer than one batch (--batch-size 32): lower"),
-        (good, ["--batch-size", "2", "--loss", "g"], "--loss g uses report"),
+        (bare, ["--batch-size", "2", "--loss", "g"], "--loss g uses report"),
     ]
     for dataset, extra, expected in cases:
         argv = ["train", "--dataset", str(dataset), *options, *extra]
         assert main(argv) == 2
         err = capsys.readouterr().err
-        lines = [line for line in err.splitlines() if line.strip()]
+        # Progress lines (the labeler's summary) may come first; the
+        # mistake itself is one line.
+        lines = [line for line in err.splitlines() if "error:" in line]
         assert len(lines) == 1 and "Traceback" not in err, err
         assert expected in lines[0], lines[0]
         assert not (run / "config.json").exists()

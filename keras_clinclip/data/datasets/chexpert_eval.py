@@ -53,7 +53,8 @@ def chexpert_5x200(path, root=None):
     """Records of GLoRIA's `chexpert_5x200.csv` (1,000 images, 5 classes).
 
     Args:
-        path: the CSV file.
+        path: the CSV file, or the folder holding `chexpert_5x200.csv`
+            (as in the dataset string `chexpert-5x200:FOLDER`).
         root: the folder of the user's CheXpert copy (the one holding
             `train/`); the file's paths (`CheXpert-v1.0/train/...`) are
             re-rooted there, whatever their first folder. Default: the
@@ -80,6 +81,8 @@ def chexpert_5x200(path, root=None):
     ([[0.0, 1.0, 0.0, 0.0, 0.0]], ['big'])
     """
     path = pathlib.Path(path)
+    if path.is_dir():
+        path = path / "chexpert_5x200.csv"
     root = path.parent if root is None else root
     columns, rows = common.read_table(
         path,
