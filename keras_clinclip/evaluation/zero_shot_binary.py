@@ -30,6 +30,7 @@ from keras_clinclip.evaluation.metrics import binarize_labels
 from keras_clinclip.evaluation.metrics import confusion_at
 from keras_clinclip.evaluation.metrics import estimate_with_ci
 from keras_clinclip.evaluation.zero_shot import prompt_similarities
+from keras_clinclip.models.clinclip_prompts import load_prompts
 from keras_clinclip.models.clinclip_prompts import prompt_pairs
 
 SOURCE = "CheXzero pair softmax; CXR-CLIP per-dataset prompts"
@@ -107,10 +108,21 @@ def dataset_prompts(dataset, class_names, overrides=None):
     Example:
     >>> dataset_prompts("rsna", ["Pneumonia"])["Pneumonia"]["negative"]
     ['No evidence of pneumonia.']
-    >>> dataset_prompts("vindr", ["No Finding"])["No Finding"]["positive"][0]
+    >>> dataset_prompts("vindr", ["No finding"])["No finding"]["positive"][0]
     'Normal chest radiograph.'
+
+    A label spelled differently from a `prompts.yaml` finding only in
+    case (VinDr's "No finding", ChestX-ray14's "No Finding") takes that
+    finding's prompts.
     """
-    merged = dict(DATASET_PROMPTS.get(str(dataset).lower(), {}))
+    defaults = load_prompts()
+    by_lower = {key.lower(): value for key, value in defaults.items()}
+    merged = {
+        name: by_lower[name.lower()]
+        for name in class_names
+        if name not in defaults and name.lower() in by_lower
+    }
+    merged.update(DATASET_PROMPTS.get(str(dataset).lower(), {}))
     merged.update(overrides or {})
     known = {k: v for k, v in merged.items() if k in class_names}
     return prompt_pairs(list(class_names), overrides=known or None)
