@@ -183,9 +183,14 @@ def batch_size_at_run_time(data):
 
     Example:
     >>> import tensorflow as tf
-    >>> x, y = batch_size_at_run_time(({"a": tf.ones((2, 3))}, tf.ones(2)))
-    >>> x["a"].shape.as_list(), y.shape.as_list()
-    ([None, 3], [2])
+    >>> traced = []
+    >>> @tf.function
+    ... def step(data):
+    ...     x, y = batch_size_at_run_time(data)
+    ...     traced.append((x["a"].shape.as_list(), y.shape.as_list()))
+    >>> step(({"a": tf.ones((2, 3))}, tf.ones(2)))
+    >>> traced
+    [([None, 3], [2])]
     """
     import tensorflow as tf
 
