@@ -336,6 +336,45 @@ def evaluate_records(
     return result
 
 
+def finding_labels(labels, findings):
+    """The label columns of `findings`.
+
+    Records hold the 14 CheXpert columns; a subset of findings (`clinclip
+    evaluate --findings`) takes theirs. Labels with exactly one column per
+    finding are taken as they are.
+
+    Args:
+        labels: `(N, 14)` CheXpert labels, or `(N, len(findings))`.
+        findings: finding names (CheXpert spellings).
+
+    Returns:
+        `(N, len(findings))` float64 labels.
+
+    Example:
+    >>> labels = np.arange(28.0).reshape(2, 14)
+    >>> finding_labels(labels, ["Cardiomegaly", "No Finding"]).tolist()
+    [[2.0, 0.0], [16.0, 14.0]]
+    """
+    labels = np.asarray(labels, dtype=np.float64)
+    findings = list(findings)
+    if labels.ndim == 2 and labels.shape[1] == len(findings):
+        return labels
+    if labels.ndim != 2 or labels.shape[1] != len(CHEXPERT_OBSERVATIONS):
+        raise ValueError(
+            f"labels have shape {labels.shape}: expected one column per "
+            f"CheXpert observation ({len(CHEXPERT_OBSERVATIONS)}) or per "
+            f"named finding ({len(findings)})."
+        )
+    unknown = [f for f in findings if f not in CHEXPERT_OBSERVATIONS]
+    if unknown:
+        raise ValueError(
+            f"unknown finding(s) {unknown} in `findings`: use the CheXpert "
+            f"spellings: {', '.join(CHEXPERT_OBSERVATIONS)}."
+        )
+    columns = [CHEXPERT_OBSERVATIONS.index(f) for f in findings]
+    return labels[:, columns]
+
+
 def _evaluate(backbone, preprocessor, records, options):
     """The work of `evaluate_records`, with its settings in `options`."""
     findings = list(
@@ -347,12 +386,7 @@ def _evaluate(backbone, preprocessor, records, options):
             f"no records in split {options.split!r} (splits present: "
             f"{sorted(set(records.get('split', [])))})"
         )
-    labels = np.asarray(test["labels"], dtype=np.float64)
-    if labels.ndim != 2 or labels.shape[1] != len(findings):
-        raise ValueError(
-            f"labels have shape {labels.shape} but {len(findings)} findings "
-            "were named"
-        )
+    labels = finding_labels(test["labels"], findings)
     images, image_preprocessor = _images_of(test, preprocessor)
     image_emb = embed_images(
         backbone,
@@ -406,7 +440,7 @@ def _evaluate(backbone, preprocessor, records, options):
             val_scores = zero_shot_scores(
                 val_emb, positives, negatives, logit_scale=scale
             )
-            val_labels = np.asarray(val["labels"], dtype=np.float64)
+            val_labels = finding_labels(val["labels"], findings)
     clinical = clinical_metrics(
         labels,
         zero_shot["scores"],
@@ -479,7 +513,7 @@ def _evaluate(backbone, preprocessor, records, options):
             )
             probe = linear_probe(
                 train_emb,
-                train["labels"],
+                finding_labels(train["labels"], findings),
                 image_emb,
                 labels,
                 findings,
