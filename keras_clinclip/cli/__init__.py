@@ -37,6 +37,7 @@ from keras_clinclip.cli import train
 from keras_clinclip.cli.errors import UserError
 from keras_clinclip.cli.errors import is_user_error
 from keras_clinclip.cli.errors import one_line
+from keras_clinclip.cli.options import BACKEND_HINT
 from keras_clinclip.cli.options import ArgumentParser
 from keras_clinclip.cli.options import print_old_spelling_notes
 from keras_clinclip.cli.options import take_old_spellings
@@ -99,7 +100,8 @@ def build_parser():
     parser = ArgumentParser(
         prog="clinclip",
         description="keras_clinclip: CLIP for chest X-rays on Keras 3.",
-        epilog="`clinclip COMMAND --help` lists the options of a command.",
+        epilog="`clinclip COMMAND --help` lists the options of a command. "
+        f"Backend: {BACKEND_HINT}.",
     )
     parser.add_argument(
         "--version",
