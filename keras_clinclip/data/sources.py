@@ -62,6 +62,7 @@ def load_source(
     num_negations=None,
     graphs=True,
     on_error="raise",
+    error_log=None,
 ):
     """The records of a dataset name or file.
 
@@ -78,6 +79,7 @@ def load_source(
             None: the loader's default (2 for `iu`, 1 for `synthetic`).
         graphs: add the report graph arrays (`iu`, `synthetic`).
         on_error: for a table, `"raise"` on a bad row or `"skip"` it.
+        error_log: optional `ErrorLog` that counts a table's skipped rows.
 
     Returns:
         A records dict.
@@ -110,7 +112,7 @@ def load_source(
     if path.suffix == ".npz":
         return read_npz(path)
     if path.suffix in TABLE_SUFFIXES:
-        return csv.load_records(path, on_error=on_error)
+        return csv.load_records(path, on_error=on_error, error_log=error_log)
     raise ValueError(
         f"{spec!r}: unknown file type {path.suffix!r} (use .npz, .csv, "
         ".csv.gz or .jsonl)"

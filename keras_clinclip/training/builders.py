@@ -143,7 +143,7 @@ def build_backbone(config, graph_feature_dim=None, negation_capacity=None):
     return model
 
 
-def load_records(config):
+def load_records(config, error_log=None):
     """The records dict of `config.dataset`.
 
     Resolved by `keras_clinclip.data.sources.load_source`: `iu_xray` (or
@@ -153,6 +153,8 @@ def load_records(config):
 
     Args:
         config: a `TrainingConfig`.
+        error_log: optional `ErrorLog` that counts the rows of a table
+            skipped with `on_error="skip"`.
     """
     count, graphs = config.num_samples or 2000, True
     if config.dataset in ("iu", "iu_xray"):
@@ -170,6 +172,7 @@ def load_records(config):
         num_negations=max(config.num_negations, 1),
         graphs=graphs,
         on_error=config.on_error,
+        error_log=error_log,
     )
 
 
@@ -208,7 +211,10 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
         A `TrainingData` with `records` and `preprocessor` set.
     """
     del setup
-    records = records if records is not None else load_records(config)
+    # The table rows skipped while loading count in the run's summary.
+    error_logs = [data_lib.ErrorLog()]
+    if records is None:
+        records = load_records(config, error_log=error_logs[0])
     records = _limit(records, config)
     preprocessor = preprocessor or build_preprocessor(config)
     options = config.loss_options()
@@ -232,7 +238,6 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
     if negations:
         common["balance_negations"] = config.balance_negations
         common["negation_mask_input"] = config.packs_negations()
-    error_logs = []
     built = {}
 
     def stream(start_step):
