@@ -267,7 +267,10 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
         negation_mask = built[0].negation_mask
 
     validation = None
+    notes = []
     n_val = _split_size(records, "validate")
+    if config.validate and n_val < config.batch_size:
+        notes.append(validation_skipped_note(n_val, config.batch_size))
     if config.validate and n_val >= config.batch_size:
         validation = data_lib.make_dataset(
             records,
@@ -286,6 +289,29 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
         preprocessor=preprocessor,
         error_logs=error_logs,
         negation_mask=negation_mask,
+        notes=notes,
+    )
+
+
+def validation_skipped_note(n_val, batch_size):
+    """Why a run has no validation loss, in one line for the user.
+
+    Args:
+        n_val: the studies of the `validate` split.
+        batch_size: the global batch size.
+
+    Returns:
+        A string.
+
+    Example:
+    >>> validation_skipped_note(7, 8)[:47]
+    'Validation skipped: the validation split has 7 '
+    """
+    return (
+        f"Validation skipped: the validation split has {n_val} "
+        f"stud{'y' if n_val == 1 else 'ies'}, fewer than one batch of "
+        f"{batch_size} (val_loss stays empty). Give more rows the split "
+        "'validate', lower --batch-size, or pass --no-validate."
     )
 
 

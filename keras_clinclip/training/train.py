@@ -217,6 +217,9 @@ def _train(config, setup, model, data, losses, callbacks, write_preset):
             f"{config.epochs} epoch(s) x {steps_per_epoch} steps, global "
             f"batch {config.batch_size}; outputs in {config.output_dir}"
         )
+    if setup.is_chief:
+        for note in getattr(data, "notes", ()):
+            print(note)
     start_time = time.time()
     stream = sharding.local_stream(
         functools.partial(stream_from, data.train), setup, config.batch_size

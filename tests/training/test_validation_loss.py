@@ -52,3 +52,33 @@ def test_evaluate_is_the_mean_of_the_batch_losses():
     unknown = dataset.filter(lambda x, y: True)
     value = model.evaluate(unknown, verbose=0)
     np.testing.assert_allclose(value, np.mean(losses), rtol=1e-5)
+
+
+@pytest.mark.backend_independent
+def test_a_validation_split_smaller_than_a_batch_is_said(tmp_path):
+    from keras_clinclip.training import builders
+    from keras_clinclip.training.config import TrainingConfig
+
+    config = TrainingConfig(
+        dataset="synthetic",
+        num_samples=40,
+        image_size=32,
+        max_length=16,
+        text_encoder="tiny",
+        image_encoder="tiny",
+        loss="clip",
+        batch_size=8,
+        output_dir=str(tmp_path),
+    )
+    records = builders.load_records(config)
+    n_val = sum(split == "validate" for split in records["split"])
+    assert 0 < n_val < 8
+    data = builders.build_training_data(config, records=records)
+    assert data.validation is None
+    assert data.notes == [builders.validation_skipped_note(n_val, 8)]
+    assert f"has {n_val} stud" in data.notes[0]
+    assert "--no-validate" in data.notes[0]
+    quiet = builders.build_training_data(
+        config.replace(validate=False), records=records
+    )
+    assert quiet.notes == []
