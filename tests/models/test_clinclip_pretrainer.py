@@ -186,3 +186,32 @@ def test_task_loads_from_a_backbone_only_preset(tmp_path):
         np.testing.assert_array_equal(
             keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(theirs)
         )
+
+
+def test_a_packed_preset_predicts_and_fits_on_raw_studies(tmp_path):
+    # What `clinclip train` writes by default: a backbone that packs the
+    # negations (`negation_capacity`) and so takes `negation_mask` too.
+    backbone = tiny_backbone(num_negations=2, negation_capacity=0.5)
+    backbone.save_to_preset(tmp_path, preprocessor=tiny_preprocessor())
+    task = ClinCLIPPretrainer.from_preset(str(tmp_path))
+    assert "negation_mask" in task.backbone.input
+    x, y = raw_batch()
+    plain = task.predict(x, batch_size=4, verbose=0)
+    assert plain["image_embeddings"].shape == (4, 16)
+    negations = [["no left effusion .", ""], ["", ""], ["", ""], ["", ""]]
+    with_negations = dict(x, negations=np.array(negations))
+    task.compile(optimizer=keras.optimizers.SGD(0.1))
+    history = task.fit(with_negations, y, batch_size=4, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    # The mask follows the written negations, or `y`'s when given.
+    mask = task.preprocessor(with_negations)["negation_mask"]
+    assert keras.ops.convert_to_numpy(mask).tolist() == [
+        [1.0, 0.0],
+        [0.0, 0.0],
+        [0.0, 0.0],
+        [0.0, 0.0],
+    ]
+    given = {"labels": y["labels"], "negation_mask": np.zeros((4, 2), "f")}
+    x_out, y_out = task.preprocessor(with_negations, given)
+    assert not keras.ops.convert_to_numpy(x_out["negation_mask"]).any()
+    assert y_out["negation_mask"] is given["negation_mask"]
