@@ -1,6 +1,7 @@
 """ClinCLIPPretrainer, ClinCLIPTokenizer and the preset model card."""
 
 import json
+import pathlib
 
 import keras
 import keras_hub
@@ -172,8 +173,15 @@ def test_run_model_card_reads_the_log_and_flags_synthetic_data(tmp_path):
     assert card["synthetic_images"] is True
     assert card["metrics"] == {"epoch": 1.0, "loss": 2.0, "val_loss": 2.25}
     card = run_model_card(TrainingConfig(dataset="data/mimic.csv"))
-    assert card["synthetic_images"] is False and card["metrics"] == {}
-    assert "data/mimic.csv" in card["training_data"]
+    # A user's table: provenance unknown, never guessed; absolute path.
+    assert card["synthetic_images"] is None and card["metrics"] == {}
+    absolute = str(pathlib.Path("data/mimic.csv").resolve())
+    assert card["training_data"] == f"records from {absolute}"
+    text = render_model_card(tiny_backbone(), card)
+    assert "real radiographs." not in text
+    assert "Images: unknown" in text
+    assert absolute in text
+    assert run_model_card(TrainingConfig(dataset="iu"))["synthetic_images"]
 
 
 def test_task_loads_from_a_backbone_only_preset(tmp_path):
