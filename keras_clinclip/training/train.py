@@ -285,6 +285,9 @@ def run(args):
         config = TrainingConfig.from_dict({**base, **changed})
     try:
         result = train(config, restart=bool(getattr(args, "restart", False)))
+    except KeyboardInterrupt:
+        print(interrupted_message(config), file=sys.stderr, flush=True)
+        return 130
     except Exception as error:  # noqa: BLE001 (reported, then exit 1)
         return _report_failure(error, config)
     print(
@@ -301,6 +304,27 @@ def run(args):
             line += "; first: " + "; ".join(skipped["examples"])
         print(line)
     return 0
+
+
+def interrupted_message(config):
+    """The line `clinclip train` prints when Ctrl-C stops it.
+
+    Args:
+        config: the run's `TrainingConfig`.
+
+    Returns:
+        A string.
+
+    Example:
+    >>> line = interrupted_message(TrainingConfig(output_dir="runs/x"))
+    >>> "rerun the same command to resume" in line, "runs/x" in line
+    (True, True)
+    """
+    return (
+        "clinclip train: interrupted; rerun the same command to resume "
+        f"from the last backup in {config.output_dir} (--restart starts "
+        "afresh)"
+    )
 
 
 # Seconds a failed run may spend shutting down before it is ended.
