@@ -16,7 +16,7 @@ Example:
 >>> from keras_clinclip.cli import build_parser
 >>> parser = build_parser()
 >>> sorted(SUBCOMMANDS)[:2]
-['demo', 'evaluate']
+['classify', 'demo']
 >>> parser.parse_args(["train", "--batch-size", "8"]).batch_size
 8
 """
@@ -28,6 +28,7 @@ import sys
 import traceback
 
 import keras_clinclip
+from keras_clinclip.cli import classify
 from keras_clinclip.cli import demo
 from keras_clinclip.cli import evaluate
 from keras_clinclip.cli import explain
@@ -73,6 +74,11 @@ SUBCOMMANDS = {
         export,
         "keras_clinclip.training.export",
         "export a checkpoint to a KerasHub preset directory",
+    ),
+    "classify": Subcommand(
+        classify,
+        "keras_clinclip.evaluation.classify",
+        "print each finding's zero-shot probability for radiographs",
     ),
     "explain": Subcommand(
         explain,
