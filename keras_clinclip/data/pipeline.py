@@ -459,11 +459,8 @@ def make_dataset(
     if start_step is None and on_error == "raise":
         # A known length: Keras stops without reading past the end (see
         # `keras_compat.TF_END_OF_DATA_STEP`) or warning "ran out of data".
-        ds = ds.apply(
-            tf.data.experimental.assert_cardinality(
-                _num_batches(rows, batch_size, drop_remainder)
-            )
-        )
+        length = _num_batches(rows, batch_size, drop_remainder)
+        ds = ds.apply(tf.data.experimental.assert_cardinality(length))
     if prefetch:
         ds = ds.prefetch(tf.data.AUTOTUNE)
     options = dataset_options(autotune=autotune)
@@ -480,9 +477,7 @@ def make_dataset(
 
 
 def _num_batches(rows, batch_size, drop_remainder):
-    if drop_remainder:
-        return rows // batch_size
-    return -(-rows // batch_size)
+    return rows // batch_size if drop_remainder else -(-rows // batch_size)
 
 
 def _pass_seed(tf, seed, counter):
