@@ -10,6 +10,7 @@ PURE_MODULES = [
     "keras_clinclip.evaluation.benchmark",
     "keras_clinclip.evaluation.cli",
     "keras_clinclip.evaluation.evaluate",
+    "keras_clinclip.evaluation.finding_labels",
     "keras_clinclip.evaluation.linear_probe",
     "keras_clinclip.evaluation.metrics",
     "keras_clinclip.evaluation.metrics.bootstrap",
@@ -27,6 +28,7 @@ PURE_MODULES = [
     "keras_clinclip.models.clinclip_prompts",
 ]
 KERAS_MODULES = [
+    "keras_clinclip.evaluation.classify",  # uses the tiny towers
     "keras_clinclip.evaluation.cxr_align",  # uses the tiny preprocessor
     "keras_clinclip.evaluation.embed",
     "keras_clinclip.evaluation.localization",
