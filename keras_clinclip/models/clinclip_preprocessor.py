@@ -35,8 +35,8 @@ class ClinCLIPPreprocessor(Preprocessor):
       without `negations` gets `num_negations` empty ones, and a backbone
       that packs negations (`negation_capacity`) also gets `negation_mask`:
       `y["negation_mask"]` when given, else 1 for each non-empty negation.
-      A `y` dict without `negation_mask` gets that mask too (the losses
-      read it).
+      There, a `y` dict without `negation_mask` gets that mask too (the
+      losses read it); otherwise `y` passes through as given.
 
     Everything is TensorFlow code, so it runs inside `tf.data.Dataset.map`
     on every backend; called eagerly it returns backend tensors. Saved and
@@ -268,6 +268,7 @@ class ClinCLIPPreprocessor(Preprocessor):
                 outputs["negation_mask"] = mask
             if (
                 mask is not None
+                and self.num_negations
                 and isinstance(y, dict)
                 and "negation_mask" not in y
             ):
