@@ -44,7 +44,8 @@ def test_evaluate_is_the_mean_of_the_batch_losses():
     assert int(dataset.cardinality()) == 5
     model = tiny_backbone(num_negations=1)
     model.compile()
-    losses = [float(np.asarray(model.test_on_batch(x, y))) for x, y in dataset]
+    batches = dataset.as_numpy_iterator()
+    losses = [float(np.asarray(model.test_on_batch(x, y))) for x, y in batches]
     assert len(losses) == 5
     value = model.evaluate(dataset, verbose=0)
     np.testing.assert_allclose(value, np.mean(losses), rtol=1e-5)
