@@ -26,6 +26,12 @@ import sys
 
 from keras_clinclip.version import __version__
 
+# TensorFlow's C++ log lines (INFO at import, "cuInit" on a machine without
+# a GPU, grappler's PredictCost errors) tell a user nothing to act on; real
+# failures still raise Python errors. Set before TensorFlow is first
+# imported; `TF_CPP_MIN_LOG_LEVEL=0` brings them back.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
 # Submodules load on first attribute access, so that `keras_clinclip.reports`
 # (pure Python) stays cheap. `keras_clinclip.models` registers the Keras
 # classes, so it is imported eagerly once Keras is importable.

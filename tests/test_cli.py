@@ -247,6 +247,20 @@ def test_a_bad_value_is_one_line_with_exit_2(capsys):
     assert len(err) == 1 and "--batch-size" in err[0] and "many" in err[0]
 
 
+def test_the_backend_is_named_in_help_and_in_the_backend_error(capsys):
+    # There is no `--backend`: both say how the backend is chosen.
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "KERAS_BACKEND" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["train", "--backend", "jax"])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "--backend jax" in err[0]
+    assert "KERAS_BACKEND environment variable" in err[0]
+    assert "tensorflow, jax, torch" in err[0]
+
+
 def _fake_work(monkeypatch, error):
     def run(args):
         raise error

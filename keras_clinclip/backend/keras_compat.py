@@ -25,6 +25,7 @@ __all__ = [
     "WORKAROUNDS",
     "KerasCompatMixin",
     "Workaround",
+    "batch_size_at_run_time",
     "clip_after_reduce",
     "patch_model",
 ]
@@ -93,10 +94,24 @@ TF_DISTRIBUTED_CLIPPING = Workaround(
     first=(3, 0, 0),
     checked=(3, 15, 1),
 )
+TF_END_OF_DATA_STEP = Workaround(
+    "tf_end_of_data_step",
+    "A dataset whose length Keras does not know is read until the "
+    "end-of-sequence error of the compiled step; the step's updates that "
+    "do not read the batch may still run (always under a tf.distribute "
+    "strategy, often without): the loss tracker counts one more batch of "
+    "the static batch size and `evaluate` reports the loss times n/(n+1) "
+    "(n batches). `fit` on such data can also count one optimizer step "
+    "too many; the training stream is endless, so only evaluation is "
+    "patched, by reading the batch size from the batch at run time.",
+    first=(3, 0, 0),
+    checked=(3, 15, 1),
+)
 WORKAROUNDS = (
     TF_DISTRIBUTED_BUILD,
     TF_MULTI_WORKER_SCALAR_LOGS,
     TF_DISTRIBUTED_CLIPPING,
+    TF_END_OF_DATA_STEP,
 )
 
 
@@ -150,6 +165,44 @@ def _rank_one_logs(logs):
     return tf.nest.map_structure(
         lambda v: tf.reshape(v, (1,)) if v.shape.rank == 0 else v, logs
     )
+
+
+def batch_size_at_run_time(data):
+    """`data` with the batch dimension of its inputs left unknown.
+
+    Keras weighs each step's loss by the first input's batch size; once
+    that size is read from the batch at run time, the end-of-data step
+    of `tf_end_of_data_step` no longer adds a phantom batch to the mean.
+
+    Args:
+        data: a `(x, y)` or `(x, y, sample_weight)` batch of tensors.
+
+    Returns:
+        The same structure; every tensor of `x` of rank >= 1 has an unknown
+        first dimension.
+
+    Example:
+    >>> import tensorflow as tf
+    >>> traced = []
+    >>> @tf.function
+    ... def step(data):
+    ...     x, y = batch_size_at_run_time(data)
+    ...     traced.append((x["a"].shape.as_list(), y.shape.as_list()))
+    >>> step(({"a": tf.ones((2, 3))}, tf.ones(2)))
+    >>> traced
+    [([None, 3], [2])]
+    """
+    import tensorflow as tf
+
+    def relax(value):
+        if not isinstance(value, tf.Tensor) or value.shape.rank in (None, 0):
+            return value
+        shape = tf.TensorShape([None]).concatenate(value.shape[1:])
+        return tf.raw_ops.PlaceholderWithDefault(input=value, shape=shape)
+
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+    x = tf.nest.map_structure(relax, x)
+    return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
 
 
 def clip_after_reduce(optimizer, num_replicas):
@@ -223,6 +276,12 @@ class KerasCompatMixin:
         return self._compat_logs(super().train_step(*args, **kwargs))
 
     def test_step(self, *args, **kwargs):
+        if (
+            keras.backend.backend() == "tensorflow"
+            and len(args) == 1
+            and TF_END_OF_DATA_STEP.active()
+        ):
+            args = (batch_size_at_run_time(args[0]),)
         return self._compat_logs(super().test_step(*args, **kwargs))
 
     def _compat_logs(self, logs):
@@ -247,8 +306,8 @@ def patch_model(model, sample_batch=None):
     """Apply the active workarounds to one model instance (any class).
 
     ClinCLIP models need no call (see `KerasCompatMixin`); this is for
-    a plain `keras.Model` trained under `tf.distribute`. Call it after
-    `compile`. No-op on other backends and without a strategy.
+    a plain `keras.Model` (`tf_end_of_data_step`) or one trained under
+    `tf.distribute`. Call it after `compile`. No-op on other backends.
 
     Args:
         model: a Keras model created and compiled in a strategy's scope.
@@ -264,6 +323,19 @@ def patch_model(model, sample_batch=None):
     >>> patch_model(model) is model
     True
     """
+    if (
+        keras.backend.backend() == "tensorflow"
+        and TF_END_OF_DATA_STEP.active()
+        and not isinstance(model, KerasCompatMixin)
+        and not getattr(model, "_clinclip_end_of_data", False)
+    ):
+        test_step = model.test_step
+
+        def counted_test_step(data):
+            return test_step(batch_size_at_run_time(data))
+
+        model.test_step = counted_test_step
+        model._clinclip_end_of_data = True
     strategy = _strategy(model)
     if strategy is None:
         return model

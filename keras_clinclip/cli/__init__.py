@@ -16,7 +16,7 @@ Example:
 >>> from keras_clinclip.cli import build_parser
 >>> parser = build_parser()
 >>> sorted(SUBCOMMANDS)[:2]
-['benchmark', 'demo']
+['benchmark', 'classify']
 >>> parser.parse_args(["train", "--batch-size", "8"]).batch_size
 8
 """
@@ -30,6 +30,7 @@ import traceback
 
 import keras_clinclip
 from keras_clinclip.cli import benchmark
+from keras_clinclip.cli import classify
 from keras_clinclip.cli import demo
 from keras_clinclip.cli import evaluate
 from keras_clinclip.cli import explain
@@ -39,6 +40,7 @@ from keras_clinclip.cli import train
 from keras_clinclip.cli.errors import UserError
 from keras_clinclip.cli.errors import is_user_error
 from keras_clinclip.cli.errors import one_line
+from keras_clinclip.cli.options import BACKEND_HINT
 from keras_clinclip.cli.options import ArgumentParser
 from keras_clinclip.cli.options import print_old_spelling_notes
 from keras_clinclip.cli.options import take_old_spellings
@@ -82,6 +84,11 @@ SUBCOMMANDS = {
         "keras_clinclip.evaluation.benchmark",
         "run the papers' protocols on datasets; one table with bootstrap CIs",
     ),
+    "classify": Subcommand(
+        classify,
+        "keras_clinclip.evaluation.classify",
+        "print each finding's zero-shot probability for radiographs",
+    ),
     "explain": Subcommand(
         explain,
         "keras_clinclip.evaluation.localization",
@@ -108,7 +115,8 @@ def build_parser():
     parser = ArgumentParser(
         prog="clinclip",
         description="keras_clinclip: CLIP for chest X-rays on Keras 3.",
-        epilog="`clinclip COMMAND --help` lists the options of a command.",
+        epilog="`clinclip COMMAND --help` lists the options of a command. "
+        f"Backend: {BACKEND_HINT}.",
     )
     parser.add_argument(
         "--version",

@@ -10,6 +10,7 @@ Example:
 ('iu', 'test', False)
 """
 
+from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
 from keras_clinclip.cli.errors import UserError
 from keras_clinclip.cli.options import add_flag
 from keras_clinclip.cli.options import add_option
@@ -207,6 +208,14 @@ def check(args):
         if not 0.0 < fraction <= 1.0:
             raise UserError(
                 f"--probe-fractions: {text!r} is not a fraction in (0, 1]"
+            )
+    if args.findings:
+        named = [f.strip() for f in args.findings.split(",") if f.strip()]
+        unknown = [f for f in named if f not in CHEXPERT_OBSERVATIONS]
+        if unknown:
+            raise UserError(
+                f"--findings: unknown finding(s) {', '.join(unknown)}; use "
+                f"CheXpert's spellings: {', '.join(CHEXPERT_OBSERVATIONS)}"
             )
     lowest = {"bootstrap": 0, "batch_size": 1, "max_samples": 0}
     for option, minimum in lowest.items():

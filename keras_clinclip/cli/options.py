@@ -393,6 +393,14 @@ class HelpFormatter(argparse.HelpFormatter):
         return text.replace(" ]", "]")
 
 
+# How the Keras backend is chosen (there is no `--backend` option).
+BACKEND_HINT = (
+    "the Keras backend is chosen with the KERAS_BACKEND environment "
+    "variable, one of tensorflow, jax, torch: e.g. `KERAS_BACKEND=jax "
+    "clinclip train ...`"
+)
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """`argparse.ArgumentParser` with `HelpFormatter` and one-line errors.
 
@@ -413,11 +421,10 @@ class ArgumentParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message):
-        self.exit(
-            2,
-            f"{self.prog}: error: {message} (`{self.prog} --help` lists "
-            "the options)\n",
-        )
+        hint = f"`{self.prog} --help` lists the options"
+        if "--backend" in message:
+            hint = BACKEND_HINT
+        self.exit(2, f"{self.prog}: error: {message} ({hint})\n")
 
 
 def existing_path(text, option, kind="file"):

@@ -24,6 +24,7 @@ def load_records(
     split_column="split",
     label_columns=None,
     on_error="raise",
+    error_log=None,
 ):
     """Records from a generic CSV or JSONL table.
 
@@ -45,6 +46,9 @@ def load_records(
             Bad rows are those `keras_clinclip.tables` reports (not UTF-8,
             unclosed quote, missing or extra cells, bad JSON), an empty
             image path or report, and a label outside 1, 0, -1, blank.
+        error_log: optional `ErrorLog`; each skipped row is added to its
+            `skipped` list as `(row, path, reason)`, so that run summaries
+            count it.
 
     Returns:
         A records dict with `id`, `image_path`, `report`, `labels`,
@@ -128,6 +132,8 @@ def load_records(
             if on_error == "raise":  # a user's data: one line (exit 2)
                 raise tables.TableError(str(problem)) from None
             skipped.append(str(problem))
+            if error_log is not None:
+                error_log.skipped.append((number, str(path), str(problem)))
             continue
         study = row.get(id_column)
         study = str(number - 1) if rec.is_blank(study) else str(study)

@@ -442,9 +442,7 @@ def make_dataset(
         # batches, so whole passes are skipped without being decoded.
         per_pass = None
         if on_error == "raise":
-            per_pass = rows // batch_size
-            if not drop_remainder:
-                per_pass = -(-rows // batch_size)
+            per_pass = _num_batches(rows, batch_size, drop_remainder)
         if rows < batch_size and drop_remainder:
             raise ValueError(
                 f"{rows} rows make no batch of {batch_size}: an endless "
@@ -459,6 +457,11 @@ def make_dataset(
             return one_pass(pass_elements(pass_seed), batch_seeds)
 
         ds = _endless(tf, data_pass, int(start_step), per_pass)
+    if start_step is None and on_error == "raise":
+        # A known length: Keras stops without reading past the end (see
+        # `keras_compat.TF_END_OF_DATA_STEP`) or warning "ran out of data".
+        length = _num_batches(rows, batch_size, drop_remainder)
+        ds = ds.apply(tf.data.experimental.assert_cardinality(length))
     if prefetch:
         ds = ds.prefetch(tf.data.AUTOTUNE)
     options = dataset_options(autotune=autotune)
@@ -472,6 +475,10 @@ def make_dataset(
     if num_negations:
         ds.negation_mask = columns["negation_mask"][positions]
     return ds
+
+
+def _num_batches(rows, batch_size, drop_remainder):
+    return rows // batch_size if drop_remainder else -(-rows // batch_size)
 
 
 def _pass_seed(tf, seed, counter):

@@ -316,6 +316,7 @@ def load_source(
     on_error="raise",
     table_options=None,
     verbose=True,
+    error_log=None,
 ):
     """The records of a dataset string (see the module docstring).
 
@@ -335,6 +336,7 @@ def load_source(
             e.g. from `--image-column`); the string's own options win.
         verbose: print where the labels came from and the negation count
             (one line on stderr) for a source of reports.
+        error_log: optional `ErrorLog` that counts a table's skipped rows.
 
     Returns:
         A records dict.
@@ -376,7 +378,9 @@ def load_source(
         merged = {k: v for k, v in (table_options or {}).items() if v}
         merged.update(options)
         labels = merged.pop("labels", "auto")
-        records = csv.load_records(path, on_error=on_error, **merged)
+        records = csv.load_records(
+            path, on_error=on_error, error_log=error_log, **merged
+        )
     else:
         loader = DATASETS[kind].loader
         context = {"seed": seed, "image_size": image_size, **variants}

@@ -30,6 +30,7 @@ from keras_clinclip.evaluation.cxr_align import evaluate_cxr_align
 from keras_clinclip.evaluation.embed import embed_images
 from keras_clinclip.evaluation.embed import embed_texts
 from keras_clinclip.evaluation.embed import images_of
+from keras_clinclip.evaluation.finding_labels import finding_labels
 from keras_clinclip.evaluation.metrics import clinical_metrics
 from keras_clinclip.evaluation.probe import linear_probe
 from keras_clinclip.evaluation.report import write_report
@@ -319,12 +320,7 @@ def _evaluate(backbone, preprocessor, records, options):
             f"no records in split {options.split!r} (splits present: "
             f"{sorted(set(records.get('split', [])))})"
         )
-    labels = np.asarray(test["labels"], dtype=np.float64)
-    if labels.ndim != 2 or labels.shape[1] != len(findings):
-        raise ValueError(
-            f"labels have shape {labels.shape} but {len(findings)} findings "
-            "were named"
-        )
+    labels = finding_labels(test["labels"], findings)
     images, image_preprocessor = images_of(test, preprocessor)
     image_emb = embed_images(
         backbone,
@@ -379,7 +375,7 @@ def _evaluate(backbone, preprocessor, records, options):
                 val_emb, positives, negatives, logit_scale=scale
             )
             val_scores = 0.5 * (1.0 + np.tanh(0.5 * val_logits))
-            val_labels = np.asarray(val["labels"], dtype=np.float64)
+            val_labels = finding_labels(val["labels"], findings)
     clinical = clinical_metrics(
         labels,
         zero_shot["scores"],
@@ -466,7 +462,7 @@ def _evaluate(backbone, preprocessor, records, options):
             )
             probe = linear_probe(
                 train_emb,
-                train["labels"],
+                finding_labels(train["labels"], findings),
                 image_emb,
                 labels,
                 findings,

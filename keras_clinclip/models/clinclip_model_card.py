@@ -35,8 +35,9 @@ def check_model_card(model_card):
     Args:
         model_card: None or a dict with any of `title` (str), `description`
             (str), `training_data` (str or list of str: the data sets the
-            model was trained on), `synthetic_images` (bool: the image tower
-            saw only synthetic images), `training_config` (dict), `metrics`
+            model was trained on), `synthetic_images` (True: the image
+            tower saw only synthetic images; False: real radiographs; None:
+            not known), `training_config` (dict), `metrics`
             (dict of name -> number or str), `intended_use` (str) and
             `limitations` (str).
 
@@ -66,13 +67,22 @@ def check_model_card(model_card):
                 f"`model_card['{key}']` must be a dict; got "
                 f"{type(card[key]).__name__}."
             )
-    if "synthetic_images" in card:
+    if card.get("synthetic_images") is not None:
         card["synthetic_images"] = bool(card["synthetic_images"])
     data = card.get("training_data")
     if isinstance(data, (list, tuple)):
         card["training_data"] = [str(item) for item in data]
     # Round-trip through JSON so that the card stores as metadata.
     return json.loads(json.dumps(card, default=str))
+
+
+# What the card says of the images, for `synthetic_images`.
+_IMAGE_PROVENANCE = {
+    True: "synthetic only (rendered radiographs).",
+    False: "real radiographs.",
+    None: "unknown: whether they are real radiographs or synthetic renders "
+    "was not recorded; establish it before any clinical reading.",
+}
 
 
 def _table(mapping):
@@ -140,14 +150,7 @@ def render_model_card(backbone, model_card=None, tasks=()):
         lines.append(str(data))
     if "synthetic_images" in card:
         lines.append("")
-        lines.append(
-            "Images: "
-            + (
-                "synthetic only (rendered radiographs)."
-                if card["synthetic_images"]
-                else "real radiographs."
-            )
-        )
+        lines.append("Images: " + _IMAGE_PROVENANCE[card["synthetic_images"]])
     lines.append("")
     if card.get("training_config"):
         lines += ["## Training configuration", ""]

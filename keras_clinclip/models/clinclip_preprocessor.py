@@ -30,7 +30,13 @@ class ClinCLIPPreprocessor(Preprocessor):
       dict of `images`, `reports` and optionally `negations` returns the
       backbone's input dict (`images`, `token_ids`, `padding_mask`,
       `negation_token_ids`, `negation_padding_mask`), `y` and
-      `sample_weight` passed through.
+      `sample_weight` passed through. For a backbone with negation slots
+      (`match_backbone`, which `ClinCLIPPretrainer` calls), a study
+      without `negations` gets `num_negations` empty ones, and a backbone
+      that packs negations (`negation_capacity`) also gets `negation_mask`:
+      `y["negation_mask"]` when given, else 1 for each non-empty negation.
+      There, a `y` dict without `negation_mask` gets that mask too (the
+      losses read it); otherwise `y` passes through as given.
 
     Everything is TensorFlow code, so it runs inside `tf.data.Dataset.map`
     on every backend; called eagerly it returns backend tensors. Saved and
@@ -46,6 +52,10 @@ class ClinCLIPPreprocessor(Preprocessor):
             load with `keras_hub.models.Tokenizer.from_preset`.
         image_converter: a `ClinCLIPImageConverter` (default: 224x224).
         sequence_length: int. Token length L after packing.
+        num_negations: int. The backbone's negation slots K: studies
+            without `negations` get K empty ones (0: none added).
+        negation_mask_input: bool. Also return `negation_mask` (B, K),
+            the input of a backbone with a `negation_capacity`.
         **kwargs: standard layer arguments.
 
     Example:
@@ -72,9 +82,13 @@ class ClinCLIPPreprocessor(Preprocessor):
         tokenizer,
         image_converter=None,
         sequence_length=128,
+        num_negations=0,
+        negation_mask_input=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.num_negations = int(num_negations)
+        self.negation_mask_input = bool(negation_mask_input)
         if image_converter is None:
             image_converter = ClinCLIPImageConverter(image_size=224)
         if (
@@ -117,6 +131,42 @@ class ClinCLIPPreprocessor(Preprocessor):
             self.packer.sequence_length = value
         # The traced tokenization has the old length baked in.
         self.__dict__.pop("_clinclip_tf_functions", None)
+
+    def match_backbone(self, backbone):
+        """Produce the negation inputs that `backbone` takes.
+
+        Sets `num_negations` and `negation_mask_input` from the backbone
+        (`negation_capacity` adds the `negation_mask` input), so that raw
+        studies with or without `negations` feed it.
+
+        Args:
+            backbone: a `ClinCLIPBackbone`.
+
+        Returns:
+            This preprocessor.
+
+        Example:
+        >>> import numpy as np
+        >>> from keras_clinclip.models import tiny_clinclip_backbone
+        >>> from keras_clinclip.models import tiny_clinclip_preprocessor
+        >>> backbone = tiny_clinclip_backbone(
+        ...     num_negations=2, negation_capacity=0.5)
+        >>> preprocessor = tiny_clinclip_preprocessor().match_backbone(
+        ...     backbone)
+        >>> x = preprocessor({"images": np.zeros((2, 32, 32), "uint8"),
+        ...                   "reports": ["effusion", "edema"]})
+        >>> sorted(k for k in x if k.startswith("negation"))
+        ['negation_mask', 'negation_padding_mask', 'negation_token_ids']
+        >>> keras.ops.convert_to_numpy(x["negation_mask"]).tolist()
+        [[0.0, 0.0], [0.0, 0.0]]
+        """
+        self.num_negations = int(getattr(backbone, "num_negations", 0) or 0)
+        self.negation_mask_input = (
+            getattr(backbone, "negation_capacity", None) is not None
+        )
+        # The traced preprocessing has the old outputs baked in.
+        self.__dict__.pop("_clinclip_tf_functions", None)
+        return self
 
     # --- Text ---
 
@@ -169,6 +219,8 @@ class ClinCLIPPreprocessor(Preprocessor):
     # --- Both ---
 
     def _call_tf(self, x):
+        import tensorflow as tf
+
         if not isinstance(x, dict):
             raise ValueError(
                 "ClinCLIPPreprocessor takes a dict with `images`, `reports` "
@@ -182,17 +234,46 @@ class ClinCLIPPreprocessor(Preprocessor):
                 )
         outputs = {"images": self.image_converter._convert_tf(x["images"])}
         outputs.update(self._tokenize_tf(x["reports"]))
-        if x.get("negations") is not None:
-            negations = self._tokenize_tf(x["negations"])
+        texts = x.get("negations")
+        if texts is None and self.num_negations:
+            batch = tf.shape(outputs["token_ids"])[0]
+            texts = tf.fill([batch, self.num_negations], "")
+        if texts is not None:
+            negations = self._tokenize_tf(texts)
             outputs["negation_token_ids"] = negations["token_ids"]
             outputs["negation_padding_mask"] = negations["padding_mask"]
+            if "negation_mask" not in x:
+                # Popped again by `call` where the backbone takes none.
+                written = tf.strings.length(tf.strings.strip(texts)) > 0
+                outputs["negation_mask"] = tf.cast(written, "float32")
         for key, value in x.items():
             if key not in ("images", "reports", "negations"):
                 outputs[key] = value
         return outputs
 
     def call(self, x, y=None, sample_weight=None):
+        if (
+            self.negation_mask_input
+            and isinstance(x, dict)
+            and isinstance(y, dict)
+            and "negation_mask" in y
+            and "negation_mask" not in x
+        ):
+            # The loss's mask, so that packing keeps the same slots.
+            x = dict(x, negation_mask=y["negation_mask"])
         outputs = run_tf_preprocessing(self, "_call_tf", x)
+        if isinstance(x, dict) and "negation_mask" not in x:
+            mask = outputs.pop("negation_mask", None)
+            if mask is not None and self.negation_mask_input:
+                outputs["negation_mask"] = mask
+            if (
+                mask is not None
+                and self.num_negations
+                and isinstance(y, dict)
+                and "negation_mask" not in y
+            ):
+                # The losses read the valid negation slots from `y`.
+                y = dict(y, negation_mask=mask)
         return keras.utils.pack_x_y_sample_weight(outputs, y, sample_weight)
 
     # --- Construction ---
@@ -235,5 +316,11 @@ class ClinCLIPPreprocessor(Preprocessor):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"sequence_length": self.sequence_length})
+        config.update(
+            {
+                "sequence_length": self.sequence_length,
+                "num_negations": self.num_negations,
+                "negation_mask_input": self.negation_mask_input,
+            }
+        )
         return config

@@ -65,6 +65,10 @@ class ClinCLIPPretrainer(ClinCLIPCompileMixin, Task):
     def __init__(self, backbone, preprocessor=None, **kwargs):
         # === Layers ===
         self.backbone = backbone
+        if preprocessor is not None:
+            # Raw studies with or without negations feed every backbone
+            # (a `negation_capacity` adds the `negation_mask` input).
+            preprocessor.match_backbone(backbone)
         self.preprocessor = preprocessor
 
         # === Functional Model ===

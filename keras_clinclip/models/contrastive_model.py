@@ -22,6 +22,11 @@ def _as_loss_list(loss):
     return [loss]
 
 
+def _is_tf_dataset(x):
+    module = type(x).__module__ or ""
+    return module.startswith("tensorflow") and hasattr(x, "element_spec")
+
+
 def _output_names(model):
     structure = getattr(model, "_outputs_struct", None)
     return set(structure) if isinstance(structure, dict) else set()
@@ -127,6 +132,13 @@ class ContrastiveLossMixin(KerasCompatMixin):
         self._compile_config.config["loss_weights"] = (
             weights if loss_weights is not None else None
         )
+
+    def fit(self, x=None, y=None, *args, shuffle=None, **kwargs):
+        # Keras ignores `shuffle` for a `tf.data.Dataset` but warns when it
+        # is True, its default: the datasets shuffle themselves.
+        if shuffle is None:
+            shuffle = not _is_tf_dataset(x)
+        return super().fit(x, y, *args, shuffle=shuffle, **kwargs)
 
     def compile_from_config(self, config):
         # Keras skips recompiling, on load, a model whose `compile` is

@@ -145,7 +145,7 @@ def build_backbone(config, graph_feature_dim=None, negation_capacity=None):
     return model
 
 
-def load_records(config):
+def load_records(config, error_log=None):
     """The records dict of `config.dataset`.
 
     Resolved by `keras_clinclip.data.sources.load_source` (the one
@@ -159,6 +159,8 @@ def load_records(config):
 
     Args:
         config: a `TrainingConfig`.
+        error_log: optional `ErrorLog` that counts the rows of a table
+            skipped with `on_error="skip"`.
     """
     count, graphs = config.num_samples or 2000, config.loss_options()["graph"]
     if config.dataset in ("iu", "iu_xray"):
@@ -182,6 +184,7 @@ def load_records(config):
             "report_column": config.report_column,
             "image_root": config.image_root,
         },
+        error_log=error_log,
     )
 
 
@@ -220,7 +223,10 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
         A `TrainingData` with `records` and `preprocessor` set.
     """
     del setup
-    records = records if records is not None else load_records(config)
+    # The table rows skipped while loading count in the run's summary.
+    error_logs = [data_lib.ErrorLog()]
+    if records is None:
+        records = load_records(config, error_log=error_logs[0])
     records = _limit(records, config)
     preprocessor = preprocessor or build_preprocessor(config)
     options = config.loss_options()
@@ -245,7 +251,6 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
     if negations:
         common["balance_negations"] = config.balance_negations
         common["negation_mask_input"] = config.packs_negations()
-    error_logs = []
     built = {}
 
     def stream(start_step):
@@ -275,7 +280,10 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
         negation_mask = built[0].negation_mask
 
     validation = None
+    notes = []
     n_val = _split_size(records, "validate")
+    if config.validate and n_val < config.batch_size:
+        notes.append(validation_skipped_note(n_val, config.batch_size))
     if config.validate and n_val >= config.batch_size:
         validation = data_lib.make_dataset(
             records,
@@ -294,6 +302,29 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
         preprocessor=preprocessor,
         error_logs=error_logs,
         negation_mask=negation_mask,
+        notes=notes,
+    )
+
+
+def validation_skipped_note(n_val, batch_size):
+    """Why a run has no validation loss, in one line for the user.
+
+    Args:
+        n_val: the studies of the `validate` split.
+        batch_size: the global batch size.
+
+    Returns:
+        A string.
+
+    Example:
+    >>> validation_skipped_note(7, 8)[:47]
+    'Validation skipped: the validation split has 7 '
+    """
+    return (
+        f"Validation skipped: the validation split has {n_val} "
+        f"stud{'y' if n_val == 1 else 'ies'}, fewer than one batch of "
+        f"{batch_size} (val_loss stays empty). Give more rows the split "
+        "'validate', lower --batch-size, or pass --no-validate."
     )
 
 

@@ -49,14 +49,18 @@ def run_model_card(config, log_csv=None):
     (True, 'iu_xray')
     """
     dataset = str(config.dataset)
-    synthetic = dataset in SYNTHETIC_IMAGE_DATASETS
+    if dataset == "iu":
+        dataset = "iu_xray"
+    # Known for the named data sets; for a user's table or saved records
+    # nothing here tells real radiographs from renders: unknown (None).
+    synthetic = True if dataset in SYNTHETIC_IMAGE_DATASETS else None
     if dataset == "iu_xray":
         data = "IU X-ray reports (embedded) with SynthCXR images rendered "
         data += "from their findings"
     elif dataset == "synthetic":
         data = "synthetic reports and SynthCXR images"
     else:
-        data = f"records from {dataset}"
+        data = f"records from {pathlib.Path(dataset).resolve()}"
     if config.num_samples:
         data += f" ({config.num_samples} studies at most)"
     metrics = {}

@@ -1,6 +1,65 @@
 """`model.fit` that resumes mid-epoch from a `TrainingStateBackup`."""
 
+import contextlib
+import signal
+import threading
+
+import keras
+
 from keras_clinclip.training.training_state_backup import TrainingStateBackup
+
+
+class StopOnInterrupt(keras.callbacks.Callback):
+    """Ctrl-C (SIGINT) stops `fit` at the next batch end, on every engine.
+
+    Python's own handler raises `KeyboardInterrupt` wherever the main
+    thread happens to be; under JAX that is often inside a callback from
+    compiled code, where the exception is lost and training goes on. While
+    `catching()` is active, SIGINT only sets a flag, and this callback
+    raises `KeyboardInterrupt` at the next batch end, a safe point; a
+    second Ctrl-C raises at once.
+
+    Example:
+    >>> stop = StopOnInterrupt()
+    >>> with stop.catching():
+    ...     stop.requested = True
+    ...     try:
+    ...         stop.on_train_batch_end(0)
+    ...     except KeyboardInterrupt:
+    ...         print("stopped")
+    stopped
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.requested = False
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    @contextlib.contextmanager
+    def catching(self):
+        """Route SIGINT to this callback (main thread only)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = signal.signal(signal.SIGINT, self._handle)
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _check(self):
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check()
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._check()
 
 
 def stream_from(data, start_step):
@@ -104,16 +163,20 @@ def fit_with_resume(
     if epoch < epochs:
         plan.append((epoch, int(epochs), int(steps_per_epoch)))
     step = start
+    stop = StopOnInterrupt()
     for initial_epoch, end_epoch, steps in plan:
-        result = model.fit(
-            stream_from(data, step),
-            initial_epoch=initial_epoch,
-            epochs=end_epoch,
-            steps_per_epoch=steps,
-            validation_data=validation_data,
-            callbacks=callbacks,
-            verbose=verbose,
-        )
+        with stop.catching():
+            result = model.fit(
+                stream_from(data, step),
+                initial_epoch=initial_epoch,
+                epochs=end_epoch,
+                steps_per_epoch=steps,
+                validation_data=validation_data,
+                callbacks=[stop, *callbacks],
+                verbose=verbose,
+                # The stream is shuffled (seeded) already.
+                shuffle=False,
+            )
         for key, values in result.history.items():
             history.setdefault(key, []).extend(values)
         step += (end_epoch - initial_epoch) * steps

@@ -225,6 +225,9 @@ def _train(config, setup, model, data, losses, callbacks, write_preset):
             f"{config.epochs} epoch(s) x {steps_per_epoch} steps, global "
             f"batch {config.batch_size}; outputs in {config.output_dir}"
         )
+    if setup.is_chief:
+        for note in getattr(data, "notes", ()):
+            print(note)
     start_time = time.time()
     stream = sharding.local_stream(
         functools.partial(stream_from, data.train), setup, config.batch_size
@@ -292,6 +295,9 @@ def run(args):
             restart=bool(getattr(args, "restart", False)),
             run_lock=getattr(args, "run_lock", None),
         )
+    except KeyboardInterrupt:
+        print(interrupted_message(config), file=sys.stderr, flush=True)
+        return 130
     except Exception as error:  # noqa: BLE001 (reported, then exit 1)
         return _report_failure(error, config)
     print(
@@ -308,6 +314,27 @@ def run(args):
             line += "; first: " + "; ".join(skipped["examples"])
         print(line)
     return 0
+
+
+def interrupted_message(config):
+    """The line `clinclip train` prints when Ctrl-C stops it.
+
+    Args:
+        config: the run's `TrainingConfig`.
+
+    Returns:
+        A string.
+
+    Example:
+    >>> line = interrupted_message(TrainingConfig(output_dir="runs/x"))
+    >>> "rerun the same command to resume" in line, "runs/x" in line
+    (True, True)
+    """
+    return (
+        "clinclip train: interrupted; rerun the same command to resume "
+        f"from the last backup in {config.output_dir} (--restart starts "
+        "afresh)"
+    )
 
 
 # Seconds a failed run may spend shutting down before it is ended.

@@ -20,6 +20,8 @@ class TrainingData:
             `skipped_summary`.
         negation_mask: the `(N, K)` negation mask of the training rows as
             the stream reads them (sizes `negation_capacity`), or None.
+        notes: lines for the user about the data (e.g. why validation
+            is skipped), printed once when the run starts.
 
     Example:
     >>> TrainingData(train=None, steps_per_epoch=3).steps_per_epoch
@@ -33,6 +35,7 @@ class TrainingData:
     preprocessor: object = None
     error_logs: list = dataclasses.field(default_factory=list)
     negation_mask: object = None
+    notes: list = dataclasses.field(default_factory=list)
 
 
 def skipped_summary(data):

@@ -104,3 +104,58 @@ def test_multi_worker_scalar_logs_bug_is_still_there(tmp_path):
     for code, output in outputs:
         output = _still_needed("tf_multi_worker_scalar_logs", code, output)
         assert "Invalid reduction dimension" in output, output[-2000:]
+
+
+def _end_of_data_evaluate(model_class):
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 3)).astype("float32")
+    y = rng.normal(3.0, 1.0, size=(32, 1)).astype("float32")
+    batches = tf.data.Dataset.from_tensor_slices((x, y)).batch(
+        8, drop_remainder=True
+    )
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    with strategy.scope():
+        inputs = keras.Input((3,))
+        model = model_class(inputs, keras.layers.Dense(1)(inputs))
+        model.compile(loss="mse")
+    losses = [float(model.test_on_batch(a, b)) for a, b in batches]
+    # `filter` hides the dataset's length (4 batches) from Keras.
+    unknown = batches.filter(lambda a, b: True)
+    return model.evaluate(unknown, verbose=0), float(np.mean(losses))
+
+
+@only_tf
+def test_end_of_data_step_bug_is_still_there():
+    value, mean = _end_of_data_evaluate(keras.Model)
+    assert value != pytest.approx(mean, rel=1e-5), (
+        f"Keras {keras.version()} no longer counts a phantom last batch: "
+        "set `fixed_in` of tf_end_of_data_step."
+    )
+    # The end-of-data step counted a 5th batch of loss 0.
+    assert value == pytest.approx(mean * 4 / 5, rel=1e-5)
+
+
+@only_tf
+def test_end_of_data_step_workaround():
+    class Patched(keras_compat.KerasCompatMixin, keras.Model):
+        pass
+
+    value, mean = _end_of_data_evaluate(Patched)
+    assert value == pytest.approx(mean, rel=1e-5)
+
+
+@only_tf
+def test_patch_model_fixes_a_plain_model():
+    def patched(inputs, outputs):
+        model = keras.Model(inputs, outputs)
+        model.compile = lambda **kw: (
+            keras.Model.compile(model, **kw),
+            keras_compat.patch_model(model),
+        )
+        return model
+
+    value, mean = _end_of_data_evaluate(patched)
+    assert value == pytest.approx(mean, rel=1e-5)

@@ -33,3 +33,23 @@ def test_evaluate_help_lists_the_options():
     # The old spellings are accepted but not shown.
     assert "--on_error" not in result.stdout
     assert "--output " not in result.stdout
+
+
+def test_unknown_findings_are_a_user_error_before_any_loading(tmp_path):
+    import argparse
+
+    from keras_clinclip.cli import evaluate
+    from keras_clinclip.cli.errors import UserError
+
+    preset = tmp_path / "preset"
+    preset.mkdir()
+    parser = argparse.ArgumentParser()
+    evaluate.add_arguments(parser)
+    args = parser.parse_args(
+        ["--preset", str(preset), "--data", "synthetic:4", "--findings"]
+        + ["Pleural Effusion,Cardiomegaly"]
+    )
+    evaluate.check(args)
+    args.findings = "Pleural Effusion,Efusion"
+    with pytest.raises(UserError, match="--findings: .* Efusion; use"):
+        evaluate.check(args)

@@ -12,6 +12,7 @@ PURE_MODULES = [
     "keras_clinclip.evaluation.calibration",
     "keras_clinclip.evaluation.cli",
     "keras_clinclip.evaluation.evaluate",
+    "keras_clinclip.evaluation.finding_labels",
     "keras_clinclip.evaluation.metrics",
     "keras_clinclip.evaluation.metrics.bootstrap",
     "keras_clinclip.evaluation.metrics.classification",
@@ -32,6 +33,7 @@ PURE_MODULES = [
     "keras_clinclip.models.clinclip_prompts",
 ]
 KERAS_MODULES = [
+    "keras_clinclip.evaluation.classify",  # uses the tiny towers
     "keras_clinclip.evaluation.cxr_align",  # uses the tiny preprocessor
     "keras_clinclip.evaluation.embed",
     "keras_clinclip.evaluation.fine_tune",

@@ -145,12 +145,45 @@ def test_cxr_align_from_records_and_split_errors():
         evaluate_records(
             model, model, records, split="valid", findings=["Pleural Effusion"]
         )
-    with pytest.raises(ValueError, match="2 findings were named"):
+    with pytest.raises(ValueError, match="per named finding \\(2\\)"):
         evaluate_records(
             model, model, records, findings=["Pleural Effusion", "Edema"]
         )
     with pytest.raises(KeyError, match="no 'split' column"):
         select_split({"id": ["a"]}, "test")
+
+
+def test_a_subset_of_findings_takes_its_columns_of_the_14_labels():
+    # `clinclip evaluate --findings "Pleural Effusion,Cardiomegaly"` on
+    # records with the 14 CheXpert columns (issue 25, item 2).
+    from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
+
+    records = make_records()
+    labels = np.full((8, 14), np.nan)
+    effusion = CHEXPERT_OBSERVATIONS.index("Pleural Effusion")
+    labels[:, effusion] = records["labels"][:, 0]
+    labels[:, CHEXPERT_OBSERVATIONS.index("Cardiomegaly")] = [0, 1] * 4
+    model = Known()
+    kwargs = dict(
+        prompts=PROMPTS, n_bootstrap=0, probe_fractions=(), figures=False
+    )
+    one = evaluate_records(
+        model, model, records, findings=["Pleural Effusion"], **kwargs
+    )
+    records["labels"] = labels
+    both = evaluate_records(
+        model,
+        model,
+        records,
+        findings=["Pleural Effusion", "Cardiomegaly"],
+        **kwargs,
+    )
+    assert both["zero_shot"]["scores"].shape == (4, 2)
+    np.testing.assert_allclose(
+        both["zero_shot"]["scores"][:, 0], one["zero_shot"]["scores"][:, 0]
+    )
+    with pytest.raises(ValueError, match="unknown finding.*'Effusion'"):
+        evaluate_records(model, model, records, findings=["Effusion"])
 
 
 def test_undefined_metrics_are_warned_once_and_noted(tmp_path):

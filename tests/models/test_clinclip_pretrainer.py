@@ -1,6 +1,7 @@
 """ClinCLIPPretrainer, ClinCLIPTokenizer and the preset model card."""
 
 import json
+import pathlib
 
 import keras
 import keras_hub
@@ -172,8 +173,15 @@ def test_run_model_card_reads_the_log_and_flags_synthetic_data(tmp_path):
     assert card["synthetic_images"] is True
     assert card["metrics"] == {"epoch": 1.0, "loss": 2.0, "val_loss": 2.25}
     card = run_model_card(TrainingConfig(dataset="data/mimic.csv"))
-    assert card["synthetic_images"] is False and card["metrics"] == {}
-    assert "data/mimic.csv" in card["training_data"]
+    # A user's table: provenance unknown, never guessed; absolute path.
+    assert card["synthetic_images"] is None and card["metrics"] == {}
+    absolute = str(pathlib.Path("data/mimic.csv").resolve())
+    assert card["training_data"] == f"records from {absolute}"
+    text = render_model_card(tiny_backbone(), card)
+    assert "real radiographs." not in text
+    assert "Images: unknown" in text
+    assert absolute in text
+    assert run_model_card(TrainingConfig(dataset="iu"))["synthetic_images"]
 
 
 def test_task_loads_from_a_backbone_only_preset(tmp_path):
@@ -186,3 +194,32 @@ def test_task_loads_from_a_backbone_only_preset(tmp_path):
         np.testing.assert_array_equal(
             keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(theirs)
         )
+
+
+def test_a_packed_preset_predicts_and_fits_on_raw_studies(tmp_path):
+    # What `clinclip train` writes by default: a backbone that packs the
+    # negations (`negation_capacity`) and so takes `negation_mask` too.
+    backbone = tiny_backbone(num_negations=2, negation_capacity=0.5)
+    backbone.save_to_preset(tmp_path, preprocessor=tiny_preprocessor())
+    task = ClinCLIPPretrainer.from_preset(str(tmp_path))
+    assert "negation_mask" in task.backbone.input
+    x, y = raw_batch()
+    plain = task.predict(x, batch_size=4, verbose=0)
+    assert plain["image_embeddings"].shape == (4, 16)
+    negations = [["no left effusion .", ""], ["", ""], ["", ""], ["", ""]]
+    with_negations = dict(x, negations=np.array(negations))
+    task.compile(optimizer=keras.optimizers.SGD(0.1))
+    history = task.fit(with_negations, y, batch_size=4, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    # The mask follows the written negations, or `y`'s when given.
+    mask = task.preprocessor(with_negations)["negation_mask"]
+    assert keras.ops.convert_to_numpy(mask).tolist() == [
+        [1.0, 0.0],
+        [0.0, 0.0],
+        [0.0, 0.0],
+        [0.0, 0.0],
+    ]
+    given = {"labels": y["labels"], "negation_mask": np.zeros((4, 2), "f")}
+    x_out, y_out = task.preprocessor(with_negations, given)
+    assert not keras.ops.convert_to_numpy(x_out["negation_mask"]).any()
+    assert y_out["negation_mask"] is given["negation_mask"]

@@ -59,3 +59,30 @@ def test_keras_file_reloads_with_its_losses(tmp_path):
         keras.ops.convert_to_numpy(model.compute_loss(x, y, model(x))),
         rtol=1e-5,
     )
+
+
+def test_fit_on_a_dataset_warns_nothing_about_shuffle():
+    import warnings
+
+    import tensorflow as tf
+
+    class Gap(keras.losses.Loss):
+        def call(self, y_true, y_pred):
+            d = y_pred["a"] - y_pred["b"]
+            return keras.ops.mean(d * d, axis=-1)
+
+    x = keras.Input((3,))
+    model = ContrastiveModel(
+        x, {"a": keras.layers.Dense(2)(x), "b": keras.layers.Dense(2)(x)}
+    )
+    model.compile(optimizer="sgd", loss=Gap())
+    data = tf.data.Dataset.from_tensor_slices(
+        (np.ones((8, 3), "float32"), {"labels": np.zeros((8, 1), "float32")})
+    ).batch(4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(data, epochs=1, verbose=0)
+    assert not [w for w in caught if "shuffle" in str(w.message)]
+    # Arrays are still shuffled by default (Keras's own behaviour).
+    assert model.fit(np.ones((8, 3), "f"), {"labels": np.zeros((8, 1), "f")},
+                     epochs=1, verbose=0).history["loss"]  # fmt: skip

@@ -62,10 +62,14 @@ def _parse(module, argv):
 def test_skip_trains_without_the_image_and_counts_it(tmp_path, capsys):
     table = _table(tmp_path / "data")
     output = tmp_path / "run"
-    args = _parse(train_options, _train_options(table, output, "skip"))
+    # One bad row too (a label outside 1, 0, -1, blank), skipped while the
+    # table is read: the summary counts it (issue 25, item 6).
+    with_bad_row = table.with_name("bad_row.csv")
+    with_bad_row.write_text(table.read_text() + "s99,img0.png,Edema.,train,7\n")
+    args = _parse(train_options, _train_options(with_bad_row, output, "skip"))
     assert train_lib.run(args) == 0
     out = capsys.readouterr().out
-    assert "0 bad record(s), 1 unreadable image(s)" in out
+    assert "1 bad record(s), 1 unreadable image(s)" in out
     assert f"img{BAD_ROW}.png" in out
     assert (output / "final.weights.h5").exists()
 
