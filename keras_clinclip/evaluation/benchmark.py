@@ -55,7 +55,6 @@ from keras_clinclip.evaluation.zero_shot_multiclass import (
 )
 from keras_clinclip.evaluation.zero_shot_multiclass import multiclass_zero_shot
 from keras_clinclip.evaluation.zero_shot_multiclass import sample_prompts
-from keras_clinclip.models.clinclip_prompts import prompt_pairs
 
 MAP_GRID = (32, 32)
 
@@ -239,9 +238,8 @@ class _Runner:
                 "max": sample_prompts(every, 5, boot["seed"]),
             }
         else:
-            positive = {
-                n: p["positive"] for n, p in prompt_pairs(names).items()
-            }
+            pairs = dataset_prompts(kind, names, self.options.get("prompts"))
+            positive = {n: p["positive"] for n, p in pairs.items()}
             sets = {"mean": positive, "max": positive}
         for ensemble, texts in sets.items():
             result = multiclass_zero_shot(
