@@ -388,7 +388,7 @@ def negate_finding(
     'There is no left pleural effusion. Mild cardiomegaly.'
     >>> negate_finding("Small left pleural effusion. Mild cardiomegaly.",
     ...                "Pleural Effusion", family="resolution")
-    'The left pleural effusion has resolved. Mild cardiomegaly.'
+    'Interval resolution of the left pleural effusion. Mild cardiomegaly.'
     >>> negate_finding("No pneumothorax.", "Pneumothorax", if_absent="keep")
     'No pneumothorax.'
     """

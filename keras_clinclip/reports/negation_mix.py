@@ -85,7 +85,7 @@ def negate_with_families(report, finding, families, seed=0, start=0):
     Example:
     >>> negate_with_families("Mild cardiomegaly.", "Cardiomegaly",
     ...                      ("resolution", "templates"))
-    ('Cardiomegaly has resolved.', 'resolution')
+    ('Interval resolution of the cardiomegaly.', 'resolution')
     """
     families = parse_families(families)
     for step in range(len(families)):
@@ -119,7 +119,7 @@ def family_negations(reports, findings, families, ids=None, seed=0):
     Example:
     >>> family_negations(["Mild cardiomegaly."], [["Cardiomegaly"]],
     ...                  "vocabulary")
-    [['Cardiomegaly is not identified.']]
+    [['Cardiomegaly is absent.']]
     """
     families = parse_families(families)
     ids = range(len(reports)) if ids is None else ids

@@ -123,6 +123,10 @@ class TrainingConfig:
             `keras_clinclip.layers.NegationPacking`).
         balance_negations: every batch holds the same number of studies
             with negations (`make_dataset(balance_negations=True)`).
+        negation_families: the negation generator families that write
+            the training negations, comma-separated
+            (`keras_clinclip.reports.negation_families`); empty keeps the
+            dataset's own negated reports.
         on_error: `raise` stops at the first bad record (empty report,
             bad label, missing file) or unreadable image, naming its row
             and file; `skip` leaves such samples out and counts them
@@ -177,6 +181,11 @@ class TrainingConfig:
     )
     balance_negations: bool = _field(
         True, "the same number of negations in every batch"
+    )
+    negation_families: str = _field(
+        "",
+        "negation generator families of training, comma-separated (e.g. "
+        "templates,in_place); empty: the dataset's own negations",
     )
     on_error: str = _field(
         "raise",
