@@ -193,7 +193,7 @@ def _in_place(site):
         negated = f"{lead} no {core}" if lead else f"No {core}"
         out.append(negated + tail)
         if not tail.strip(" .") and not lead:
-            out.append(f"No {core} is present.")
+            out.append(f"{capital(core)} is not present.")
     if site.kept:
         body = site.kept.rstrip(" .")
         side = f"{site.side} " if _lateral(site) else ""
@@ -243,6 +243,8 @@ def _vocabulary(site):
     if site.finding == "Pleural Effusion":
         if site.side in ("left", "right"):
             texts.append(f"The {site.side} costophrenic angle is clear.")
+        elif site.side:
+            texts.append("The costophrenic angles are clear bilaterally.")
         else:
             texts.append("The costophrenic angles are clear.")
     if site.finding == "Enlarged Cardiomediastinum":
