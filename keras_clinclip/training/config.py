@@ -12,6 +12,8 @@ import dataclasses
 import json
 import pathlib
 
+from keras_clinclip.reports.negation_mix import parse_families
+
 # The paper's component decomposition (Ko & Park, CVPR 2025, Table 4):
 # D = dynamic soft labels from the listed similarity sources, N = negation
 # hard negatives, G = graph alignment.
@@ -275,6 +277,13 @@ class TrainingConfig:
                 f"{self.learning_rate!r}."
             )
         self.negation_capacity_value()
+        if self.negation_families:
+            try:
+                parse_families(self.negation_families)
+            except ValueError as error:
+                raise ValueError(
+                    f"Field `negation_families`: {error}."
+                ) from None
         for name, allowed in _choices().items():
             if allowed and getattr(self, name) not in allowed:
                 raise ValueError(
