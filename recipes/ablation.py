@@ -22,6 +22,7 @@ and by those it did not (cross-family), and per family:
 import argparse
 import json
 import pathlib
+import shlex
 import sys
 import time
 
@@ -249,8 +250,10 @@ def main(argv=None):
             print(f"{key} seed {seed}: {summary['trained']}", flush=True)
     minutes = (time.time() - start) / 60
     text = table(rows, FAMILY_COLUMNS if args.negation_families else COLUMNS)
-    command = "KERAS_BACKEND={} python recipes/ablation.py {}".format(
-        keras.backend.backend(), " ".join(sys.argv[1:])
+    arguments = shlex.join(sys.argv[1:])
+    command = (
+        f"KERAS_BACKEND={keras.backend.backend()} python "
+        f"recipes/ablation.py {arguments}"
     )
     footer = (
         f"\n\n{len(args.seeds)} seeds ({', '.join(args.seeds)}), "
