@@ -9,17 +9,28 @@ R@5 both ways and the 10% linear probe.
     KERAS_BACKEND=jax python recipes/ablation.py --seeds=0,1 --epochs=3
 
 Every run's own report stays in `--output-dir/<preset>-seed<k>/`.
+
+With `--negation-families` (sets of negation generator families separated
+by ";"), each preset is trained once per set, and the table gives
+CXR-Align on benchmarks built by the families training used (same-family)
+and by those it did not (cross-family), and per family:
+
+    KERAS_BACKEND=jax python recipes/ablation.py --presets=full \
+        --negation-families="templates;templates,in_place,vocabulary,synonyms"
 """
 
 import argparse
 import json
 import pathlib
+import shlex
 import sys
 import time
 
 from keras_clinclip.cli.options import ArgumentParser
 from keras_clinclip.cli.options import add_option
 from keras_clinclip.cli.options import print_old_spelling_notes
+from keras_clinclip.reports.negation_families import FAMILIES
+from keras_clinclip.reports.negation_mix import parse_families
 
 PRESETS = {
     "clip": "CLIP",
@@ -38,6 +49,13 @@ COLUMNS = (
     "R@5 i2t",
     "R@5 t2i",
     "linear probe 10% AUROC",
+)
+FAMILY_COLUMNS = (
+    "CXR-Align Task A same-family",
+    "CXR-Align Task A cross-family",
+    *(f"CXR-Align Task A [{name}]" for name in FAMILIES),
+    "CXR-Align Task B same-family",
+    "CXR-Align Task B cross-family",
 )
 
 
@@ -58,15 +76,20 @@ def mean_sd(values):
     return mean, var**0.5
 
 
-def table(rows):
-    """Markdown table of `{preset: [headline dict per seed]}`."""
+def table(rows, columns=COLUMNS):
+    """Markdown table of `{preset: [headline dict per seed]}` (a key may
+    also be `(preset, families)`)."""
     lines = [
-        "| components | " + " | ".join(COLUMNS) + " |",
-        "| --- |" + " --- |" * len(COLUMNS),
+        "| components | " + " | ".join(columns) + " |",
+        "| --- |" + " --- |" * len(columns),
     ]
-    for preset, runs in rows.items():
+    for key, runs in rows.items():
+        preset, families = key if isinstance(key, tuple) else (key, None)
+        label = PRESETS[preset]
+        if families:
+            label += f", negations: {families}"
         cells = []
-        for column in COLUMNS:
+        for column in columns:
             mean, sd = mean_sd([run.get(column) for run in runs])
             if mean is None:
                 cells.append("n/a")
@@ -74,7 +97,7 @@ def table(rows):
                 cells.append(f"{mean:.3f}")
             else:
                 cells.append(f"{mean:.3f} ± {sd:.3f}")
-        lines.append(f"| {PRESETS[preset]} | " + " | ".join(cells) + " |")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -86,6 +109,17 @@ def _presets(text):
                 f"unknown preset {name!r}; choose from {', '.join(PRESETS)}"
             )
     return names
+
+
+def _family_sets(text):
+    try:
+        return [
+            ",".join(parse_families(part))
+            for part in text.split(";")
+            if part.strip()
+        ]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _seeds(text):
@@ -141,6 +175,16 @@ def parse_args(argv=None):
     )
     add_option(
         parser,
+        "--negation-families",
+        "--negation_families",
+        dest="negation_families",
+        type=_family_sets,
+        default=None,
+        help="sets of training negation families separated by ';' (each "
+        "comma-separated); adds same- and cross-family CXR-Align columns",
+    )
+    add_option(
+        parser,
         "--output-dir",
         "--output_dir",
         dest="output_dir",
@@ -171,10 +215,18 @@ def main(argv=None):
     rows = {}
     start = time.time()
     out = pathlib.Path(args.output_dir)
-    for preset in args.presets:
-        rows[preset] = []
+    family_sets = args.negation_families or [None]
+    runs = [
+        (preset, families)
+        for preset in args.presets
+        for families in family_sets
+    ]
+    for preset, families in runs:
+        key = (preset, families) if families else preset
+        rows[key] = []
         for seed in args.seeds:
-            run_dir = out / f"{preset}-seed{seed}"
+            name = preset if not families else f"{preset}-{families}"
+            run_dir = out / f"{name.replace(',', '+')}-seed{seed}"
             summary_path = run_dir / "summary.json"
             if summary_path.exists():  # resume a partial ablation
                 summary = json.loads(summary_path.read_text())
@@ -188,17 +240,20 @@ def main(argv=None):
                     "max_length": args.max_length,
                     "output_dir": str(run_dir),
                     "validate": False,
+                    "negation_families": families or "",
                 }
                 config = TrainingConfig.from_dict(
                     {**TrainingConfig().to_dict(), **values}
                 )
                 summary = run_demo(config, quick=True, baseline=False)
-            rows[preset].append(summary["trained"])
-            print(f"{preset} seed {seed}: {summary['trained']}", flush=True)
+            rows[key].append(summary["trained"])
+            print(f"{key} seed {seed}: {summary['trained']}", flush=True)
     minutes = (time.time() - start) / 60
-    text = table(rows)
-    command = "KERAS_BACKEND={} python recipes/ablation.py {}".format(
-        keras.backend.backend(), " ".join(sys.argv[1:])
+    text = table(rows, FAMILY_COLUMNS if args.negation_families else COLUMNS)
+    arguments = shlex.join(sys.argv[1:])
+    command = (
+        f"KERAS_BACKEND={keras.backend.backend()} python "
+        f"recipes/ablation.py {arguments}"
     )
     footer = (
         f"\n\n{len(args.seeds)} seeds ({', '.join(args.seeds)}), "

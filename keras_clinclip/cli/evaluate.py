@@ -100,6 +100,17 @@ def add_arguments(parser):
     )
     add_option(
         parser,
+        "--negation-families",
+        "--negation_families",
+        dest="negation_families",
+        default="",
+        help="the negation families the model was trained with, "
+        "comma-separated (default: templates); CXR-Align is also scored on "
+        "benchmarks that every family builds from the records' negated "
+        "findings, same-family vs cross-family",
+    )
+    add_option(
+        parser,
         "--prompts",
         default=None,
         help="a YAML/JSON prompt file merged over the default prompts",

@@ -15,6 +15,7 @@ from keras_clinclip.data.augment import DEFAULT_AUGMENTATION  # noqa: F401
 from keras_clinclip.data.error_log import ErrorLog
 from keras_clinclip.data.error_log import RecordError
 from keras_clinclip.data.sharding import dataset_options
+from keras_clinclip.reports.negation_mix import family_negations
 
 
 def _image_size(preprocessor, image_size):
@@ -121,6 +122,7 @@ def make_dataset(
     start_step=None,
     balance_negations=False,
     negation_mask_input=False,
+    negation_families=None,
 ):
     """Build the `tf.data` pipeline from a records dict.
 
@@ -202,6 +204,8 @@ def make_dataset(
             order within each stratum is still reshuffled every pass.
         negation_mask_input: also give `x["negation_mask"]` (B, K), the
             input of a `ClinCLIPBackbone` with a `negation_capacity`.
+        negation_families: rewrite `negations` from `negated_findings`
+            with these families in turn (`reports.family_negations`).
 
     Returns:
         A `tf.data.Dataset` of `(x, y)`, with an `error_log` attribute
@@ -264,6 +268,10 @@ def make_dataset(
     size = _image_size(preprocessor, image_size)
     log = ErrorLog()
     records = dict(records)
+    if negation_families and records.get("negated_findings") is not None:
+        records["negations"] = family_negations(
+            records["report"], records["negated_findings"], negation_families
+        )
     records["labels"] = np.asarray(records["labels"], np.float32)
     if records["labels"].shape != (n, rec.NUM_CLASSES):
         raise ValueError(

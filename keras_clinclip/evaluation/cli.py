@@ -25,6 +25,10 @@ from keras_clinclip.data import ImageDecodeError
 from keras_clinclip.data import decode_image
 from keras_clinclip.data import select
 from keras_clinclip.data import sources
+from keras_clinclip.evaluation.cxr_align_families import cross_family_cxr_align
+from keras_clinclip.evaluation.cxr_align_families import (
+    format_cross_family_table,
+)
 from keras_clinclip.evaluation.evaluate import evaluate_records
 from keras_clinclip.evaluation.model_loading import load_preset_model
 from keras_clinclip.evaluation.report_tables import format_cxr_align_table
@@ -32,6 +36,7 @@ from keras_clinclip.evaluation.report_tables import format_linear_probe_table
 from keras_clinclip.evaluation.report_tables import format_retrieval_table
 from keras_clinclip.evaluation.report_tables import format_zero_shot_table
 from keras_clinclip.models.clinclip_prompts import load_prompts
+from keras_clinclip.reports.negation_mix import format_rejection_rates
 
 FRACTIONS = "0.01,0.1,1.0"
 
@@ -219,6 +224,21 @@ def run(args):
     if result["cxr_align"] is not None:
         print("\nCXR-Align\n")
         print(format_cxr_align_table(result["cxr_align"]))
+    if records.get("negated_findings") is not None:
+        # The datasets' own negations are the templates family's.
+        families = cross_family_cxr_align(
+            backbone,
+            preprocessor,
+            records,
+            args.negation_families or "templates",
+            split=args.split,
+            official=args.cxr_align,
+            batch_size=args.batch_size,
+            seed=args.seed,
+        )
+        print("\nCXR-Align by negation family (same- vs cross-family)\n")
+        print(format_cross_family_table(families))
+        print(format_rejection_rates(families["rejected"]))
     if result["linear_probe"] is not None:
         print("\nLinear probe (test AUROC)\n")
         print(format_linear_probe_table(result["linear_probe"]))

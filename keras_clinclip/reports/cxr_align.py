@@ -21,6 +21,7 @@ from keras_clinclip.reports.labeler import _scan
 from keras_clinclip.reports.labeler import label_report
 from keras_clinclip.reports.labeler import positive_findings
 from keras_clinclip.reports.labeler import sentence_mentions
+from keras_clinclip.reports.negation import NegationRejectedError
 from keras_clinclip.reports.negation import negate_finding
 from keras_clinclip.reports.negation import omit_finding
 from keras_clinclip.reports.spans import sentence_spans
@@ -51,7 +52,12 @@ def _location(report, finding):
 
 
 def build_cxr_align(
-    reports, ids=None, source="keras_clinclip", seed=0, positive_only=True
+    reports,
+    ids=None,
+    source="keras_clinclip",
+    seed=0,
+    positive_only=True,
+    family="templates",
 ):
     """A CXR-Align-format benchmark from reports.
 
@@ -60,8 +66,10 @@ def build_cxr_align(
     `negate_finding` and `omit_finding`. Reports without a positive finding
     (or bad rows) are skipped, and so are those whose negated report is the
     report itself (no model could tell them apart; counted in the log,
-    logger `keras_clinclip.reports`). Items that become identical only
-    after a model's truncation are excluded by `evaluate_cxr_align`.
+    logger `keras_clinclip.reports`), and so are those whose negation the
+    labeler check rejects (`NegationRejectedError`, also counted). Items
+    that become identical only after a model's truncation are excluded by
+    `evaluate_cxr_align`.
 
     Args:
         reports: an iterable of report texts.
@@ -70,6 +78,10 @@ def build_cxr_align(
         seed: chooses the finding and the phrasing.
         positive_only: choose among findings labelled 1.0 only (else also
             uncertain ones).
+        family: the negation family that writes the negated reports
+            (`keras_clinclip.reports.negation_families.FAMILIES`); score a
+            model on a family its training did not use for a
+            cross-family score (docs/evaluation.md).
 
     Returns:
         `{source: {id: {"report", "chosen", "negation", "omitted",
@@ -82,6 +94,9 @@ def build_cxr_align(
     ('Pleural Effusion', 'left')
     >>> entry["negation"]
     'There is no left pleural effusion.'
+    >>> build_cxr_align(["Small left pleural effusion."], family="vocabulary"
+    ...                 )["keras_clinclip"]["0"]["negation"]
+    'The left costophrenic angle is clear.'
     """
     reports = list(reports)
     ids = (
@@ -95,7 +110,7 @@ def build_cxr_align(
         )
     rng = random.Random(seed)
     out = {}
-    unchanged = 0
+    unchanged = rejected = 0
     for report_id, report in zip(ids, reports):
         try:
             text = as_text(report, f"report {report_id!r}")
@@ -110,7 +125,13 @@ def build_cxr_align(
         if not choices:
             continue
         chosen = rng.choice(choices)
-        negation = negate_finding(text, chosen, seed=rng.randrange(1 << 30))
+        try:
+            negation = negate_finding(
+                text, chosen, seed=rng.randrange(1 << 30), family=family
+            )
+        except NegationRejectedError:
+            rejected += 1
+            continue
         if negation == text:
             unchanged += 1
             continue
@@ -126,6 +147,13 @@ def build_cxr_align(
             "build_cxr_align: %d report(s) left out: negating the chosen "
             "finding did not change the text",
             unchanged,
+        )
+    if rejected:
+        logger.warning(
+            "build_cxr_align: %d report(s) left out: the labeler check "
+            "rejected the %r negation",
+            rejected,
+            family,
         )
     return {source: out}
 

@@ -9,16 +9,13 @@ label of another observation, the sentence is rebuilt from templates that
 keep every other observation's status.
 """
 
-import functools
+import math
 import random
 import re
-
-import yaml
 
 from keras_clinclip.chexpert import NEGATIVE
 from keras_clinclip.chexpert import POSITIVE
 from keras_clinclip.chexpert import UNCERTAIN
-from keras_clinclip.reports._lexicon import DATA_DIR
 from keras_clinclip.reports._lexicon import check_observation
 from keras_clinclip.reports._lexicon import finding_of as _finding_of
 from keras_clinclip.reports._lexicon import lexicon
@@ -27,6 +24,13 @@ from keras_clinclip.reports._text import as_text
 from keras_clinclip.reports.labeler import _aggregate
 from keras_clinclip.reports.labeler import label_report
 from keras_clinclip.reports.labeler import sentence_mentions
+from keras_clinclip.reports.negation_families import DEFAULT_FAMILY
+from keras_clinclip.reports.negation_families import _candidates
+from keras_clinclip.reports.negation_families import _Site
+from keras_clinclip.reports.negation_families import capital as _capital
+from keras_clinclip.reports.negation_families import check_family
+from keras_clinclip.reports.negation_families import finding_phrase as _phrase
+from keras_clinclip.reports.negation_families import sentence_templates
 from keras_clinclip.reports.spans import sentence_spans
 
 # List separators inside a sentence.
@@ -53,24 +57,6 @@ _SIDE_WORDS = re.compile(
 )
 
 
-@functools.cache
-def _templates():
-    with open(DATA_DIR / "templates.yaml", encoding="utf-8") as f:
-        return yaml.safe_load(f)
-
-
-def _capital(text):
-    return text[:1].upper() + text[1:] if text else text
-
-
-def _phrase(finding_name, side):
-    spec = lexicon().findings[finding_name]
-    phrase = spec.get("phrase") or finding_name
-    if side and spec.get("lateral"):
-        phrase = f"{side} {phrase}"
-    return phrase
-
-
 def _sentence_for(finding_name, side, positive, rng):
     """A fluent sentence stating the finding absent (or present)."""
     spec = lexicon().findings[finding_name]
@@ -79,7 +65,7 @@ def _sentence_for(finding_name, side, positive, rng):
     if own and not (side and spec.get("lateral")):
         choices = [own] if isinstance(own, str) else list(own)
         return rng.choice(choices)
-    choices = _templates()["positive" if positive else "negative"]
+    choices = sentence_templates()["positive" if positive else "negative"]
     phrase = _phrase(finding_name, side)
     return rng.choice(choices).format(phrase=phrase, Phrase=_capital(phrase))
 
@@ -207,6 +193,17 @@ class FindingNotStatedError(ValueError):
     """
 
 
+class NegationRejectedError(ValueError):
+    """The negation family could not negate the finding so that the
+    labeler reads it absent with every other label unchanged: the text is
+    rejected rather than used as a hard negative.
+
+    Example:
+    >>> issubclass(NegationRejectedError, ValueError)
+    True
+    """
+
+
 def _keep(text, finding):
     return text
 
@@ -228,7 +225,7 @@ def _current_label(text, finding):
 IF_ABSENT = {"raise": _refuse, "keep": _keep}
 
 
-def _edit(report, finding, mode, seed, if_absent=_keep):
+def _edit(report, finding, mode, seed, if_absent=_keep, family=None):
     check_observation(finding)
     if finding == "No Finding":
         raise ValueError(
@@ -251,7 +248,10 @@ def _edit(report, finding, mode, seed, if_absent=_keep):
             target = [m for m in mine if m.status == NEGATIVE]
         if not target:
             continue
-        new = _rewrite(sentence, mentions, mine, target, finding, mode, rng)
+        if mode == "negate":
+            new = _negated(sentence, mentions, target[0], finding, family, rng)
+        else:
+            new = _rewrite(sentence, mentions, target, finding, mode, rng)
         pieces.append(text[position:a])
         if new:
             pieces.append(new)
@@ -267,35 +267,95 @@ def _edit(report, finding, mode, seed, if_absent=_keep):
     )
 
 
-def _rewrite(sentence, mentions, mine, target, finding, mode, rng):
+def _main_side(sentence, main, others):
+    if others:
+        return _side(sentence[max(0, main.start - 40) : main.end])
+    return _side(sentence)
+
+
+def _kept(sentence, mentions, finding, rng):
+    """The sentence without the finding, or None (it stated nothing else)."""
+    if not any(m.observation != finding for m in mentions):
+        return None
+    # Cutting list items is quadratic in the items of a sentence: a
+    # pathological run-on sentence is rebuilt from templates instead.
+    kept = (
+        _cut(sentence, mentions, finding) if len(sentence) <= _MAX_CUT else None
+    )
+    if kept is None:
+        kept = " ".join(_rebuild(mentions, finding, rng)) or None
+    return kept
+
+
+def _same_labels(labels, reference, finding):
+    """`labels` read `finding` absent and every other label as in
+    `reference` ("No Finding", which follows from the others, aside)."""
+    if labels[finding] != NEGATIVE:
+        return False
+    for name, value in reference.items():
+        if name in (finding, "No Finding"):
+            continue
+        other = labels[name]
+        if not (other == value or (math.isnan(other) and math.isnan(value))):
+            return False
+    return True
+
+
+def _negated(sentence, mentions, main, finding, family, rng):
+    """The sentence negated by `family`: one of its candidates that the
+    labeler reads as intended, or None when there is none."""
+    others = [m for m in mentions if m.observation != finding]
+    kept = _kept(sentence, mentions, finding, rng)
+    site = _Site(
+        sentence,
+        main.start,
+        main.end,
+        finding,
+        _finding_of(main),
+        _main_side(sentence, main, others),
+        kept,
+    )
+    reference = label_report(sentence, sections=None)
+    good = [
+        text
+        for text in _candidates(site, family)
+        if _same_labels(label_report(text, sections=None), reference, finding)
+    ]
+    if not good:
+        raise NegationRejectedError(
+            f"negation family {family!r} has no sentence that the labeler "
+            f"reads as {finding!r} absent with the other labels unchanged "
+            f"for {sentence!r}; use another family"
+        )
+    return rng.choice(good)
+
+
+def _rewrite(sentence, mentions, target, finding, mode, rng):
     main = target[0]
     others = [m for m in mentions if m.observation != finding]
-    if others:
-        side_text = sentence[max(0, main.start - 40) : main.end]
-    else:
-        side_text = sentence
-    side = _side(side_text)
+    side = _main_side(sentence, main, others)
     if mode == "omit":
         addition = None
     else:
         addition = _sentence_for(_finding_of(main), side, mode == "affirm", rng)
     if not others:
         return addition
-    # Cutting list items is quadratic in the items of a sentence: a
-    # pathological run-on sentence is rebuilt from templates instead.
-    if len(sentence) <= _MAX_CUT:
-        kept = _cut(sentence, mentions, finding)
-    else:
-        kept = None
-    if kept is None:
-        kept = " ".join(_rebuild(mentions, finding, rng)) or None
+    kept = _kept(sentence, mentions, finding, rng)
     parts = [p for p in (kept, addition) if p]
     return " ".join(parts)
 
 
-def negate_finding(report, finding, seed=0, if_absent="raise"):
+def negate_finding(
+    report, finding, seed=0, if_absent="raise", family=DEFAULT_FAMILY
+):
     """The report with every positive or uncertain statement of `finding`
     turned into a negative one.
+
+    The rewritten sentences take the surface form of a negation `family`
+    (`keras_clinclip.reports.negation_families.FAMILIES`). Every candidate
+    sentence, and then the whole new report, is read by the labeler: the
+    finding must read absent and every other label unchanged, or the text
+    is rejected (`NegationRejectedError`).
 
     Args:
         report: the report text.
@@ -307,21 +367,28 @@ def negate_finding(report, finding, seed=0, if_absent="raise"):
             "negation" would be the report itself): `"raise"` (default) a
             `FindingNotStatedError`, or `"keep"` to return the report
             unchanged. The choices are the keys of `IF_ABSENT`.
+        family: the negation family: `"templates"` (default),
+            `"in_place"`, `"resolution"`, `"vocabulary"` or `"synonyms"`.
 
     Returns:
         The new report (`str`). The side (left / right / bilateral) of the
         original statement is kept.
 
     Raises:
-        ValueError: `finding` is not one of the 14 observations, or
-            `if_absent` is not a key of `IF_ABSENT`.
+        ValueError: `finding` is not one of the 14 observations,
+            `if_absent` is not a key of `IF_ABSENT` or `family` is unknown.
         FindingNotStatedError: (a `ValueError`) the report does not state
             `finding` as positive or uncertain, with `if_absent="raise"`.
+        NegationRejectedError: (a `ValueError`) the family's text does not
+            read as intended.
 
     Example:
     >>> negate_finding("Small left pleural effusion. Mild cardiomegaly.",
     ...                "Pleural Effusion")
     'There is no left pleural effusion. Mild cardiomegaly.'
+    >>> negate_finding("Small left pleural effusion. Mild cardiomegaly.",
+    ...                "Pleural Effusion", family="resolution")
+    'Interval resolution of the left pleural effusion. Mild cardiomegaly.'
     >>> negate_finding("No pneumothorax.", "Pneumothorax", if_absent="keep")
     'No pneumothorax.'
     """
@@ -331,7 +398,18 @@ def negate_finding(report, finding, seed=0, if_absent="raise"):
         raise ValueError(
             f"if_absent must be one of {sorted(IF_ABSENT)}, got {if_absent!r}"
         ) from None
-    return _edit(report, finding, "negate", seed, policy)
+    check_family(family)
+    text = as_text(report)
+    new = _edit(text, finding, "negate", seed, policy, family=family)
+    if new != text and not _same_labels(
+        label_report(new), label_report(text), finding
+    ):
+        raise NegationRejectedError(
+            f"negation family {family!r}: the negated report does not read "
+            f"{finding!r} absent with the other labels unchanged; use "
+            "another family"
+        )
+    return new
 
 
 def omit_finding(report, finding):

@@ -251,6 +251,7 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
     if negations:
         common["balance_negations"] = config.balance_negations
         common["negation_mask_input"] = config.packs_negations()
+        common["negation_families"] = config.negation_families or None
     built = {}
 
     def stream(start_step):

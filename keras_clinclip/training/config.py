@@ -15,6 +15,7 @@ from keras_clinclip.training.config_checks import FIELD_RANGES
 from keras_clinclip.training.config_checks import FIELD_TYPES
 from keras_clinclip.training.config_checks import TYPE_NAMES
 from keras_clinclip.training.config_checks import has_type
+from keras_clinclip.reports.negation_mix import parse_families
 
 # The paper's component decomposition (Ko & Park, CVPR 2025, Table 4):
 # D = dynamic soft labels from the listed similarity sources, N = negation
@@ -139,6 +140,10 @@ class TrainingConfig:
             `keras_clinclip.layers.NegationPacking`).
         balance_negations: every batch holds the same number of studies
             with negations (`make_dataset(balance_negations=True)`).
+        negation_families: the negation generator families that write
+            the training negations, comma-separated
+            (`keras_clinclip.reports.negation_families`); empty keeps the
+            dataset's own negated reports.
         on_error: `raise` stops at the first bad record (empty report,
             bad label, missing file) or unreadable image, naming its row
             and file; `skip` leaves such samples out and counts them
@@ -207,6 +212,11 @@ class TrainingConfig:
     )
     balance_negations: bool = _field(
         True, "the same number of negations in every batch"
+    )
+    negation_families: str = _field(
+        "",
+        "negation generator families of training, comma-separated (e.g. "
+        "templates,in_place); empty: the dataset's own negations",
     )
     on_error: str = _field(
         "raise",
@@ -281,6 +291,13 @@ class TrainingConfig:
                 )
         loss_options(self.loss)
         self.negation_capacity_value()
+        if self.negation_families:
+            try:
+                parse_families(self.negation_families)
+            except ValueError as error:
+                raise ValueError(
+                    f"Field `negation_families`: {error}."
+                ) from None
         for name, allowed in _choices().items():
             if allowed and getattr(self, name) not in allowed:
                 raise ValueError(

@@ -5,6 +5,7 @@ import logging
 import pytest
 
 from keras_clinclip.reports import cxr_align
+from keras_clinclip.reports.negation import NegationRejectedError
 
 pytestmark = pytest.mark.backend_independent
 
@@ -16,8 +17,10 @@ def test_unchanged_negations_are_left_out_and_counted(monkeypatch, caplog):
 
     real = cxr_align.negate_finding
 
-    def fails_on_effusion(text, finding, seed=0):
-        return text if finding == "Pleural Effusion" else real(text, finding)
+    def fails_on_effusion(text, finding, seed=0, family="templates"):
+        if finding == "Pleural Effusion":
+            return text
+        return real(text, finding, family=family)
 
     monkeypatch.setattr(cxr_align, "negate_finding", fails_on_effusion)
     with caplog.at_level(logging.WARNING, logger="keras_clinclip.reports"):
@@ -25,3 +28,25 @@ def test_unchanged_negations_are_left_out_and_counted(monkeypatch, caplog):
     assert sorted(after) == ["1"]
     assert after["1"] == before["1"]
     assert "1 report(s) left out" in caplog.text
+
+
+def test_rejected_negations_are_left_out_and_counted(monkeypatch, caplog):
+    reports = ["Small left pleural effusion.", "Mild cardiomegaly."]
+    real = cxr_align.negate_finding
+
+    def rejects_effusion(text, finding, seed=0, family="templates"):
+        if finding == "Pleural Effusion":
+            raise NegationRejectedError("rejected")
+        return real(text, finding, family=family)
+
+    monkeypatch.setattr(cxr_align, "negate_finding", rejects_effusion)
+    with caplog.at_level(logging.WARNING, logger="keras_clinclip.reports"):
+        after = cxr_align.build_cxr_align(reports, family="synonyms")
+    assert sorted(after["keras_clinclip"]) == ["1"]
+    assert "1 report(s) left out" in caplog.text
+    assert "'synonyms' negation" in caplog.text
+    # The synonyms family's wording, not the templates' ("The heart is
+    # not enlarged.").
+    assert after["keras_clinclip"]["1"]["negation"] == (
+        "There is no enlarged heart."
+    )
