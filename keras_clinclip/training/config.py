@@ -11,11 +11,11 @@ import dataclasses
 import json
 import pathlib
 
+from keras_clinclip.reports.negation_mix import parse_families
 from keras_clinclip.training.config_checks import FIELD_RANGES
 from keras_clinclip.training.config_checks import FIELD_TYPES
 from keras_clinclip.training.config_checks import TYPE_NAMES
 from keras_clinclip.training.config_checks import has_type
-from keras_clinclip.reports.negation_mix import parse_families
 
 # The paper's component decomposition (Ko & Park, CVPR 2025, Table 4):
 # D = dynamic soft labels from the listed similarity sources, N = negation
