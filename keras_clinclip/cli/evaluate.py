@@ -12,6 +12,7 @@ Example:
 
 import pathlib
 
+from keras_clinclip import tables
 from keras_clinclip.cli.errors import UserError
 from keras_clinclip.cli.options import add_flag
 from keras_clinclip.cli.options import add_option
@@ -22,6 +23,9 @@ from keras_clinclip.cli.options import preset_path
 FRACTIONS = "0.01,0.1,1.0"
 # The file types `--data` reads (`keras_clinclip.evaluation.cli`).
 DATA_SUFFIXES = (".npz", ".csv", ".jsonl", ".json")
+# The columns a `--data` table needs (`keras_clinclip.data.load_records`
+# with its default column names), checked before the preset loads.
+TABLE_COLUMNS = (("image_column", "image_path"), ("report_column", "report"))
 
 
 def add_arguments(parser):
@@ -175,6 +179,11 @@ def _check_data(spec):
             f"--data {spec!r}: unknown file type {path.suffix!r} (use "
             f"{', '.join(DATA_SUFFIXES)})"
         )
+    if path.suffix != ".npz":
+        columns = tables.table_columns(path)
+        missing = tables.missing_columns(path, TABLE_COLUMNS, columns)
+        if missing is not None:
+            raise missing
 
 
 def check(args):
