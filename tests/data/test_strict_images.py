@@ -8,6 +8,7 @@ import pytest
 from keras_clinclip.data import make_dataset
 from keras_clinclip.data.images import ImageDecodeError
 from keras_clinclip.models import ContrastiveModel
+from keras_clinclip.training.fit_loop import stream_from
 from tests.data.test_images import write_dicom
 from tests.data.test_pipeline import HashPreprocessor
 from tests.data.test_pipeline import _file_records
@@ -49,7 +50,7 @@ def test_iterating_raises_the_decode_error(tmp_path, capfd, breaker):
     assert "Traceback" not in capfd.readouterr().err
 
 
-class _Tiny(ContrastiveModel):
+class TinyModel(ContrastiveModel):
     def __init__(self):
         super().__init__()
         self.dense = keras.layers.Dense(2)
@@ -59,17 +60,20 @@ class _Tiny(ContrastiveModel):
         return {"a": pooled, "b": pooled * 0.5}
 
 
-class _Gap(keras.losses.Loss):
+class GapLoss(keras.losses.Loss):
     def call(self, y_true, y_pred):
         return keras.ops.mean((y_pred["a"] - y_pred["b"]) ** 2, axis=-1)
 
 
 def test_fit_raises_the_decode_error(tmp_path, capfd):
     dataset, message = _broken(tmp_path, _corrupt_jpeg)
-    model = _Tiny()
-    model.compile(optimizer="sgd", loss=_Gap())
+    model = TinyModel()
+    model.compile(optimizer="sgd", loss=GapLoss())
     with pytest.raises(ImageDecodeError, match=message):
         model.fit(dataset, epochs=1, verbose=0)
     with pytest.raises(ImageDecodeError, match=message):
         model.evaluate(dataset, verbose=0)
+    stream = stream_from(dataset, 0)  # what `clinclip train` fits on
+    with pytest.raises(ImageDecodeError, match=message):
+        model.fit(stream, epochs=1, steps_per_epoch=2, verbose=0)
     assert "Traceback" not in capfd.readouterr().err
