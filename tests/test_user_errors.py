@@ -139,6 +139,10 @@ def outcomes(tmp_path_factory):
             ["evaluate", "--preset", str(root), "--output-dir", reports],
         ),
         case(
+            "evaluate_missing_column",
+            ["evaluate", "--preset", str(root), "--data", reports],
+        ),
+        case(
             "export_into_file", ["export", str(root), "--preset-dir", reports]
         ),
         case(
@@ -190,6 +194,8 @@ EXPECTED = {
     "max_nodes": "--max-nodes must be >= 1, got 0",
     "explain_over_image": "--output",
     "evaluate_into_file": "--output-dir",
+    "evaluate_missing_column": "r.csv: no column 'image_path' "
+    "(image_column); the columns are: study_id, report",
     "export_into_file": "--preset-dir",
     "truncated_gz": "not a complete gzip file",
     "disk_full": "free some space or choose another output folder",

@@ -10,6 +10,10 @@ Example:
 ('iu', 'test', False)
 """
 
+import os
+import urllib.parse
+
+from keras_clinclip import tables
 from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
 from keras_clinclip.cli.errors import UserError
 from keras_clinclip.cli.options import add_flag
@@ -19,6 +23,8 @@ from keras_clinclip.cli.options import existing_path
 from keras_clinclip.cli.options import preset_path
 
 FRACTIONS = "0.01,0.1,1.0"
+# The table suffixes whose columns `check` reads before the preset loads.
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".jsonl", ".json")
 
 
 def add_arguments(parser):
@@ -194,6 +200,29 @@ def add_arguments(parser):
     )
 
 
+def _check_table_columns(args):
+    """A `--data` table without its image and report columns: refused
+    before the preset (and Keras) loads."""
+    path, _, query = str(args.data).partition("?")
+    if not path.endswith(TABLE_SUFFIXES) or not os.path.isfile(path):
+        return  # a dataset string or a missing file: the resolver says
+    options = dict(urllib.parse.parse_qsl(query))
+    named = [
+        (f"--{key.replace('_', '-')}", options.get(key) or value)
+        for key, value in (
+            ("image_column", getattr(args, "image_column", None)),
+            ("report_column", getattr(args, "report_column", None)),
+        )
+    ]
+    named = [
+        (option, column or default)
+        for (option, column), default in zip(named, ("image_path", "report"))
+    ]
+    missing = tables.missing_columns(path, named, tables.table_columns(path))
+    if missing is not None:
+        raise missing
+
+
 def check(args):
     """Raise `UserError` for a missing file or a bad value.
 
@@ -235,3 +264,4 @@ def check(args):
             raise UserError(
                 f"{dashed(option)} must be >= {minimum}, got {value}"
             )
+    _check_table_columns(args)

@@ -36,6 +36,8 @@ class ErrorLog:
             `negation_mask` is 0 in every epoch.
         epoch_errors: `(row, source, reason)` of the current epoch.
         epochs: the list of per-epoch summaries logged so far.
+        fatal: with `on_error="raise"`, the first `ImageDecodeError` of
+            the pass, raised by the dataset's iterator (else None).
 
     Example:
     >>> log = ErrorLog()
@@ -50,6 +52,13 @@ class ErrorLog:
         self.masked_negations = []
         self.epoch_errors = []
         self.epochs = []
+        self.fatal = None
+
+    def keep_fatal(self, error):
+        """Keep `error` as `fatal` unless one is kept already."""
+        with self._lock:
+            if self.fatal is None:
+                self.fatal = error
 
     def add(self, row, source, reason):
         with self._lock:

@@ -8,8 +8,8 @@ import numpy as np
 
 from keras_clinclip.data import augment as augment_lib
 from keras_clinclip.data import balance
-from keras_clinclip.data import images as image_io
 from keras_clinclip.data import records as rec
+from keras_clinclip.data import strict_images
 from keras_clinclip.data import truncation as trunc
 from keras_clinclip.data.augment import DEFAULT_AUGMENTATION  # noqa: F401
 from keras_clinclip.data.error_log import ErrorLog
@@ -78,24 +78,6 @@ def _pad_negations(records, num_negations, n):
             if given_labels is not None and k < np.shape(given_labels)[1]:
                 labels[i, k] = given_labels[i][k]
     return texts, mask, labels
-
-
-def _load_image_fn(paths, log, on_error):
-    def load(row):
-        row = int(row)
-        path = paths[row]
-        try:
-            image = image_io.decode_image(path)
-        except image_io.ImageDecodeError as error:
-            if on_error == "raise":
-                raise image_io.ImageDecodeError(
-                    f"records row {row + 1}: {error}"
-                ) from error
-            log.add(row, path, error)
-            return np.zeros((1, 1, 1), np.uint8), False
-        return image[..., None], True
-
-    return load
 
 
 def make_dataset(
@@ -346,13 +328,18 @@ def make_dataset(
             return element
 
     else:
-        load = _load_image_fn(paths, log, on_error)
+        load = strict_images.load_image_fn(paths, log, on_error)
 
         def decode(element):
             element = dict(element)
-            image, ok = tf.numpy_function(
-                load, [element["row"]], [tf.uint8, tf.bool], stateful=False
+            image, ok, message = tf.numpy_function(
+                load,
+                [element["row"]],
+                [tf.uint8, tf.bool, tf.string],
+                stateful=False,
             )
+            if on_error == "raise":
+                image = strict_images.stop_on_failure(tf, image, ok, message)
             image = tf.ensure_shape(image, [None, None, 1])
             element["image"] = resize(image)
             element["ok"] = tf.ensure_shape(ok, [])
@@ -477,8 +464,7 @@ def make_dataset(
         options.experimental_distribute.auto_shard_policy = (
             tf.data.experimental.AutoShardPolicy.DATA
         )
-    ds = ds.with_options(options)
-    ds.error_log = log
+    ds = strict_images.raise_image_errors(ds.with_options(options), log)
     ds.negation_mask = None
     if num_negations:
         ds.negation_mask = columns["negation_mask"][positions]

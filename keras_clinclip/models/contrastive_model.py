@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_clinclip.backend.keras_compat import KerasCompatMixin
+from keras_clinclip.data.strict_images import images_errors_raised
 
 
 def _as_loss_list(loss):
@@ -148,6 +149,20 @@ class ContrastiveLossMixin(KerasCompatMixin):
         self.compile(**config)
         if self.built and getattr(self, "optimizer", None) is not None:
             self.optimizer.build(self.trainable_variables)
+
+    # A bad image of a `make_dataset` dataset stops TensorFlow's graph;
+    # these raise its `ImageDecodeError` instead of TF's error.
+    def fit(self, x=None, *args, **kwargs):
+        with images_errors_raised(x, kwargs.get("validation_data")):
+            return super().fit(x, *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        with images_errors_raised(x):
+            return super().evaluate(x, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        with images_errors_raised(x):
+            return super().predict(x, *args, **kwargs)
 
     def _training_step(self):
         """The optimizer's step count (a traced value under JAX's fit)."""

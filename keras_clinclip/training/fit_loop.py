@@ -82,7 +82,11 @@ def stream_from(data, start_step):
     # a factory instead (e.g. `make_dataset(..., start_step=step)`): the
     # reshuffle seeds of a `shuffle` are shared by all iterators of one
     # dataset object, so a second iterator continues their sequence.
-    return data.repeat().skip(start_step)
+    stream = data.repeat().skip(start_step)
+    if getattr(data, "error_log", None) is not None:
+        # Lets `fit` raise a bad image as its `ImageDecodeError`.
+        stream.error_log = data.error_log
+    return stream
 
 
 def fit_with_resume(
