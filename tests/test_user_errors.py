@@ -195,7 +195,7 @@ EXPECTED = {
     "explain_over_image": "--output",
     "evaluate_into_file": "--output-dir",
     "evaluate_missing_column": "r.csv: no column 'image_path' "
-    "(image_column); the columns are: study_id, report",
+    "(--image-column); the columns are: study_id, report",
     "export_into_file": "--preset-dir",
     "truncated_gz": "not a complete gzip file",
     "disk_full": "free some space or choose another output folder",

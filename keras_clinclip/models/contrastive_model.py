@@ -134,13 +134,6 @@ class ContrastiveLossMixin(KerasCompatMixin):
             weights if loss_weights is not None else None
         )
 
-    def fit(self, x=None, y=None, *args, shuffle=None, **kwargs):
-        # Keras ignores `shuffle` for a `tf.data.Dataset` but warns when it
-        # is True, its default: the datasets shuffle themselves.
-        if shuffle is None:
-            shuffle = not _is_tf_dataset(x)
-        return super().fit(x, y, *args, shuffle=shuffle, **kwargs)
-
     def compile_from_config(self, config):
         # Keras skips recompiling, on load, a model whose `compile` is
         # overridden unless this is overridden too; `.keras` files then
@@ -152,9 +145,13 @@ class ContrastiveLossMixin(KerasCompatMixin):
 
     # A bad image of a `make_dataset` dataset stops TensorFlow's graph;
     # these raise its `ImageDecodeError` instead of TF's error.
-    def fit(self, x=None, *args, **kwargs):
+    def fit(self, x=None, y=None, *args, shuffle=None, **kwargs):
+        # Keras ignores `shuffle` for a `tf.data.Dataset` but warns when it
+        # is True, its default: the datasets shuffle themselves.
+        if shuffle is None:
+            shuffle = not _is_tf_dataset(x)
         with images_errors_raised(x, kwargs.get("validation_data")):
-            return super().fit(x, *args, **kwargs)
+            return super().fit(x, y, *args, shuffle=shuffle, **kwargs)
 
     def evaluate(self, x=None, *args, **kwargs):
         with images_errors_raised(x):
