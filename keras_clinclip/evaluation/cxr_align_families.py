@@ -11,7 +11,7 @@ of Task A is the generator's surface form rather than negation.
 import numpy as np
 
 from keras_clinclip.evaluation.cxr_align import evaluate_cxr_align
-from keras_clinclip.evaluation.evaluate import _images_of
+from keras_clinclip.evaluation.embed import images_of
 from keras_clinclip.evaluation.evaluate import select_split
 from keras_clinclip.reports.negation import NegationRejectedError
 from keras_clinclip.reports.negation import negate_finding
@@ -144,7 +144,7 @@ def cross_family_cxr_align(
     training = parse_families(training_families)
     test = select_split(records, split)
     benchmarks, rejected = family_benchmarks(test, seed=seed)
-    images, image_preprocessor = _images_of(test, preprocessor)
+    images, image_preprocessor = images_of(test, preprocessor)
     by_id = dict(zip([str(i) for i in test["id"]], images))
 
     def score(data):

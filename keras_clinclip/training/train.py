@@ -377,14 +377,19 @@ def _error_message(error, config):
     """`(line, known)`: the useful line of `error` (a data error is buried
     in TF's text) and whether it is a known, explained failure."""
     text = str(error)
-    if is_user_error(error):
-        return one_line(error), True
     hint = ""
     if config.on_error == "raise":
         hint = (
             " (pass --on-error skip to skip bad records and unreadable "
             "images; they are counted in the run summary)"
         )
+    if is_user_error(error):
+        line = one_line(error)
+        if type(error).__name__ == "ImageDecodeError" or line.startswith(
+            "records row "
+        ):  # a bad record or image: it can be skipped
+            return line.rstrip(".") + hint, True
+        return line, True
     marker = "ImageDecodeError: "
     if marker in text:
         line = text.split(marker, 1)[1].strip().splitlines()[0]
