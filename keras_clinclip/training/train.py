@@ -326,6 +326,7 @@ def interrupted_message(config):
         A string.
 
     Example:
+    >>> from keras_clinclip.training.config import TrainingConfig
     >>> line = interrupted_message(TrainingConfig(output_dir="runs/x"))
     >>> "rerun the same command to resume" in line, "runs/x" in line
     (True, True)

@@ -139,7 +139,11 @@ def test_backbone_preset_carries_a_model_card(tmp_path):
     assert "| `loss` | 1.25 |" in text and "Smoke tests." in text
     assert read_model_card(tmp_path) == check_model_card(card)
     metadata = json.loads((tmp_path / "metadata.json").read_text())
-    assert metadata["tasks"] == ["ClinCLIPPretrainer"]
+    # Both Tasks built on a ClinCLIPBackbone can load the preset.
+    assert sorted(metadata["tasks"]) == [
+        "ClinCLIPImageClassifier",
+        "ClinCLIPPretrainer",
+    ]
 
 
 @pytest.mark.backend_independent
