@@ -12,6 +12,7 @@ import pathlib
 import numpy as np
 
 from keras_clinclip.evaluation import plots
+from keras_clinclip.evaluation.similarity_maps import upsample_map
 
 
 def _finite(value):
@@ -129,10 +130,13 @@ def write_benchmark(
             lines.append(f"![{name} reliability]({slug}_reliability.png)")
         if extras.get("localization"):
             shown = extras["localization"]
+            # The maps and regions are on the localisation grid; show them
+            # at the images' own size (the model's input size).
+            size = np.asarray(shown["images"]).shape[1:3]
             plots.plot_localization_maps(
                 shown["images"],
-                shown["maps"],
-                shown["masks"],
+                upsample_map(shown["maps"], size),
+                upsample_map(np.asarray(shown["masks"], float), size) > 0.5,
                 path=out / f"{slug}_localization.png",
             )
             lines.append(f"![{name} localisation]({slug}_localization.png)")

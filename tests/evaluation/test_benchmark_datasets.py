@@ -25,6 +25,8 @@ WRITERS = {
     "chestxray14": fixtures.write_chestxray14,
 }
 FRACTION = 0.5
+# Not the localisation grid's 32: maps and regions are resized for plots.
+IMAGE_SIZE = 48
 
 
 def applicable(records):
@@ -55,8 +57,8 @@ def applicable(records):
 
 def test_benchmark_on_the_dataset_fixtures(tmp_path):
     preset = tmp_path / "preset"
-    tiny_backbone().save_to_preset(preset)
-    tiny_preprocessor(image_size=32).save_to_preset(preset)
+    tiny_backbone(image_size=IMAGE_SIZE).save_to_preset(preset)
+    tiny_preprocessor(image_size=IMAGE_SIZE).save_to_preset(preset)
     specs, expected = [], {}
     for name, write in WRITERS.items():
         spec = f"{name}:{write(tmp_path / name)}"
@@ -92,3 +94,5 @@ def test_benchmark_on_the_dataset_fixtures(tmp_path):
     markdown = (out / "benchmark.md").read_text()
     for spec in specs:
         assert spec in markdown
+    plots = [p.name for p in out.glob("*_localization.png")]
+    assert len(plots) == sum("localisation" in r for r in got.values())
