@@ -207,16 +207,17 @@ def _check_table_columns(args):
     if not path.endswith(TABLE_SUFFIXES) or not os.path.isfile(path):
         return  # a dataset string or a missing file: the resolver says
     options = dict(urllib.parse.parse_qsl(query))
+    # (option, column): the string's `?option=` wins, then the flag, then
+    # the default column name.
     named = [
-        (f"--{key.replace('_', '-')}", options.get(key) or value)
-        for key, value in (
-            ("image_column", getattr(args, "image_column", None)),
-            ("report_column", getattr(args, "report_column", None)),
+        (
+            f"--{key.replace('_', '-')}",
+            options.get(key) or getattr(args, key, None) or default,
         )
-    ]
-    named = [
-        (option, column or default)
-        for (option, column), default in zip(named, ("image_path", "report"))
+        for key, default in (
+            ("image_column", "image_path"),
+            ("report_column", "report"),
+        )
     ]
     missing = tables.missing_columns(path, named, tables.table_columns(path))
     if missing is not None:
