@@ -43,9 +43,14 @@ PURE_PAGES = {"reports.md"}
         pytest.param(
             p,
             id=p.name,
-            marks=[pytest.mark.backend_independent]
-            if p.name in PURE_PAGES
-            else [],
+            # Whole pages, a process each: in `make test`, not in
+            # `make test-fast`.
+            marks=[pytest.mark.slow]
+            + (
+                [pytest.mark.backend_independent]
+                if p.name in PURE_PAGES
+                else []
+            ),
         )
         for p in PAGES_WITH_CODE
     ],

@@ -20,6 +20,10 @@ from keras_clinclip.models import tiny_clinclip_preprocessor
 from keras_clinclip.reports import GRAPH_FEATURE_DIM
 from tests.user_scripts import runner
 
+# End to end (subprocesses or whole trainings): in `make test`, not in
+# `make test-fast`.
+pytestmark = pytest.mark.slow
+
 BACKEND = keras.backend.backend()
 only = {
     name: pytest.mark.skipif(

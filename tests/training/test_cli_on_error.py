@@ -19,6 +19,10 @@ from keras_clinclip.cli import train as train_options
 from keras_clinclip.evaluation import cli as evaluate_cli
 from keras_clinclip.training import train as train_lib
 
+# End to end (subprocesses or whole trainings): in `make test`, not in
+# `make test-fast`.
+pytestmark = pytest.mark.slow
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BAD_ROW = 5
 
@@ -92,7 +96,6 @@ def test_skip_trains_without_the_image_and_counts_it(tmp_path, capsys):
     assert "Skipped (--on-error skip): 1 unreadable image(s)" in out
 
 
-@pytest.mark.slow
 def test_raise_exits_non_zero_in_bounded_time_with_one_line(tmp_path):
     table = _table(tmp_path / "data")
     command = [sys.executable, "-m", "keras_clinclip", "train"]

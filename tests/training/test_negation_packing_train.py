@@ -13,6 +13,10 @@ from keras_clinclip.training.export import export_preset
 from keras_clinclip.training.train import train
 from keras_clinclip.training.training_data import TrainingData
 
+# End to end (subprocesses or whole trainings): in `make test`, not in
+# `make test-fast`.
+pytestmark = pytest.mark.slow
+
 
 def _config(tmp_path, name, **changes):
     # Tiny towers without dropout, so that both runs draw no random

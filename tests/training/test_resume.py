@@ -88,7 +88,7 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    deadline = time.time() + 90
+    deadline = time.time() + 300
     while _backup_step(run_dir) < 2 and time.time() < deadline:
         assert process.poll() is None, process.stdout.read()[-3000:]
         time.sleep(0.05)

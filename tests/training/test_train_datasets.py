@@ -13,6 +13,10 @@ import pytest
 from keras_clinclip import cli
 from tests.data import lookalikes
 
+# End to end (subprocesses or whole trainings): in `make test`, not in
+# `make test-fast`.
+pytestmark = pytest.mark.slow
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TINY = (
     "--image-size 32 --image-encoder tiny --text-encoder tiny "
