@@ -21,6 +21,24 @@ relative precision ~1e-17 on that bracket). A bracket end is the answer
 when the optimum lies beyond it (perfectly separated validation data: the
 smallest temperature; scores that are anti-correlated with the labels:
 the largest, p -> 0.5).
+
+Why the default is a temperature **and a bias** per finding
+(`DEFAULT_MODE = "per_finding_bias"`, Platt scaling with a positive
+slope, Guo et al. 2017 section 4.1, of which temperature scaling is the
+b = 0 case). A pair softmax has its own base rate: `sigmoid(z) > 0.5`
+whenever the image is closer to the positive prompt than to the negative
+one. On `clinclip demo` 94-100% of the test logits of 12 of the 14
+findings are positive while their prevalence is 0.3-19%. For any T > 0,
+`sigmoid(z / T)` keeps the sign of z, so every probability stays above
+0.5, and since the ECE is at least |mean probability - prevalence| (the
+bins' gaps cannot cancel below their weighted sum), no temperature brings
+such a finding below 0.5 - prevalence: the NLL fit goes to the bracket
+end (T = 1e6, p -> 0.5) and even a temperature chosen on the test split
+to minimise the ECE stalls at the same value (measured: 0.43 macro, see
+docs/evaluation.md). The optimiser, the bracket and NLL-vs-ECE are not
+the cause; the missing offset is. `z / T + b` with T > 0 is still
+strictly increasing in z, so the ranking and every AUROC stay as they
+were. The temperature-only modes are reported next to it.
 """
 
 import numpy as np
@@ -29,8 +47,13 @@ from keras_clinclip.evaluation.metrics import binarize_labels
 from keras_clinclip.evaluation.metrics import expected_calibration_error
 from keras_clinclip.evaluation.metrics import multilabel_auroc
 from keras_clinclip.evaluation.metrics import reliability_curve
+from keras_clinclip.models.clinclip_zero_shot_classifier import (
+    save_zero_shot_temperature,
+)
 
 MODES = ("per_finding", "shared", "per_finding_bias")
+# The calibration a preset carries and `clinclip classify` applies.
+DEFAULT_MODE = "per_finding_bias"
 _LOG_BRACKET = (np.log(1e-6), np.log(1e6))
 
 
@@ -153,6 +176,18 @@ def fit_temperature_and_bias(logits, targets):
     return 1.0 / a, float(_best_bias(a, logits, targets))
 
 
+def _binarized(logits, labels, uncertain, blank):
+    """float64 (N, C) logits, 0/1 targets and the valid-entry mask."""
+    logits = np.asarray(logits, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.float64)
+    if logits.ndim != 2 or logits.shape != labels.shape:
+        raise ValueError(
+            f"logits and labels must both be (N, C); got logits "
+            f"{logits.shape} and labels {labels.shape}"
+        )
+    return (logits, *binarize_labels(labels, uncertain, blank))
+
+
 def fit_temperatures(
     logits, labels, mode="per_finding", uncertain="exclude", blank="negative"
 ):
@@ -175,16 +210,9 @@ def fit_temperatures(
     >>> fit_temperatures(z, y, "shared").round(3).tolist()
     [9.393, 9.393]
     """
-    logits = np.asarray(logits, dtype=np.float64)
-    labels = np.asarray(labels, dtype=np.float64)
-    if logits.ndim != 2 or logits.shape != labels.shape:
-        raise ValueError(
-            f"logits and labels must both be (N, C); got logits "
-            f"{logits.shape} and labels {labels.shape}"
-        )
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    targets, valid = binarize_labels(labels, uncertain, blank)
+    logits, targets, valid = _binarized(logits, labels, uncertain, blank)
     if mode == "shared":
         t = fit_temperature(logits[valid], targets[valid])
         return np.full(logits.shape[1], t)
@@ -196,12 +224,13 @@ def fit_temperatures(
     )
 
 
-def apply_temperature(logits, temperature):
-    """Calibrated probabilities `sigmoid(logits / T)`.
+def apply_temperature(logits, temperature, bias=0.0):
+    """Calibrated probabilities `sigmoid(logits / T + b)`.
 
     Args:
         logits: (N, C) (or (N,)) logits.
         temperature: a float or (C,) temperatures.
+        bias: a float or (C,) biases (0: temperature scaling alone).
 
     Returns:
         float64 probabilities of the logits' shape.
@@ -209,13 +238,54 @@ def apply_temperature(logits, temperature):
     Example:
     >>> apply_temperature([[2.0, 2.0]], [1.0, 2.0]).round(3).tolist()
     [[0.881, 0.731]]
+    >>> apply_temperature([[2.0]], 1.0, -2.0).round(3).tolist()
+    [[0.5]]
     """
     temperature = np.asarray(temperature, dtype=np.float64)
     if np.any(~(temperature > 0.0)):
         raise ValueError(
             f"temperatures must be > 0, got {temperature.tolist()}"
         )
-    return _sigmoid(np.asarray(logits, dtype=np.float64) / temperature)
+    logits = np.asarray(logits, dtype=np.float64)
+    return _sigmoid(logits / temperature + np.asarray(bias, np.float64))
+
+
+def fit_calibration(
+    logits, labels, mode=DEFAULT_MODE, uncertain="exclude", blank="negative"
+):
+    """Per-finding temperatures and biases of one calibration mode.
+
+    Args:
+        logits: (N, C) validation logits.
+        labels: (N, C) validation labels (1, 0, -1, NaN).
+        mode: one of `MODES`; `"per_finding_bias"` (the default) fits
+            `sigmoid(z / T + b)` per finding, the other two fit T alone
+            (`fit_temperatures`) and return zero biases.
+        uncertain: -1 handling (`metrics.binarize_labels`).
+        blank: NaN handling.
+
+    Returns:
+        `(temperatures, biases)`, two float64 (C,) arrays.
+
+    Example:
+    >>> z = np.array([[0.0], [0.0], [0.0], [0.0], [2.0], [2.0], [2.0],
+    ...               [2.0]])
+    >>> y = np.array([[1], [0], [0], [0], [1], [1], [1], [0]])
+    >>> t, b = fit_calibration(z, y)  # sigmoid(b) = 1/4, sigmoid(2/T+b) = 3/4
+    >>> round(float(t[0]), 4), round(float(b[0]), 4)  # 1/ln 3, -ln 3
+    (0.9102, -1.0986)
+    """
+    if mode != "per_finding_bias":
+        temperatures = fit_temperatures(logits, labels, mode, uncertain, blank)
+        return temperatures, np.zeros_like(temperatures)
+    logits, targets, valid = _binarized(logits, labels, uncertain, blank)
+    fitted = [
+        fit_temperature_and_bias(
+            logits[valid[:, j], j], targets[valid[:, j], j]
+        )
+        for j in range(logits.shape[1])
+    ]
+    return np.array([t for t, _ in fitted]), np.array([b for _, b in fitted])
 
 
 def calibration_summary(
@@ -292,7 +362,8 @@ def temperature_scaling(
         "calibration": calibration_summary, "probabilities": (N, C)}`;
         `"auroc"`: `{"before", mode...: {name: AUROC}}` of the logits
         and of the logits / T (identical by construction; reported so
-        that a reader can check).
+        that a reader can check); `"default"`: `DEFAULT_MODE`, the mode
+        a preset carries (`save_calibration_to_preset`).
 
     Example:
     >>> z = np.array([[6.0], [-6.0], [6.0], [-6.0], [6.0], [-6.0]])
@@ -316,16 +387,10 @@ def temperature_scaling(
     # ties that are not in the model's ranking.
     aurocs = {"before": _aurocs(test_labels, logits, names, uncertain, blank)}
     for mode in MODES:
-        biases = np.zeros(len(names))
-        if mode == "per_finding_bias":
-            temperatures, biases = _fit_with_bias(
-                validation_logits, validation_labels, uncertain, blank
-            )
-        else:
-            temperatures = fit_temperatures(
-                validation_logits, validation_labels, mode, uncertain, blank
-            )
-        probabilities = _sigmoid(logits / temperatures + biases)
+        temperatures, biases = fit_calibration(
+            validation_logits, validation_labels, mode, uncertain, blank
+        )
+        probabilities = apply_temperature(logits, temperatures, biases)
         result[mode] = {
             "temperature": dict(zip(names, map(float, temperatures))),
             "bias": dict(zip(names, map(float, biases))),
@@ -338,21 +403,47 @@ def temperature_scaling(
             test_labels, logits / temperatures + biases, names, uncertain, blank
         )
     result["auroc"] = aurocs
+    result["default"] = DEFAULT_MODE
     return result
 
 
-def _fit_with_bias(logits, labels, uncertain, blank):
-    logits = np.asarray(logits, dtype=np.float64)
-    targets, valid = binarize_labels(
-        np.asarray(labels, dtype=np.float64), uncertain, blank
+def save_calibration_to_preset(
+    result, preset_dir, mode=DEFAULT_MODE, fitted_on=None
+):
+    """Write one mode of a `temperature_scaling` result into a preset.
+
+    The preset's `zero_shot_calibration.json` then holds that mode's
+    temperature and bias per finding, which
+    `ClinCLIPZeroShotClassifier.from_preset` and `clinclip classify`
+    apply (`models.clinclip_zero_shot_classifier.save_zero_shot_temperature`).
+
+    Args:
+        result: a `temperature_scaling` result.
+        preset_dir: the preset directory.
+        mode: one of `MODES` (default `DEFAULT_MODE`).
+        fitted_on: a note (data set and split) stored with it.
+
+    Returns:
+        the `pathlib.Path` written.
+
+    Example:
+    >>> import json, tempfile
+    >>> z = np.array([[0.0], [0.0], [2.0], [2.0]])
+    >>> y = np.array([[1], [0], [1], [1]])
+    >>> fitted = temperature_scaling(z, y, z, y, ["Edema"])
+    >>> path = save_calibration_to_preset(fitted, tempfile.mkdtemp())
+    >>> json.loads(path.read_text())["mode"]
+    'per_finding_bias'
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    return save_zero_shot_temperature(
+        preset_dir,
+        result[mode]["temperature"],
+        fitted_on=fitted_on,
+        bias=result[mode]["bias"],
+        mode=mode,
     )
-    fitted = [
-        fit_temperature_and_bias(
-            logits[valid[:, j], j], targets[valid[:, j], j]
-        )
-        for j in range(logits.shape[1])
-    ]
-    return np.array([t for t, _ in fitted]), np.array([b for _, b in fitted])
 
 
 def _aurocs(labels, scores, names, uncertain, blank):
@@ -391,7 +482,7 @@ def format_calibration_table(result, digits=3):
     biased = result["per_finding_bias"]
     rows = [
         "| finding | ECE before | T | ECE after | T shared | ECE after "
-        "(shared) | T, b | ECE after (T, b) | AUROC (all equal) |",
+        "(shared) | T, b | ECE after (T, b; default) | AUROC (all equal) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, entry in result["before"]["per_class"].items():

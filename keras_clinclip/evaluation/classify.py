@@ -2,11 +2,15 @@
 finding (zero-shot, with the positive/negative prompt pairs).
 
 The probability of a finding is `sigmoid(s * (cos(image, positive) -
-cos(image, negative)) / T)`: `s` is the model's learned logit scale (100
-when it has none) and `T` the temperature of the preset's calibration
-when it carries one (`temperature` in the preset's `config.json`, see
-`preset_temperature`), else 1. Uncalibrated, the numbers rank images well
-(AUROC) but are not frequencies.
+cos(image, negative)) / T + b)`: `s` is the model's learned logit scale
+(100 when it has none), `T` and `b` the finding's temperature and bias
+from the preset's `zero_shot_calibration.json` (a demo preset carries
+them, fitted on the validation split, see
+`evaluation.calibration.save_calibration_to_preset`); without that file,
+a shared `temperature` in the preset's `config.json`
+(`preset_temperature`) and b = 0; else T = 1, b = 0. Uncalibrated, the
+numbers rank images well (AUROC) but are not frequencies; calibration
+changes no ranking.
 """
 
 import json
@@ -16,11 +20,15 @@ import numpy as np
 
 from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
 from keras_clinclip.data import decode_image
+from keras_clinclip.evaluation.calibration import apply_temperature
 from keras_clinclip.evaluation.embed import embed_images
 from keras_clinclip.evaluation.model_loading import load_preset_model
 from keras_clinclip.evaluation.zero_shot import embed_prompt_pairs
-from keras_clinclip.evaluation.zero_shot import zero_shot_scores
+from keras_clinclip.evaluation.zero_shot import zero_shot_logits
 from keras_clinclip.models.clinclip_prompts import prompt_pairs
+from keras_clinclip.models.clinclip_zero_shot_classifier import (
+    read_zero_shot_calibration,
+)
 
 
 def preset_temperature(preset):
@@ -62,7 +70,7 @@ def preset_temperature(preset):
 
 
 def classify_images(
-    backbone, preprocessor, images, findings=None, temperature=None
+    backbone, preprocessor, images, findings=None, temperature=None, bias=None
 ):
     """Zero-shot probabilities of each finding for each image.
 
@@ -72,11 +80,12 @@ def classify_images(
         preprocessor: its `ClinCLIPPreprocessor`.
         images: a list of radiographs (2-D or 3-D arrays, any size).
         findings: finding names (default: the 14 CheXpert observations).
-        temperature: the calibration temperature (None: 1).
+        temperature: None (1), a float or `{finding: T}` (others keep 1).
+        bias: None (0), a float or `{finding: b}` (others keep 0).
 
     Returns:
         `(findings, probabilities)`: the names and a float64 array
-        `(len(images), len(findings))`.
+        `(len(images), len(findings))` of `sigmoid(z / T + b)`.
 
     Example:
     >>> from keras_clinclip.models import tiny_clinclip_backbone
@@ -99,15 +108,57 @@ def classify_images(
     scale = getattr(backbone, "logit_scale", 100.0)
     if not isinstance(scale, (int, float)):
         scale = 100.0
-    scale = float(scale) / float(temperature or 1.0)
-    probabilities = zero_shot_scores(
-        image_embeddings, positives, negatives, logit_scale=scale
+    logits = zero_shot_logits(
+        image_embeddings, positives, negatives, logit_scale=float(scale)
     )
-    return names, probabilities
+    return names, apply_temperature(
+        logits, _by_name(temperature, names, 1.0), _by_name(bias, names, 0.0)
+    )
 
 
-def format_probabilities(paths, findings, probabilities, temperature=None):
+def _by_name(value, names, default):
+    if isinstance(value, dict):
+        return np.array([value.get(name, default) for name in names], float)
+    return default if value is None else float(value)
+
+
+def preset_calibration(preset):
+    """`(temperature, bias, note)` that `clinclip classify` applies.
+
+    The preset's `zero_shot_calibration.json` (per finding) first, else a
+    shared `temperature` in its `config.json`, else `(None, None, None)`.
+
+    Example:
+    >>> preset_calibration("/nonexistent")
+    (None, None, None)
+    """
+    calibration = read_zero_shot_calibration(preset)
+    if calibration is not None:
+        return (
+            calibration["temperature"],
+            calibration["bias"],
+            "a temperature and a bias per finding"
+            if calibration["bias"]
+            else "a temperature per finding",
+        )
+    temperature = preset_temperature(preset)
+    if temperature is None:
+        return None, None, None
+    return temperature, None, f"temperature {temperature:g}"
+
+
+def format_probabilities(paths, findings, probabilities, calibrated=None):
     """The text `clinclip classify` prints: one block per image.
+
+    Args:
+        paths: the image paths.
+        findings: the finding names.
+        probabilities: `(len(paths), len(findings))`.
+        calibrated: None (uncalibrated) or how the probabilities were
+            calibrated (the note of `preset_calibration`).
+
+    Returns:
+        the text.
 
     Example:
     >>> print(format_probabilities(["a.png"], ["Edema"], np.array([[0.25]])))
@@ -122,15 +173,15 @@ def format_probabilities(paths, findings, probabilities, temperature=None):
         lines.append(str(path))
         for name, value in zip(findings, row):
             lines.append(f"  {name:<{width}}  {value:.3f}")
-    if temperature is None:
+    if calibrated is None:
         lines.append(
             "(uncalibrated zero-shot probabilities: they rank images, they "
             "are not frequencies)"
         )
     else:
         lines.append(
-            f"(zero-shot probabilities calibrated with temperature "
-            f"{temperature:g})"
+            f"(zero-shot probabilities calibrated with {calibrated}; "
+            "the ranking is unchanged)"
         )
     return "\n".join(lines)
 
@@ -156,9 +207,9 @@ def run(args):
         findings = [f.strip() for f in args.findings.split(",") if f.strip()]
     backbone, preprocessor = load_preset_model(args.preset)
     images = [decode_image(path) for path in args.image]
-    temperature = preset_temperature(args.preset)
+    temperature, bias, note = preset_calibration(args.preset)
     names, probabilities = classify_images(
-        backbone, preprocessor, images, findings, temperature
+        backbone, preprocessor, images, findings, temperature, bias
     )
-    print(format_probabilities(args.image, names, probabilities, temperature))
+    print(format_probabilities(args.image, names, probabilities, note))
     return 0

@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from keras_clinclip.evaluation import plots
+from keras_clinclip.evaluation.calibration import DEFAULT_MODE
 from keras_clinclip.evaluation.calibration import format_calibration_table
 from keras_clinclip.evaluation.report_tables import format_clinical_table
 from keras_clinclip.evaluation.report_tables import format_cxr_align_table
@@ -185,14 +186,17 @@ def write_report(
         )
     if calibration is not None:
         lines += [
-            "## Temperature scaling",
+            "## Calibration (temperature scaling, and with a bias)",
             "",
             "Zero-shot logits divided by a temperature fitted on the "
             "validation split (NLL; one per finding, one shared, and one "
             "per finding with a bias b: sigmoid(z / T + b), Platt scaling "
             "with a positive slope), as in Guo et al. (2017); ECE on the "
             "test split. The ranking, hence every AUROC, is unchanged by "
-            "construction.",
+            "construction. The default, which the preset carries, is the "
+            "temperature and bias per finding: a temperature alone keeps "
+            "every positive logit above 0.5, so a rare finding that the "
+            "prompts call present in most images stays miscalibrated.",
             "",
             format_calibration_table(calibration),
             "",
@@ -200,11 +204,12 @@ def write_report(
         figure(
             "reliability_calibrated.png",
             lambda p: plots.plot_reliability_diagram(
-                calibration["per_finding"]["calibration"],
+                calibration[DEFAULT_MODE]["calibration"],
                 p,
-                title="Reliability after temperature scaling (per finding)",
+                title="Reliability after calibration (T and b per finding)",
             ),
-            "Reliability diagrams after temperature scaling",
+            "Reliability diagrams after calibration (the default: a "
+            "temperature and a bias per finding)",
         )
     if localization is not None:
         lines += [

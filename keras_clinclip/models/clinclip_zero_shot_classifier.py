@@ -20,32 +20,41 @@ from keras_clinclip.models.clinclip_prompts import ensemble_prompt_embeddings
 from keras_clinclip.models.clinclip_prompts import prompt_pairs
 from keras_clinclip.models.clinclip_prompts import prompt_texts
 
-# The preset file that carries fitted zero-shot temperatures, and its key.
+# The preset file that carries the fitted zero-shot calibration, its keys.
 CALIBRATION_FILE = "zero_shot_calibration.json"
 TEMPERATURE_KEY = "temperature"
+BIAS_KEY = "bias"
 
 
-def save_zero_shot_temperature(preset_dir, temperature, fitted_on=None):
-    """Store fitted temperatures in a preset (`zero_shot_calibration.json`).
+def save_zero_shot_temperature(
+    preset_dir, temperature, fitted_on=None, bias=None, mode=None
+):
+    """Store a fitted calibration in a preset (`zero_shot_calibration.json`).
 
-    The file holds `{"temperature": {finding: T}, "fitted_on": ...}`;
-    `ClinCLIPZeroShotClassifier.from_preset` (and `clinclip classify`)
-    divide the zero-shot logits of each finding by its T.
+    The file holds `{"temperature": {finding: T}, "bias": {finding: b},
+    "mode": ..., "fitted_on": ...}`; `ClinCLIPZeroShotClassifier.from_preset`
+    (and `clinclip classify`) turn the zero-shot logit z of each finding
+    into `sigmoid(z / T + b)`, which ranks images exactly as z does.
 
     Args:
         preset_dir: the preset directory.
         temperature: `{finding: T}` (e.g. the `"temperature"` of
-            `evaluation.calibration.temperature_scaling(...)["per_finding"]`).
+            `evaluation.calibration.temperature_scaling(...)[mode]`).
         fitted_on: optional note (data set and split).
+        bias: optional `{finding: b}` (None: no bias, temperature only).
+        mode: optional name of the calibration mode (a note).
 
     Returns:
         the `pathlib.Path` written.
 
     Example:
     >>> import tempfile
-    >>> path = save_zero_shot_temperature(tempfile.mkdtemp(), {"Edema": 2.0})
+    >>> path = save_zero_shot_temperature(tempfile.mkdtemp(), {"Edema": 2.0},
+    ...                                   bias={"Edema": -3.0})
     >>> read_zero_shot_temperature(path.parent)
     {'Edema': 2.0}
+    >>> read_zero_shot_calibration(path.parent)["bias"]
+    {'Edema': -3.0}
     """
     values = {str(k): float(v) for k, v in dict(temperature).items()}
     bad = [k for k, v in values.items() if not v > 0]
@@ -54,10 +63,54 @@ def save_zero_shot_temperature(preset_dir, temperature, fitted_on=None):
             f"temperature of {bad[0]!r} is {values[bad[0]]}; temperatures "
             "must be > 0"
         )
+    biases = {str(k): float(v) for k, v in dict(bias or {}).items()}
+    bad = [k for k, v in biases.items() if not np.isfinite(v)]
+    if bad:
+        raise ValueError(
+            f"bias of {bad[0]!r} is {biases[bad[0]]}; biases must be finite"
+        )
     path = pathlib.Path(preset_dir) / CALIBRATION_FILE
-    payload = {TEMPERATURE_KEY: values, "fitted_on": fitted_on}
+    payload = {
+        TEMPERATURE_KEY: values,
+        BIAS_KEY: biases,
+        "mode": mode,
+        "fitted_on": fitted_on,
+    }
     path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
     return path
+
+
+def read_zero_shot_calibration(preset_dir):
+    """`{"temperature": {finding: T}, "bias": {finding: b}}` or None.
+
+    Args:
+        preset_dir: the preset directory.
+
+    Returns:
+        dict (a file written before biases existed gives `"bias": {}`),
+        or None without the file.
+
+    Example:
+    >>> import tempfile
+    >>> read_zero_shot_calibration(tempfile.mkdtemp()) is None
+    True
+    """
+    path = pathlib.Path(preset_dir) / CALIBRATION_FILE
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for key in (TEMPERATURE_KEY, BIAS_KEY):
+        if not isinstance(data.get(key, {}), dict) or (
+            key == TEMPERATURE_KEY and key not in data
+        ):
+            raise ValueError(
+                f"{path}: expected a {key!r} mapping of finding -> {key} "
+                "(write it with save_zero_shot_temperature)"
+            )
+    return {
+        key: {str(k): float(v) for k, v in data.get(key, {}).items()}
+        for key in (TEMPERATURE_KEY, BIAS_KEY)
+    }
 
 
 def read_zero_shot_temperature(preset_dir):
@@ -74,16 +127,8 @@ def read_zero_shot_temperature(preset_dir):
     >>> read_zero_shot_temperature(tempfile.mkdtemp()) is None
     True
     """
-    path = pathlib.Path(preset_dir) / CALIBRATION_FILE
-    if not path.exists():
-        return None
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data.get(TEMPERATURE_KEY), dict):
-        raise ValueError(
-            f"{path}: expected a {TEMPERATURE_KEY!r} mapping of finding -> "
-            "temperature (write it with save_zero_shot_temperature)"
-        )
-    return {str(k): float(v) for k, v in data[TEMPERATURE_KEY].items()}
+    calibration = read_zero_shot_calibration(preset_dir)
+    return None if calibration is None else calibration[TEMPERATURE_KEY]
 
 
 @keras.saving.register_keras_serializable(package="keras_clinclip")
@@ -96,11 +141,14 @@ class ClinCLIPZeroShotClassifier(keras.Model):
     `(C, d)` matrices as non-trainable weights. Calling it on images
     (the preprocessor's output) returns, per finding,
 
-        p = softmax over the pair = sigmoid(s (cos(v, u+) - cos(v, u-)) / T)
+        p = sigmoid(s (cos(v, u+) - cos(v, u-)) / T + b)
 
-    with `s` the logit scale and `T` the finding's temperature (1 unless
-    given or carried by the preset). `classify(raw_images)` applies the
-    preprocessor's image converter first. After fine-tuning the backbone,
+    (the softmax over the pair when T = 1 and b = 0) with `s` the logit
+    scale, `T` the finding's temperature and `b` its bias (1 and 0 unless
+    given or carried by the preset: a demo preset carries both, fitted on
+    the validation split, `evaluation.calibration`).
+    `classify(raw_images)` applies the preprocessor's image converter
+    first. After fine-tuning the backbone,
     call `refresh_prompt_embeddings()`.
 
     Saved like any Keras model (`.keras`, `get_config`/`from_config`): the
@@ -125,6 +173,10 @@ class ClinCLIPZeroShotClassifier(keras.Model):
             scaling of the logits (`evaluation.calibration`), which
             changes no ranking. `from_preset` reads it from the preset's
             `zero_shot_calibration.json` (key `"temperature"`).
+        bias: None (0), one float, a list or `{finding: b}` (findings
+            not named keep 0): the offset added after the temperature
+            (Platt scaling with a positive slope; no ranking changes).
+            `from_preset` reads it from the same file (key `"bias"`).
         embed_prompts: embed the prompts now (default). `from_config`
             passes False: when a saved model is loaded, the prompt
             embeddings come back with the weights (and the tokenizer's
@@ -152,6 +204,7 @@ class ClinCLIPZeroShotClassifier(keras.Model):
         prompts=None,
         logit_scale=None,
         temperature=None,
+        bias=None,
         embed_prompts=True,
         **kwargs,
     ):
@@ -173,6 +226,7 @@ class ClinCLIPZeroShotClassifier(keras.Model):
                 logit_scale = 100.0
         self.logit_scale = float(logit_scale)
         self.temperature = _temperatures(temperature, findings)
+        self.bias = _per_finding(bias, findings, 0.0, "bias")
         self.embed_prompts = bool(embed_prompts)
         dim = getattr(backbone, "embedding_dim", None)
         if dim is None:
@@ -255,25 +309,28 @@ class ClinCLIPZeroShotClassifier(keras.Model):
         scale = ops.convert_to_tensor(
             [self.logit_scale / t for t in self.temperature], "float32"
         )
-        return ops.sigmoid(scale * (positive - negative))
+        bias = ops.convert_to_tensor(self.bias, "float32")
+        return ops.sigmoid(scale * (positive - negative) + bias)
 
     @classmethod
     def from_preset(cls, preset, findings=None, prompts=None, **kwargs):
-        """A classifier from a ClinCLIP preset, with its temperatures.
+        """A classifier from a ClinCLIP preset, with its calibration.
 
         Args:
             preset: a preset directory (backbone and preprocessor).
             findings: see the class.
             prompts: see the class.
-            **kwargs: other constructor arguments; `temperature` given
-                here wins over the preset's.
+            **kwargs: other constructor arguments; `temperature` or
+                `bias` given here win over the preset's.
 
         Returns:
             a `ClinCLIPZeroShotClassifier`.
         """
         preset = str(preset)
-        if "temperature" not in kwargs:
-            kwargs["temperature"] = read_zero_shot_temperature(preset)
+        calibration = read_zero_shot_calibration(preset) or {}
+        for key in (TEMPERATURE_KEY, BIAS_KEY):
+            if key not in kwargs:
+                kwargs[key] = calibration.get(key)
         return cls(
             ClinCLIPBackbone.from_preset(preset),
             ClinCLIPPreprocessor.from_preset(preset),
@@ -326,6 +383,7 @@ class ClinCLIPZeroShotClassifier(keras.Model):
             },
             "logit_scale": self.logit_scale,
             "temperature": list(self.temperature),
+            "bias": list(self.bias),
             "embed_prompts": self.embed_prompts,
         }
 
@@ -342,20 +400,24 @@ class ClinCLIPZeroShotClassifier(keras.Model):
         return cls(**config)
 
 
+def _per_finding(value, findings, default, what):
+    """One float per finding from None, a float, a list or a dict."""
+    if value is None:
+        return [default] * len(findings)
+    if isinstance(value, dict):
+        return [float(value.get(name, default)) for name in findings]
+    if isinstance(value, (list, tuple)):
+        if len(value) != len(findings):
+            raise ValueError(
+                f"{len(value)} {what} values for {len(findings)} findings"
+            )
+        return [float(v) for v in value]
+    return [float(value)] * len(findings)
+
+
 def _temperatures(temperature, findings):
     """Per-finding temperatures from None, a float, a list or a dict."""
-    if temperature is None:
-        values = [1.0] * len(findings)
-    elif isinstance(temperature, dict):
-        values = [float(temperature.get(name, 1.0)) for name in findings]
-    elif isinstance(temperature, (list, tuple)):
-        if len(temperature) != len(findings):
-            raise ValueError(
-                f"{len(temperature)} temperatures for {len(findings)} findings"
-            )
-        values = [float(t) for t in temperature]
-    else:
-        values = [float(temperature)] * len(findings)
+    values = _per_finding(temperature, findings, 1.0, "temperature")
     for name, value in zip(findings, values):
         if not value > 0:
             raise ValueError(

@@ -9,6 +9,9 @@ import pytest
 
 from keras_clinclip import cli
 from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
+from keras_clinclip.models.clinclip_zero_shot_classifier import (
+    save_zero_shot_temperature,
+)
 from tests.helpers import tiny_backbone
 from tests.helpers import tiny_preprocessor
 
@@ -64,6 +67,18 @@ def test_classify_prints_each_findings_probability(tmp_path, capsys):
             assert logit(p) == pytest.approx(logit(first[name]) / 2, abs=0.05)
             compared += 1
     assert compared
+
+    # The demo's default: a temperature and a bias per finding, in the
+    # preset's zero_shot_calibration.json (which wins over config.json).
+    save_zero_shot_temperature(
+        preset, {"Edema": 0.5}, bias={"Edema": -1.0}, mode="per_finding_bias"
+    )
+    assert cli.main(argv + ["--findings", "Edema"]) == 0
+    out = capsys.readouterr().out
+    assert "a temperature and a bias per finding" in out
+    p = _probabilities(out)["Edema"]
+    assert 0.02 < first["Edema"] < 0.98 and 0.02 < p < 0.98
+    assert logit(p) == pytest.approx(logit(first["Edema"]) / 0.5 - 1.0, abs=0.1)
 
     assert cli.main(argv + ["--findings", "Efusion"]) == 2
     assert "--findings: unknown finding(s) Efusion" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from keras_clinclip.data.synthcxr import synthetic_pairs
+from keras_clinclip.evaluation.calibration import temperature_scaling
 from keras_clinclip.evaluation.evaluate import evaluate_records
 from keras_clinclip.models import tiny_clinclip_backbone
 from keras_clinclip.models import tiny_clinclip_preprocessor
@@ -111,9 +112,22 @@ def test_demo_headline_reports_clinical_and_localisation_rows():
         "clinical": {"macro": {"auprc": 0.4, "ece": 0.2}},
         "localization": {"scores": {"all": trained}},
     }
+    # Calibration fitted on a hand case (see test_protocols): the demo
+    # reports the ECE before, after the default (T and b) and after T.
+    z = np.array([0.0] * 4 + [2.0] * 4)[:, None]
+    y = np.array([1, 0, 0, 0, 1, 1, 1, 0], float)[:, None]
+    result["calibration"] = temperature_scaling(z, y, z, y, ["a"])
     row = _headline(result)
     assert row["zero-shot macro AUPRC"] == 0.4
     assert row["zero-shot macro ECE (lower is better)"] == 0.2
+    default = row["macro ECE, calibrated (T and bias per finding, default)"]
+    assert default == pytest.approx(0.0, abs=1e-6)
+    alone = row["macro ECE, temperature only, per finding"]
+    assert (
+        alone
+        == result["calibration"]["per_finding"]["calibration"]["macro"]["ece"]
+    )
+    assert alone > 0.01 and row["macro ECE, temperature only, shared"] > 0.01
     assert row["pointing game (all findings)"] == 2 / 3
     assert _headline({})["pointing game (all findings)"] is None
     untrained = {"all": dict(trained, pointing=0.0)}

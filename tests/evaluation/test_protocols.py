@@ -249,6 +249,42 @@ def test_a_bias_fixes_shifted_logits_that_no_temperature_can():
     assert r["per_finding_bias"]["calibration"]["macro"]["ece"] < 0.05
     assert r["per_finding_bias"]["bias"]["a"] < -5.0
     assert r["auroc"]["per_finding_bias"] == r["auroc"]["before"]
+    # Not the optimiser: no temperature at all, even one chosen on the
+    # test split, gets below |mean p - prevalence| > 0.5 - 0.1.
+    zt, yt = z[1500:, 0], y[1500:, 0]
+    assert (zt > 0).all()
+    best = min(
+        metrics.expected_calibration_error(yt, calibration._sigmoid(zt / t))
+        for t in np.exp(np.linspace(-3.0, 12.0, 300))
+    )
+    assert best > 0.5 - yt.mean() - 1e-9
+
+
+def test_default_calibration_on_a_hand_case():
+    # Two groups of logits, 0 and 2, with 1/4 and 3/4 positives: the NLL
+    # optimum of sigmoid(z / T + b) hits both rates exactly, sigmoid(b) =
+    # 1/4 and sigmoid(2 / T + b) = 3/4, so b = -ln 3 and T = 1 / ln 3.
+    z = np.array([0.0] * 4 + [2.0] * 4)[:, None]
+    y = np.array([1, 0, 0, 0, 1, 1, 1, 0], float)[:, None]
+    assert calibration.DEFAULT_MODE == "per_finding_bias"
+    t, b = calibration.fit_calibration(z, y)
+    assert t[0] == pytest.approx(1.0 / np.log(3.0), abs=1e-6)
+    assert b[0] == pytest.approx(-np.log(3.0), abs=1e-6)
+    r = calibration.temperature_scaling(z, y, z, y, ["a"])
+    assert r["default"] == "per_finding_bias"
+    # ECE by hand: bins of p = 0.5 (rate 1/4) and sigmoid(2) (rate 3/4).
+    sig2 = 1.0 / (1.0 + np.exp(-2.0))
+    ece_before = 0.5 * 0.25 + 0.5 * (sig2 - 0.75)
+    assert r["before"]["macro"]["ece"] == pytest.approx(ece_before)
+    after = r["per_finding_bias"]
+    np.testing.assert_allclose(
+        after["probabilities"][:, 0], [0.25] * 4 + [0.75] * 4, atol=1e-6
+    )
+    assert after["calibration"]["macro"]["ece"] == pytest.approx(0, abs=1e-6)
+    assert r["auroc"]["per_finding_bias"] == r["auroc"]["before"]
+    np.testing.assert_allclose(
+        calibration.apply_temperature(z, t, b), after["probabilities"]
+    )
 
 
 def test_estimate_with_ci_holds_the_value_and_an_interval():

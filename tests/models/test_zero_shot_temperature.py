@@ -1,4 +1,4 @@
-"""The zero-shot classifier divides its logits by the preset's temperature."""
+"""The zero-shot classifier applies the preset's temperature and bias."""
 
 import numpy as np
 import pytest
@@ -33,6 +33,19 @@ def test_preset_temperature_scales_each_finding_and_keeps_the_ranking(
     np.testing.assert_allclose(q, expected, rtol=1e-4, atol=1e-6)
     np.testing.assert_array_equal(np.argsort(p, 0), np.argsort(q, 0))
     assert scaled.get_config()["temperature"] == [4.0, 1.0]
+    # The default calibration a preset carries: a temperature and a bias.
+    save_zero_shot_temperature(
+        tmp_path, {"Edema": 4.0}, bias={"Edema": -2.0, "Cardiomegaly": 1.5}
+    )
+    platt = ClinCLIPZeroShotClassifier.from_preset(tmp_path, findings)
+    assert platt.bias == [-2.0, 1.5]
+    r = platt.classify(images)
+    expected = 1.0 / (
+        1.0 + np.exp(-(logit / np.array([4.0, 1.0]) + np.array([-2.0, 1.5])))
+    )
+    np.testing.assert_allclose(r, expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(np.argsort(p, 0), np.argsort(r, 0))
+    assert platt.get_config()["bias"] == [-2.0, 1.5]
     with pytest.raises(ValueError, match="'Edema' is 0.0"):
         save_zero_shot_temperature(tmp_path, {"Edema": 0.0})
     positive = ops.convert_to_numpy(scaled.positive_embeddings)
