@@ -44,13 +44,14 @@ def main():
     parser.add_argument(
         "--autotune",
         action="store_true",
-        help="make_dataset(autotune=True): tf.data's autotuning thread on",
+        help="PipelineOptions(autotune=True): tf.data's autotuning thread on",
     )
     args = parser.parse_args()
 
     import keras
     from PIL import Image
 
+    from keras_clinclip.data import PipelineOptions
     from keras_clinclip.data import SynthCXR
     from keras_clinclip.data import make_dataset
     from keras_clinclip.data import synthetic_pairs
@@ -91,7 +92,7 @@ def main():
         preprocessor,
         batch_size=batch,
         training=True,
-        autotune=args.autotune,
+        options=PipelineOptions(autotune=args.autotune),
     ).repeat()
     run(memory)()  # warm-up: graph tracing, tokenizer tables
     memory_rate = _median_rate(run(memory), count, args.repeats)
@@ -111,7 +112,7 @@ def main():
             preprocessor,
             batch_size=batch,
             training=True,
-            autotune=args.autotune,
+            options=PipelineOptions(autotune=args.autotune),
         ).repeat()
         run(files)()
         file_rate = _median_rate(run(files), count, args.repeats)

@@ -6,8 +6,8 @@
 On the embedded IU X-ray data (`keras_clinclip.data.iu_xray()`, built from
 the installed `torchxrayvision` package, cached after the first build), as
 a user builds it (`ClinCLIPPreprocessor.from_towers(sequence_length=L)`,
-`make_dataset(..., split="train", num_negations=K)`), for each length L
-prints:
+`make_dataset(..., split="train", negations=NegationOptions(count=K))`),
+for each length L prints:
 
 - training: the valid negation slots of the records, how many of them
   reach the model with token ids equal to their report's while still
@@ -27,27 +27,24 @@ reports is written anywhere.
 """
 
 import argparse
-import inspect
 import time
 
 import numpy as np
 
 
 def _train_counts(records, preprocessor, num_negations, truncation):
+    from keras_clinclip.data import NegationOptions
+    from keras_clinclip.data import PipelineOptions
     from keras_clinclip.data import make_dataset
 
-    kwargs = {}
-    if "truncation" in inspect.signature(make_dataset).parameters:
-        kwargs["truncation"] = truncation
     start = time.perf_counter()
     ds = make_dataset(
         records,
         preprocessor,
         batch_size=512,
         split="train",
-        num_negations=num_negations,
-        graphs=False,
-        **kwargs,
+        negations=NegationOptions(count=num_negations, truncation=truncation),
+        options=PipelineOptions(graphs=False),
     )
     build = time.perf_counter() - start
     valid = identical = 0

@@ -90,6 +90,8 @@ def _rates(paths, batch, repeats):
     import numpy as np
     import tensorflow as tf
 
+    from keras_clinclip.data import NegationOptions
+    from keras_clinclip.data import PipelineOptions
     from keras_clinclip.data import decode_image
     from keras_clinclip.data import make_dataset
     from keras_clinclip.training import builders
@@ -116,10 +118,9 @@ def _rates(paths, batch, repeats):
             batch_size=batch,
             split="train",
             training=True,
-            augment=augment,
-            num_negations=1,
             image_size=224,
-            balance_negations=False,
+            negations=NegationOptions(count=1, balance=False),
+            options=PipelineOptions(augment=augment),
         )
 
     def floor():

@@ -10,6 +10,9 @@
   (so that `--help` loads no backend).
 - A generous size guard (800 lines): modules cohere by job, not by
   length; the guard only catches a module that has swallowed a second job.
+- The pipeline's and the evaluation's entry points (`make_dataset`,
+  `evaluate_records`) take at most 8 parameters: their settings travel in
+  option objects.
 
 Nothing is imported: the rules are checked on the syntax tree, so a test
 run on one backend covers all three.
@@ -50,6 +53,10 @@ LAZY_IMPORTS = {
 # A guard, not a budget: split a module by job when it has two, not
 # because it is long.
 MAX_LINES = 800
+
+# Entry points whose settings travel in option objects (an options object
+# counts as one parameter, as do `*args` and `**kwargs`).
+MAX_PARAMETERS = {"make_dataset": 8, "evaluate_records": 8}
 
 
 def _modules():
@@ -202,6 +209,40 @@ def test_no_module_is_over_the_size_guard():
         if (lines := path.read_text(encoding="utf-8").count("\n")) > MAX_LINES
     ]
     assert not long, "\n".join(long)
+
+
+def _parameter_counts(source):
+    """`{name: parameter count}` of the `MAX_PARAMETERS` functions."""
+    counts = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef) and node.name in MAX_PARAMETERS:
+            args = node.args
+            counts[node.name] = (
+                len(args.posonlyargs)
+                + len(args.args)
+                + len(args.kwonlyargs)
+                + (args.vararg is not None)
+                + (args.kwarg is not None)
+            )
+    return counts
+
+
+def test_entry_points_take_few_parameters():
+    found = {}
+    for module, path in sorted(MODULES.items()):
+        counts = _parameter_counts(path.read_text(encoding="utf-8"))
+        for name, count in counts.items():
+            found[f"{module}.{name}"] = (name, count)
+    assert {name for name, _ in found.values()} == set(MAX_PARAMETERS)
+    over = [
+        f"{where}: {count} parameters (at most {MAX_PARAMETERS[name]})"
+        for where, (name, count) in found.items()
+        if count > MAX_PARAMETERS[name]
+    ]
+    assert not over, "\n".join(over)
+    # The counter can fail: every kind of parameter counts.
+    planted = "def make_dataset(a, /, b, *c, d=1, **e):\n    pass\n"
+    assert _parameter_counts(planted) == {"make_dataset": 5}
 
 
 def test_the_rules_see_a_planted_violation():

@@ -333,6 +333,7 @@ def test_tables_name_missing_columns_and_wrong_json_types(tmp_path):
 
 
 def test_a_dicom_that_cannot_be_windowed_is_named_and_skipped(tmp_path):
+    from keras_clinclip.data import PipelineOptions
     from keras_clinclip.data import make_dataset
     from keras_clinclip.data.images import ImageDecodeError
     from keras_clinclip.data.images import decode_image
@@ -353,7 +354,11 @@ def test_a_dicom_that_cannot_be_windowed_is_named_and_skipped(tmp_path):
         "split": ["train"] * 3,
     }
     dataset = make_dataset(
-        records, HashPreprocessor(), 3, image_size=16, on_error="skip"
+        records,
+        HashPreprocessor(),
+        3,
+        image_size=16,
+        options=PipelineOptions(on_error="skip"),
     )
     batches = list(dataset)
     assert sum(int(x["token_ids"].shape[0]) for x, _ in batches) == 2

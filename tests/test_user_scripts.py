@@ -10,6 +10,8 @@ import keras
 import numpy as np
 import pytest
 
+from keras_clinclip.data import NegationOptions
+from keras_clinclip.data import PipelineOptions
 from keras_clinclip.data import make_dataset
 from keras_clinclip.data import synthetic_pairs
 from keras_clinclip.losses import GraphAlignment
@@ -40,8 +42,8 @@ def _dataset(graphs=True):
         records,
         tiny_clinclip_preprocessor(sequence_length=16),
         batch_size=8,
-        num_negations=1,
-        graphs=graphs,
+        negations=NegationOptions(count=1),
+        options=PipelineOptions(graphs=graphs),
     )
 
 

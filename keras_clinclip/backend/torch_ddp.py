@@ -8,7 +8,7 @@ gather the other processes' embeddings with gradient
 (`keras_clinclip.backend.collectives.all_gather`), so each process computes its
 share of the global-batch loss. Each process reads its own slice of the
 global batch (e.g. `make_dataset(records, preprocessor, global // world,
-shard=...)` or any per-rank pipeline).
+options=PipelineOptions(shard=...))` or any per-rank pipeline).
 """
 
 import os

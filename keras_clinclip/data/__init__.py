@@ -6,7 +6,8 @@
   from their MeSH tags (the embedded default dataset).
 - Loaders of users' data: `mimic_cxr`, `chexpert`, `load_records`
   (CSV/JSONL).
-- `make_dataset(records, preprocessor, ...)`: the `tf.data` pipeline.
+- `make_dataset(records, preprocessor, ...)`: the `tf.data` pipeline,
+  with its `NegationOptions` and `PipelineOptions`.
 - `datasets`: the field's evaluation datasets as distributed (RSNA,
   SIIM-ACR, CheXpert 5x200/test/valid, VinDr-CXR, ChestX-ray14, MS-CXR,
   COVIDx), with their regions and published splits (`datasets.LOADERS`).
@@ -31,7 +32,9 @@ from keras_clinclip.data.iu_xray import iu_xray
 from keras_clinclip.data.iu_xray import mesh_to_findings
 from keras_clinclip.data.iu_xray import read_iu_reports
 from keras_clinclip.data.mimic_cxr import mimic_cxr
+from keras_clinclip.data.negation_options import NegationOptions
 from keras_clinclip.data.pipeline import make_dataset
+from keras_clinclip.data.pipeline_options import PipelineOptions
 from keras_clinclip.data.records import hash_split
 from keras_clinclip.data.records import select
 from keras_clinclip.data.records import validate_records
@@ -48,6 +51,8 @@ __all__ = [
     "ErrorLog",
     "FINDINGS",
     "ImageDecodeError",
+    "NegationOptions",
+    "PipelineOptions",
     "RENDERER_VERSION",
     "SynthCXR",
     "chexpert",

@@ -8,8 +8,8 @@ logger = logging.getLogger("keras_clinclip.data")
 
 class RecordError(ValueError):
     """A bad record (empty report, bad label, missing image file) that
-    `make_dataset(on_error="raise")` refuses; the message names its row,
-    counted from 1, and the fix.
+    `make_dataset` refuses with `PipelineOptions(on_error="raise")`; the
+    message names its row, counted from 1, and the fix.
 
     Example:
     >>> issubclass(RecordError, ValueError)

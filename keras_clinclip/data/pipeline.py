@@ -14,6 +14,8 @@ from keras_clinclip.data import truncation as trunc
 from keras_clinclip.data.augment import DEFAULT_AUGMENTATION  # noqa: F401
 from keras_clinclip.data.error_log import ErrorLog
 from keras_clinclip.data.error_log import RecordError
+from keras_clinclip.data.negation_options import NegationOptions
+from keras_clinclip.data.pipeline_options import PipelineOptions
 from keras_clinclip.data.sharding import dataset_options
 from keras_clinclip.reports.negation_mix import family_negations
 
@@ -86,25 +88,9 @@ def make_dataset(
     batch_size=32,
     split=None,
     training=False,
-    shuffle=None,
-    seed=0,
-    num_negations=None,
-    augment=None,
-    augmentation=None,
-    drop_remainder=None,
-    on_error="raise",
     image_size=None,
-    graphs=True,
-    shard=None,
-    shuffle_buffer=None,
-    prefetch=True,
-    num_parallel_calls=None,
-    autotune=False,
-    truncation="negation_aware",
-    start_step=None,
-    balance_negations=False,
-    negation_mask_input=False,
-    negation_families=None,
+    negations=None,
+    options=None,
 ):
     """Build the `tf.data` pipeline from a records dict.
 
@@ -117,8 +103,8 @@ def make_dataset(
     and labels, graph arrays; prefetch.
 
     Before the first epoch, reports with negations are cut so that every
-    negation's edit fits `sequence_length` (`truncation`, see
-    `keras_clinclip.data.truncation`), and a negation whose token ids
+    negation's edit fits `sequence_length` (`NegationOptions.truncation`,
+    see `keras_clinclip.data.truncation`), and a negation whose token ids
     still equal its report's gets `negation_mask = 0`, is counted in
     `dataset.error_log.masked_negations` and reported in the log at the end
     of each epoch (the collision guard).
@@ -136,58 +122,17 @@ def make_dataset(
             (B,) or (B, K) -> dict `token_ids`, `padding_mask`) and
             `convert_images(images)` ((B, H, W, 1) float in [0, 1] ->
             float32 (B, S, S, 3)), e.g. `ClinCLIPPreprocessor`.
-        batch_size: the (per-worker) batch size.
-        split: `None` (all rows), a split name or a list of names.
-        training: sets the defaults of `shuffle`, `augment` and
-            `drop_remainder` to True.
-        shuffle: shuffle the rows (reshuffled every epoch, seeded).
-        seed: the seed of shuffling and augmentation: the same seed gives
-            the same batches, epoch by epoch.
-        num_negations: K, negated reports per study (padded with masked
-            empty strings). Defaults to the records' K, 0 without
-            negations.
-        augment: apply the augmentation.
-        augmentation: a dict overriding `DEFAULT_AUGMENTATION`.
-        drop_remainder: drop the last partial batch (for distribution).
-        on_error: `"raise"`: a bad row or unreadable image raises an
-            error naming the row and file; `"skip"`: it is skipped,
-            counted in `dataset.error_log` and summarised in the log at
-            the end of each epoch.
+        batch_size: the (per-worker) batch size (default 32).
+        split: `None` (default: all rows), a split name or a list of names.
+        training: the default of `PipelineOptions`' `shuffle`, `augment`
+            and `drop_remainder` (default False).
         image_size: the side to which images are resized before the
-            preprocessor (defaults to the preprocessor's image size).
-        graphs: include the graph arrays when the records have them.
-        shard: `None` (tf.data auto-sharding by data under
-            `tf.distribute`), or `(num_workers, worker_index)`.
-        shuffle_buffer: the shuffle buffer (default: all rows).
-        prefetch: prefetch batches (`tf.data.AUTOTUNE` buffer).
-        num_parallel_calls: parallel decoding (default
-            `tf.data.AUTOTUNE`: one call per CPU core unless `autotune`).
-        autotune: run tf.data's autotuning thread (see `dataset_options`;
-            off by default: it can stall the end of every epoch).
-        truncation: `"negation_aware"` (default): a report longer than the
-            preprocessor's `sequence_length` and its negations are cut the
-            same way, keeping the negated sentences (needs a preprocessor
-            with `tokenizer` and `sequence_length`, such as
-            `ClinCLIPPreprocessor`; others are left to their `tokenize`);
-            `"end"`: `tokenize` cuts the end of every text.
-        start_step: `None` (default): one pass over the data, reshuffled
-            (and re-augmented) each time it is iterated again, e.g. by
-            each epoch of `fit(dataset, epochs=...)`. An int: an endless
-            stream of batches that starts at global batch `start_step`;
-            the order and the augmentation of data pass `p` are a pure
-            function of `(seed, p)`, so every iterator of every dataset
-            built with the same arguments yields the same batches, in
-            any process (what an exact resume needs: see
-            `keras_clinclip.training.fit_loop.fit_with_resume`).
-        balance_negations: spread the studies with negations evenly over
-            each pass, so that every batch (and every consecutive slice
-            of one) holds its share of each valid-slot count to within
-            one (K = 1) or two (`keras_clinclip.data.balance`); the
-            order within each stratum is still reshuffled every pass.
-        negation_mask_input: also give `x["negation_mask"]` (B, K), the
-            input of a `ClinCLIPBackbone` with a `negation_capacity`.
-        negation_families: rewrite `negations` from `negated_findings`
-            with these families in turn (`reports.family_negations`).
+            preprocessor (default `None`: the preprocessor's image size,
+            224 when it has none).
+        negations: a `NegationOptions` (default `None`:
+            `NegationOptions()`, the records' own negated reports).
+        options: a `PipelineOptions`: the order, augmentation and reading
+            stages (default `None`: `PipelineOptions()`).
 
     Returns:
         A `tf.data.Dataset` of `(x, y)`, with an `error_log` attribute
@@ -195,7 +140,7 @@ def make_dataset(
         the rows it reads, after truncation and the collision guard (None
         when K = 0), e.g. for
         `keras_clinclip.layers.negation_capacity_for(ds.negation_mask,
-        batch_size, balanced=balance_negations)`.
+        batch_size, balanced=negations.balance)`.
 
     Example:
     >>> import tensorflow as tf
@@ -216,15 +161,23 @@ def make_dataset(
     """
     import tensorflow as tf
 
-    if on_error not in ("raise", "skip"):
-        raise ValueError(
-            f"on_error must be 'raise' or 'skip', got {on_error!r}."
-        )
-    if truncation not in trunc.TRUNCATION_MODES:
-        raise ValueError(
-            f"truncation must be one of {trunc.TRUNCATION_MODES}, got "
-            f"{truncation!r}."
-        )
+    negations = NegationOptions() if negations is None else negations
+    options = PipelineOptions() if options is None else options
+    num_negations = negations.count
+    truncation = negations.truncation
+    balance_negations = negations.balance
+    negation_mask_input = negations.mask_input
+    negation_families = negations.families
+    seed, shuffle, start_step = (
+        options.seed,
+        options.shuffle,
+        options.start_step,
+    )
+    shuffle_buffer, shard = options.shuffle_buffer, options.shard
+    augment, augmentation = options.augment, options.augmentation
+    drop_remainder, on_error = options.drop_remainder, options.on_error
+    graphs, prefetch = options.graphs, options.prefetch
+    num_parallel_calls, autotune = options.num_parallel_calls, options.autotune
     for method in ("tokenize", "convert_images"):
         if not callable(getattr(preprocessor, method, None)):
             raise TypeError(
@@ -265,7 +218,8 @@ def make_dataset(
         if records.get("negation_labels") is not None:
             num_negations = int(np.shape(records["negation_labels"])[1])
         elif records.get("negations") is not None:
-            num_negations = max((len(v) for v in records["negations"]), 1)
+            widths = [len(v) for v in records["negations"]]
+            num_negations = max(widths + [1])
         else:
             num_negations = 0
     num_negations = int(num_negations)
@@ -459,12 +413,12 @@ def make_dataset(
         ds = ds.apply(tf.data.experimental.assert_cardinality(length))
     if prefetch:
         ds = ds.prefetch(tf.data.AUTOTUNE)
-    options = dataset_options(autotune=autotune)
+    tf_options = dataset_options(autotune=autotune)
     if shard is None:
-        options.experimental_distribute.auto_shard_policy = (
+        tf_options.experimental_distribute.auto_shard_policy = (
             tf.data.experimental.AutoShardPolicy.DATA
         )
-    ds = strict_images.raise_image_errors(ds.with_options(options), log)
+    ds = strict_images.raise_image_errors(ds.with_options(tf_options), log)
     ds.negation_mask = None
     if num_negations:
         ds.negation_mask = columns["negation_mask"][positions]

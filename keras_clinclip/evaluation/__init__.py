@@ -21,6 +21,7 @@ from keras_clinclip.evaluation.embed import embed_texts
 from keras_clinclip.evaluation.evaluate import cxr_align_from_records
 from keras_clinclip.evaluation.evaluate import evaluate_records
 from keras_clinclip.evaluation.evaluate import select_split
+from keras_clinclip.evaluation.evaluation_options import EvaluationOptions
 from keras_clinclip.evaluation.metrics import auprc
 from keras_clinclip.evaluation.metrics import auroc
 from keras_clinclip.evaluation.metrics import binarize_labels
@@ -42,6 +43,7 @@ from keras_clinclip.evaluation.probe import fit_logistic_regression
 from keras_clinclip.evaluation.probe import linear_probe
 from keras_clinclip.evaluation.probe import predict_logistic_regression
 from keras_clinclip.evaluation.report import write_report
+from keras_clinclip.evaluation.report_options import ReportOptions
 from keras_clinclip.evaluation.report_tables import format_cxr_align_table
 from keras_clinclip.evaluation.report_tables import format_linear_probe_table
 from keras_clinclip.evaluation.report_tables import format_retrieval_table
@@ -62,6 +64,8 @@ from keras_clinclip.models.clinclip_prompts import ensemble_prompt_embeddings
 
 __all__ = [
     "DEFAULT_TASKS",
+    "EvaluationOptions",
+    "ReportOptions",
     "auprc",
     "auroc",
     "binarize_labels",

@@ -30,7 +30,9 @@ from keras_clinclip.evaluation.cxr_align_families import (
     format_cross_family_table,
 )
 from keras_clinclip.evaluation.evaluate import evaluate_records
+from keras_clinclip.evaluation.evaluation_options import EvaluationOptions
 from keras_clinclip.evaluation.model_loading import load_preset_model
+from keras_clinclip.evaluation.report_options import ReportOptions
 from keras_clinclip.evaluation.report_tables import format_cxr_align_table
 from keras_clinclip.evaluation.report_tables import format_linear_probe_table
 from keras_clinclip.evaluation.report_tables import format_retrieval_table
@@ -201,21 +203,23 @@ def run(args):
         backbone,
         preprocessor,
         records,
-        split=args.split,
-        train_split=args.train_split or None,
-        findings=findings,
-        prompts=prompts,
-        cxr_align=args.cxr_align,
-        uncertain=args.uncertain,
-        blank=args.blank,
-        n_bootstrap=args.bootstrap,
-        seed=args.seed,
-        probe_fractions=fractions,
-        batch_size=args.batch_size,
-        progress=True,
-        output_dir=args.output,
-        notes=notes,
-        figures=args.plots,
+        EvaluationOptions(
+            split=args.split,
+            train_split=args.train_split or None,
+            findings=findings,
+            prompts=prompts,
+            cxr_align=args.cxr_align,
+            uncertain=args.uncertain,
+            blank=args.blank,
+            n_bootstrap=args.bootstrap,
+            seed=args.seed,
+            probe_fractions=fractions,
+            batch_size=args.batch_size,
+            progress=True,
+        ),
+        report=None
+        if args.output is None
+        else ReportOptions(args.output, notes=notes, figures=args.plots),
     )
     print("\nZero-shot classification (AUROC, 95% CI)\n")
     print(format_zero_shot_table(result["zero_shot"]))

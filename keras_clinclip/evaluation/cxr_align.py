@@ -351,6 +351,7 @@ def evaluate_cxr_align(
     batch_size=64,
     progress=False,
     truncation="negation_aware",
+    embedded=False,
     **kwargs,
 ):
     """Run CXR-Align with a model.
@@ -360,13 +361,17 @@ def evaluate_cxr_align(
         preprocessor: object with `convert_images` and `tokenize`.
         data: a CXR-Align dict (as `keras_clinclip.reports.load_cxr_align`
             returns) or a path to a CXR-Align JSON file.
-        images_by_id: a mapping from id to raw image (entries whose id is
-            missing are skipped and counted in `"num_missing_images"`).
+        images_by_id: a mapping from id to raw image, or to its image
+            embedding with `embedded=True` (entries whose id is missing are
+            skipped and counted in `"num_missing_images"`).
         sources: optional list of sources to evaluate.
         batch_size: model batch size.
         progress: show progress bars.
         truncation: how texts longer than the preprocessor's
             `sequence_length` are cut (see `prepare_cxr_align_texts`).
+        embedded: the values of `images_by_id` are L2-normalised image
+            embeddings already (e.g. of a split embedded once for every
+            evaluation section): used as they are.
         **kwargs: passed to `cxr_align_scores` (`tasks`, `margin`,
             `n_bootstrap`, `seed`, ...).
 
@@ -430,9 +435,11 @@ def evaluate_cxr_align(
         for key in ("report", "negation", "omitted")
     }
     images = np.stack([np.asarray(images_by_id[r["id"]]) for r in kept])
-    image_emb = embed_images(
-        backbone, images, preprocessor, batch_size, progress
-    )
+    image_emb = images
+    if not embedded:
+        image_emb = embed_images(
+            backbone, images, preprocessor, batch_size, progress
+        )
     report_emb = embed_texts(
         backbone, texts["report"], preprocessor, batch_size
     )

@@ -19,7 +19,6 @@ optionally `negations` / `omissions` (lists of texts per study).
 import dataclasses
 import time
 import warnings
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -30,6 +29,7 @@ from keras_clinclip.evaluation.cxr_align import evaluate_cxr_align
 from keras_clinclip.evaluation.embed import embed_images
 from keras_clinclip.evaluation.embed import embed_texts
 from keras_clinclip.evaluation.embed import images_of
+from keras_clinclip.evaluation.evaluation_options import EvaluationOptions
 from keras_clinclip.evaluation.finding_labels import finding_labels
 from keras_clinclip.evaluation.metrics import clinical_metrics
 from keras_clinclip.evaluation.probe import linear_probe
@@ -43,39 +43,6 @@ from keras_clinclip.evaluation.zero_shot import embed_prompt_pairs
 from keras_clinclip.evaluation.zero_shot import zero_shot_evaluate
 from keras_clinclip.evaluation.zero_shot import zero_shot_logits
 from keras_clinclip.models.clinclip_prompts import prompt_pairs
-
-
-@dataclasses.dataclass(frozen=True)
-class EvaluationOptions:
-    """The settings of one `evaluate_records` run, handed to its steps.
-
-    Args:
-        **fields: `evaluate_records`'s keyword arguments of the same
-            names (`split` ... `localization`, not the report's), with
-            the same defaults and meanings.
-
-    Example:
-    >>> EvaluationOptions(n_bootstrap=0).split
-    'test'
-    """
-
-    split: str | None = "test"
-    train_split: str | None = "train"
-    findings: Sequence[str] | None = None
-    prompts: dict | None = None
-    cxr_align: dict | str | None = None
-    uncertain: str = "exclude"
-    blank: str = "negative"
-    n_bootstrap: int = 1000
-    seed: int = 0
-    probe_fractions: Sequence[float] = (0.01, 0.1, 1.0)
-    ks: Sequence[int] = (1, 5, 10)
-    batch_size: int = 32
-    progress: bool = False
-    validation_split: str | None = "validate"
-    specificity: float = 0.9
-    calibration_bins: int = 10
-    localization: bool | str = "auto"
 
 
 def select_split(records, split):
@@ -157,68 +124,59 @@ def cxr_align_from_records(records, source="records"):
     return {source: entries} if entries else None
 
 
+@dataclasses.dataclass(frozen=True)
+class _Split:
+    """One split embedded once: its rows, labels, images and embeddings."""
+
+    records: dict
+    labels: np.ndarray
+    images: np.ndarray
+    image_preprocessor: object
+    image_emb: np.ndarray
+
+
+def _embed_split(backbone, preprocessor, records, split, findings, options):
+    """`split` of `records` embedded once for every section (None when the
+    split has no rows)."""
+    rows = select_split(records, split)
+    if not len(rows.get("report", [])):
+        return None
+    images, image_preprocessor = images_of(rows, preprocessor)
+    image_emb = embed_images(
+        backbone,
+        images,
+        image_preprocessor,
+        options.batch_size,
+        options.progress,
+    )
+    return _Split(
+        records=rows,
+        labels=finding_labels(rows["labels"], findings),
+        images=images,
+        image_preprocessor=image_preprocessor,
+        image_emb=image_emb,
+    )
+
+
 def evaluate_records(
-    backbone,
-    preprocessor,
-    records,
-    split="test",
-    train_split="train",
-    findings=None,
-    prompts=None,
-    cxr_align=None,
-    uncertain="exclude",
-    blank="negative",
-    n_bootstrap=1000,
-    seed=0,
-    probe_fractions=(0.01, 0.1, 1.0),
-    ks=(1, 5, 10),
-    batch_size=32,
-    progress=False,
-    output_dir=None,
-    history=None,
-    title="keras_clinclip evaluation",
-    notes=None,
-    figures=True,
-    validation_split="validate",
-    specificity=0.9,
-    calibration_bins=10,
-    localization="auto",
+    backbone, preprocessor, records, options=None, report=None
 ):
     """Zero-shot, retrieval, CXR-Align, linear probe and more on records.
+
+    Each split is embedded once: the test split's image embeddings feed
+    zero-shot, retrieval, CXR-Align and the probe's test side; the
+    validation split's the operating points and calibration; the training
+    split's the probe.
 
     Args:
         backbone: a `ClinCLIPBackbone` (`encode_images`, `encode_texts`).
         preprocessor: its `ClinCLIPPreprocessor`.
         records: the loader's dict of columns (see the module doc).
-        split: the evaluation split (`None` for every row).
-        train_split: the linear probe's training split (`None` to skip the
-            probe).
-        findings: the label columns' names (default the 14 CheXpert
-            observations); zero-shot runs on these.
-        prompts: prompt overrides (see `clinclip_prompts.prompt_pairs`).
-        cxr_align: a CXR-Align dict or JSON path; default built from the
-            records' `negations`/`omissions` when present.
-        uncertain: -1 label handling (see `metrics.binarize_labels`).
-        blank: NaN label handling.
-        n_bootstrap: bootstrap resamples for the intervals.
-        seed: bootstrap and probe seed.
-        probe_fractions: the linear probe's training fractions (empty to
-            skip it).
-        ks: Recall@K cut-offs.
-        batch_size: model batch size.
-        progress: show Keras progress bars.
-        output_dir: write `report.md`, figures and `results.json` there.
-        history: training history for the report's curves.
-        title: the report's title.
-        notes: Markdown notes for the report.
-        figures: draw figures in the report.
-        validation_split: the split whose zero-shot scores choose the
-            operating points' thresholds (`None`, or a split without rows:
-            chosen on the test split, which flatters them).
-        specificity: the target of the fixed-specificity operating point.
-        calibration_bins: bins of the calibration error and diagram.
-        localization: `"auto"` (pointing game when the records carry
-            SynthCXR `findings`), `True` or `False`.
+        options: an `EvaluationOptions` (default `None`:
+            `EvaluationOptions()`, the test split against the 14 CheXpert
+            observations, 1000 bootstrap resamples).
+        report: a `ReportOptions` to write the Markdown report (default
+            `None`: no report).
 
     Returns:
         dict with `zero_shot`, `clinical` (`metrics.clinical_metrics`),
@@ -247,31 +205,12 @@ def evaluate_records(
     ...            "image": np.array([[1.0, 0.0], [0.0, 1.0]]),
     ...            "report": ["odd", "even"], "labels": np.ones((2, 1))}
     >>> fake = Fake()
-    >>> result = evaluate_records(
-    ...     fake, fake, records, findings=["Edema"], n_bootstrap=0,
-    ...     probe_fractions=(), figures=False)
+    >>> result = evaluate_records(fake, fake, records, EvaluationOptions(
+    ...     findings=["Edema"], n_bootstrap=0, probe_fractions=()))
     >>> result["retrieval"]["image_to_text"]["R@1"]
     1.0
     """
-    options = EvaluationOptions(
-        split=split,
-        train_split=train_split,
-        findings=findings,
-        prompts=prompts,
-        cxr_align=cxr_align,
-        uncertain=uncertain,
-        blank=blank,
-        n_bootstrap=n_bootstrap,
-        seed=seed,
-        probe_fractions=probe_fractions,
-        ks=ks,
-        batch_size=batch_size,
-        progress=progress,
-        validation_split=validation_split,
-        specificity=specificity,
-        calibration_bins=calibration_bins,
-        localization=localization,
-    )
+    options = EvaluationOptions() if options is None else options
     start = time.time()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
@@ -289,9 +228,9 @@ def evaluate_records(
     result["warnings"] = messages
     result["seconds"] = time.time() - start
     result["report"] = None
-    if output_dir is not None:
+    if report is not None:
         result["report"] = write_report(
-            output_dir,
+            report.output_dir,
             zero_shot=result["zero_shot"],
             clinical=result["clinical"],
             calibration=result["calibration"],
@@ -299,45 +238,63 @@ def evaluate_records(
             retrieval=result["retrieval"],
             cxr_align=result["cxr_align"],
             linear_probe=result["linear_probe"],
-            history=history,
+            history=report.history,
             similarity_batch=result["similarity_batch"],
-            title=title,
-            notes=notes,
-            figures=figures,
+            title=report.title,
+            notes=report.notes,
+            figures=report.figures,
             messages=messages,
         )
     return result
 
 
 def _evaluate(backbone, preprocessor, records, options):
-    """The work of `evaluate_records`, with its settings in `options`."""
+    """The sections of `evaluate_records`, each split embedded once."""
     findings = list(
         CHEXPERT_OBSERVATIONS if options.findings is None else options.findings
     )
-    test = select_split(records, options.split)
-    if not len(test.get("report", [])):
+
+    def embed(split):
+        return _embed_split(
+            backbone, preprocessor, records, split, findings, options
+        )
+
+    test = embed(options.split)
+    if test is None:
         raise ValueError(
             f"no records in split {options.split!r} (splits present: "
             f"{sorted(set(records.get('split', [])))})"
         )
-    labels = finding_labels(test["labels"], findings)
-    images, image_preprocessor = images_of(test, preprocessor)
-    image_emb = embed_images(
-        backbone,
-        images,
-        image_preprocessor,
-        options.batch_size,
-        options.progress,
-    )
     report_emb = embed_texts(
         backbone,
-        test["report"],
+        test.records["report"],
         preprocessor,
         options.batch_size,
         options.progress,
     )
+    zero_shot, clinical, calibration = _zero_shot(
+        backbone, preprocessor, test, records, embed, findings, options
+    )
+    return {
+        "zero_shot": zero_shot,
+        "clinical": clinical,
+        "calibration": calibration,
+        "localization": _localization(backbone, preprocessor, test, options),
+        "retrieval": retrieval_metrics(
+            test.image_emb,
+            report_emb,
+            text_groups=group_identical_texts(test.records["report"]),
+            ks=options.ks,
+        ),
+        "cxr_align": _cxr_align(backbone, test, options),
+        "linear_probe": _linear_probe(test, embed, findings, options),
+        "similarity_batch": (test.image_emb[:16], report_emb[:16]),
+    }
 
-    # --- Zero-shot ---
+
+def _zero_shot(backbone, preprocessor, test, records, embed, findings, options):
+    """Zero-shot AUROC, the clinical metrics at thresholds chosen on the
+    validation split, and temperature scaling fitted on it."""
     pairs = prompt_pairs(findings, overrides=options.prompts)
     _, positives, negatives = embed_prompt_pairs(
         backbone, preprocessor, pairs, options.batch_size
@@ -345,140 +302,109 @@ def _evaluate(backbone, preprocessor, records, options):
     scale = getattr(backbone, "logit_scale", 100.0)
     if not isinstance(scale, (int, float)):
         scale = 100.0
+    labels_options = dict(uncertain=options.uncertain, blank=options.blank)
+    bootstrap = dict(n_bootstrap=options.n_bootstrap, seed=options.seed)
     zero_shot = zero_shot_evaluate(
-        image_emb,
-        labels,
+        test.image_emb,
+        test.labels,
         positives,
         negatives,
         findings,
         logit_scale=scale,
-        uncertain=options.uncertain,
-        blank=options.blank,
-        n_bootstrap=options.n_bootstrap,
-        seed=options.seed,
+        **labels_options,
+        **bootstrap,
     )
-
-    # --- Clinical metrics: thresholds from the validation split ---
-    val_labels = val_scores = None
+    val = None
     if options.validation_split is not None and "split" in records:
-        val = select_split(records, options.validation_split)
-        if len(val.get("report", [])):
-            val_images, val_preprocessor = images_of(val, preprocessor)
-            val_emb = embed_images(
-                backbone,
-                val_images,
-                val_preprocessor,
-                options.batch_size,
-                options.progress,
-            )
-            val_logits = zero_shot_logits(
-                val_emb, positives, negatives, logit_scale=scale
-            )
-            val_scores = 0.5 * (1.0 + np.tanh(0.5 * val_logits))
-            val_labels = finding_labels(val["labels"], findings)
+        val = embed(options.validation_split)
+    val_labels = val_scores = None
+    if val is not None:
+        val_logits = zero_shot_logits(
+            val.image_emb, positives, negatives, logit_scale=scale
+        )
+        val_scores = 0.5 * (1.0 + np.tanh(0.5 * val_logits))
+        val_labels = val.labels
     clinical = clinical_metrics(
-        labels,
+        test.labels,
         zero_shot["scores"],
         findings,
         val_labels,
         val_scores,
         specificity=options.specificity,
         n_bins=options.calibration_bins,
-        uncertain=options.uncertain,
-        blank=options.blank,
-        n_bootstrap=options.n_bootstrap,
-        seed=options.seed,
+        **labels_options,
+        **bootstrap,
     )
-
-    # --- Temperature scaling, fitted on the validation split ---
     calibration = None
-    if val_labels is not None:
+    if val is not None:
         calibration = temperature_scaling(
             val_logits,
             val_labels,
             zero_shot["logits"],
-            labels,
+            test.labels,
             findings,
             n_bins=options.calibration_bins,
-            uncertain=options.uncertain,
-            blank=options.blank,
+            **labels_options,
         )
+    return zero_shot, clinical, calibration
 
-    # --- Localisation (SynthCXR: the drawn regions are known) ---
-    located = None
-    if options.localization is True or (
+
+def _localization(backbone, preprocessor, test, options):
+    """The pointing game on SynthCXR records (the drawn regions are known),
+    or None."""
+    wanted = options.localization is True or (
         options.localization == "auto"
-        and "findings" in test
-        and "image" in test
-    ):
-        located = evaluate_localization(
-            backbone,
-            preprocessor,
-            test,
-            prompts=options.prompts,
-            batch_size=options.batch_size,
-            n_bootstrap=options.n_bootstrap,
-            seed=options.seed,
-        )
-
-    # --- Retrieval ---
-    retrieval = retrieval_metrics(
-        image_emb,
-        report_emb,
-        text_groups=group_identical_texts(test["report"]),
-        ks=options.ks,
+        and "findings" in test.records
+        and "image" in test.records
+    )
+    if not wanted:
+        return None
+    return evaluate_localization(
+        backbone,
+        preprocessor,
+        test.records,
+        prompts=options.prompts,
+        batch_size=options.batch_size,
+        n_bootstrap=options.n_bootstrap,
+        seed=options.seed,
     )
 
-    # --- CXR-Align ---
-    align = None
+
+def _cxr_align(backbone, test, options):
+    """CXR-Align on the test split's image embeddings, or None."""
     cxr_align = options.cxr_align
     if cxr_align is None:
-        cxr_align = cxr_align_from_records(test)
-    if cxr_align is not None:
-        ids = [str(i) for i in test["id"]]
-        by_id = dict(zip(ids, images))
-        align = evaluate_cxr_align(
-            backbone,
-            image_preprocessor,
-            cxr_align,
-            by_id,
-            batch_size=options.batch_size,
-            n_bootstrap=options.n_bootstrap,
-            seed=options.seed,
-        )
+        cxr_align = cxr_align_from_records(test.records)
+    if cxr_align is None:
+        return None
+    ids = [str(i) for i in test.records["id"]]
+    return evaluate_cxr_align(
+        backbone,
+        test.image_preprocessor,
+        cxr_align,
+        dict(zip(ids, test.image_emb)),
+        embedded=True,
+        batch_size=options.batch_size,
+        n_bootstrap=options.n_bootstrap,
+        seed=options.seed,
+    )
 
-    # --- Linear probe ---
-    probe = None
-    if options.train_split is not None and options.probe_fractions:
-        train = select_split(records, options.train_split)
-        if len(train.get("report", [])):
-            train_images, train_preprocessor = images_of(train, preprocessor)
-            train_emb = embed_images(
-                backbone,
-                train_images,
-                train_preprocessor,
-                options.batch_size,
-                options.progress,
-            )
-            probe = linear_probe(
-                train_emb,
-                finding_labels(train["labels"], findings),
-                image_emb,
-                labels,
-                findings,
-                fractions=options.probe_fractions,
-                seed=options.seed,
-                uncertain=options.uncertain,
-                blank=options.blank,
-            )
 
-    return {
-        "zero_shot": zero_shot,
-        "clinical": clinical,
-        "calibration": calibration,
-        "localization": located,
-        "retrieval": retrieval,
-        "cxr_align": align,
-        "linear_probe": probe,
-        "similarity_batch": (image_emb[:16], report_emb[:16]),
-    }
+def _linear_probe(test, embed, findings, options):
+    """The linear probe trained on the training split, or None."""
+    if options.train_split is None or not options.probe_fractions:
+        return None
+    train = embed(options.train_split)
+    if train is None:
+        return None
+    return linear_probe(
+        train.image_emb,
+        train.labels,
+        test.image_emb,
+        test.labels,
+        findings,
+        fractions=options.probe_fractions,
+        seed=options.seed,
+        uncertain=options.uncertain,
+        blank=options.blank,
+    )

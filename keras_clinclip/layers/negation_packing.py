@@ -314,9 +314,9 @@ def negation_capacity_for(
     """The smallest capacity fraction that (rarely) overflows on some data.
 
     With `balanced=True` (batches of `make_dataset(...,
-    balance_negations=True)`), every batch holds a known number of valid
-    slots, and the fraction returned is that of the largest, so the buffer
-    never overflows (`keras_clinclip.data.balance`). Otherwise (random
+    negations=NegationOptions(balance=True))`), every batch holds a known number
+    of valid slots, and the fraction returned is that of the largest, so the
+    buffer never overflows (`keras_clinclip.data.balance`). Otherwise (random
     batches) it draws `samples` batches of `batch_size` studies (without
     replacement within a batch) from the rows of `negation_mask` and
     returns the fraction `C / (batch_size · K)` of the smallest `C` that

@@ -13,6 +13,8 @@ The tokenizer is MiniLM's (a WordPiece `BertTokenizer`) for `minilm` and
 `tiny`, and the preset's own for a preset.
 """
 
+import dataclasses
+
 import keras
 import keras_hub
 
@@ -233,11 +235,8 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
     negations = config.num_negations if options["negations"] else 0
     common = {
         "batch_size": config.batch_size,
-        "seed": config.seed,
-        "num_negations": negations,
-        "graphs": options["graph"],
         "image_size": config.image_size,
-        "on_error": config.on_error,
+        "negations": data_lib.NegationOptions(count=negations),
     }
     n_train = _split_size(records, "train")
     steps = n_train // config.batch_size
@@ -249,9 +248,15 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
         )
 
     if negations:
-        common["balance_negations"] = config.balance_negations
-        common["negation_mask_input"] = config.packs_negations()
-        common["negation_families"] = config.negation_families or None
+        common["negations"] = data_lib.NegationOptions(
+            count=negations,
+            balance=config.balance_negations,
+            mask_input=config.packs_negations(),
+            families=config.negation_families or None,
+        )
+    pipeline = data_lib.PipelineOptions(
+        seed=config.seed, graphs=options["graph"], on_error=config.on_error
+    )
     built = {}
 
     def stream(start_step):
@@ -267,7 +272,7 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
             preprocessor,
             split="train",
             training=True,
-            start_step=start_step,
+            options=dataclasses.replace(pipeline, start_step=start_step),
             **common,
         )
         error_logs.append(dataset.error_log)
@@ -291,7 +296,7 @@ def build_training_data(config, setup=None, records=None, preprocessor=None):
             preprocessor,
             split="validate",
             training=False,
-            drop_remainder=True,
+            options=dataclasses.replace(pipeline, drop_remainder=True),
             **common,
         )
         error_logs.append(validation.error_log)

@@ -47,22 +47,15 @@ LOSS_PRESETS = {
     },
 }
 
-# The demo's choices for a 2-core CPU (see docs/training.md): 64-pixel
-# images and the small ResNet from scratch; MiniLM with its top layer
-# trainable (the text tower dominates the step time); reports truncated to
-# 64 tokens; one negation per study; two epochs.
+# `clinclip demo` is `TrainingConfig()` with only these changes, for a
+# 2-core CPU (see docs/training.md): 64-pixel images; MiniLM with its top
+# layer trainable (the text tower dominates the step time); two epochs; its
+# own output folder. Every other field keeps its `TrainingConfig` default.
 DEMO_DEFAULTS = {
-    "dataset": "iu_xray",
     "image_size": 64,
-    "max_length": 64,
-    "num_negations": 1,
     "trainable_text_layers": 1,
-    "embed_dim": 128,
-    "batch_size": 32,
     "epochs": 2,
-    "learning_rate": 5e-4,
     "output_dir": "runs/demo",
-    "save_freq": 50,
 }
 # `--quick`: the same recipe on fewer studies and steps.
 QUICK_OVERRIDES = {
@@ -113,69 +106,87 @@ def _field(default, help_text, choices=None, short=None, output=None):
 class TrainingConfig:
     """Every option of a training run, with defaults for the embedded data.
 
-    The defaults are the `clinclip demo` run on a CPU: 96-pixel images, a
-    small ResNet trained from scratch, the pretrained MiniLM text tower
-    with its top 2 layers trainable, reports truncated to 64 tokens, a
-    global batch of 32 and the full method (`loss="full"`).
+    The one source of the training defaults: a CPU run of the full method
+    (`loss="full"`) on the embedded IU data with 96-pixel images, a small
+    ResNet trained from scratch, the pretrained MiniLM text tower with its
+    top 2 layers trainable, reports truncated to 64 tokens, a global batch
+    of 32, 3 epochs, AdamW at a peak learning rate of 5e-4 (weight decay
+    0.05, 10% warm-up, cosine decay). `clinclip demo` changes only the
+    fields of `DEMO_DEFAULTS`, `clinclip train` none.
+    Each field's default is stated below (checked by a test).
 
     Args:
-        dataset: a dataset string of `keras_clinclip.data.sources`:
-            `iu_xray` (IU reports + SynthCXR images), `synthetic[:N]`
-            (template reports + SynthCXR), `mimic-cxr:ROOT`,
-            `chexpert:ROOT` or a CSV/JSONL/NPZ file, with `?key=value`
-            options (e.g. `mimic-cxr:ROOT?views=PA,AP&images=all`).
-        image_column: the image-path column of a CSV/JSONL dataset.
-        report_column: the report column of a CSV/JSONL dataset.
-        image_root: the folder relative image paths of a table start
-            from (empty: the table's folder).
-        num_samples: keep at most this many training studies (0: all).
-        image_size: side of the square input images, in pixels.
-        max_length: report token length (longer reports are truncated).
-        num_negations: negated reports per study (K).
-        negation_capacity: how many negation slots the text tower encodes
-            per batch: `auto` (default) the most valid slots any batch
-            holds (balanced batches: never overflows; random batches: 99%
-            of batches fit); `none` every slot; a fraction in (0, 1] of
-            the batch's B·K slots or a row count (see
-            `keras_clinclip.layers.NegationPacking`).
-        balance_negations: every batch holds the same number of studies
-            with negations (`make_dataset(balance_negations=True)`).
-        negation_families: the negation generator families that write
-            the training negations, comma-separated
+        dataset: a dataset string of `keras_clinclip.data.sources`: `iu_xray`
+            (IU reports + SynthCXR images), `synthetic[:N]` (template reports +
+            SynthCXR), `mimic-cxr:ROOT`, `chexpert:ROOT` or a CSV/JSONL/NPZ
+            file, with `?key=value` options (e.g.
+            `mimic-cxr:ROOT?views=PA,AP&images=all`). Default `'iu_xray'`.
+        image_column: the image-path column of a CSV/JSONL dataset. Default
+            `'image_path'`.
+        report_column: the report column of a CSV/JSONL dataset. Default
+            `'report'`.
+        image_root: the folder relative image paths of a table start from
+            (empty: the table's folder). Default `''`.
+        num_samples: keep at most this many training studies (0: all). Default
+            `0`.
+        image_size: side of the square input images, in pixels. Default `96`.
+        max_length: report token length (longer reports are truncated). Default
+            `64`.
+        num_negations: negated reports per study (K). Default `1`.
+        negation_capacity: how many negation slots the text tower encodes per
+            batch: `auto` the most valid slots any batch holds (balanced
+            batches: never overflows; random batches: 99% of batches fit);
+            `none` every slot; a fraction in (0, 1] of the batch's B·K slots or
+            a row count (see `keras_clinclip.layers.NegationPacking`). Default
+            `'auto'`.
+        balance_negations: every batch holds the same number of studies with
+            negations (`NegationOptions(balance=True)`). Default `True`.
+        negation_families: the negation generator families that write the
+            training negations, comma-separated
             (`keras_clinclip.reports.negation_families`); empty keeps the
-            dataset's own negated reports.
-        on_error: `raise` stops at the first bad record (empty report,
-            bad label, missing file) or unreadable image, naming its row
-            and file; `skip` leaves such samples out and counts them
-            (`keras_clinclip.data.make_dataset`'s `on_error`).
-        image_encoder: image tower: `small_resnet`, `tiny` or a KerasHub
-            preset name/path.
-        text_encoder: text tower: `minilm` (pretrained all-MiniLM-L6-v2),
-            `tiny` or a KerasHub preset name/path.
+            dataset's own negated reports. Default `''`.
+        on_error: `raise` stops at the first bad record (empty report, bad
+            label, missing file) or unreadable image, naming its row and file;
+            `skip` leaves such samples out and counts them
+            (`keras_clinclip.data.PipelineOptions`' `on_error`). Default
+            `'raise'`.
+        image_encoder: image tower: `small_resnet`, `tiny` or a KerasHub preset
+            name/path. Default `'small_resnet'`.
+        text_encoder: text tower: `minilm` (pretrained all-MiniLM-L6-v2), `tiny`
+            or a KerasHub preset name/path. Default `'minilm'`.
         trainable_text_layers: transformer layers of the text tower left
-            trainable, counted from the top (-1: all, 0: frozen tower).
-        embed_dim: size of the shared embedding space.
-        loss: ablation preset, see `LOSS_PRESETS`.
-        soft_weight: weight of the soft targets against the identity.
-        target_temperature: temperature of the soft-target softmax.
-        graph_weight: weight of the graph-alignment loss.
-        batch_size: global batch size (split over replicas).
-        epochs: training epochs.
-        steps_per_epoch: steps per epoch (0: one pass over the data).
-        learning_rate: peak learning rate of the cosine schedule.
-        weight_decay: AdamW decoupled weight decay.
-        warmup_ratio: share of the total steps spent in linear warm-up.
-        clipnorm: global gradient-norm clip (0: none).
+            trainable, counted from the top (-1: all, 0: frozen tower). Default
+            `2`.
+        embed_dim: size of the shared embedding space. Default `128`.
+        loss: ablation preset, see `LOSS_PRESETS`. Default `'full'`.
+        soft_weight: weight of the soft targets against the identity. Default
+            `0.5`.
+        target_temperature: temperature of the soft-target softmax. Default
+            `0.1`.
+        graph_weight: weight of the graph-alignment loss. Default `0.5`.
+        batch_size: global batch size (split over replicas). Default `32`.
+        epochs: training epochs. Default `3`.
+        steps_per_epoch: steps per epoch (0: one pass over the data). Default
+            `0`.
+        learning_rate: peak learning rate of the cosine schedule. Default
+            `0.0005`.
+        weight_decay: AdamW decoupled weight decay. Default `0.05`.
+        warmup_ratio: share of the total steps spent in linear warm-up. Default
+            `0.1`.
+        clipnorm: global gradient-norm clip (0: none). Default `1.0`.
         mixed_precision: Keras dtype policy, `float32` or
-            `mixed_bfloat16`/`mixed_float16`.
-        seed: seed of weights, data order and augmentation.
-        output_dir: directory for logs, checkpoints and the preset.
-        save_freq: back up the training state every this many steps
-            (0: at the end of each epoch).
-        tensorboard: write TensorBoard logs.
-        validate: evaluate the loss on the validation split every epoch.
-        steps_per_execution: training steps per compiled call.
-        verbose: Keras progress output (0 silent, 1 bar, 2 one line).
+            `mixed_bfloat16`/`mixed_float16`. Default `'float32'`.
+        seed: seed of weights, data order and augmentation. Default `0`.
+        output_dir: directory for logs, checkpoints and the preset. Default
+            `'runs/clinclip'`.
+        save_freq: back up the training state every this many steps (0: at the
+            end of each epoch). Default `50`.
+        tensorboard: write TensorBoard logs. Default `True`.
+        validate: evaluate the loss on the validation split every epoch. Default
+            `True`.
+        steps_per_execution: training steps per compiled call. Default `1`.
+        verbose: Keras progress output (0 silent, 1 bar, 2 one line). Default
+            `1`.
 
     Example:
     >>> config = TrainingConfig(loss="n", epochs=1)

@@ -20,17 +20,23 @@
    zero-shot calibration (a temperature and a bias per finding, fitted on
    the validation split), which `clinclip classify` applies.
 
-The defaults fit a 2-core CPU in about 15 minutes from a warm cache;
-`--quick` is a few-minute version (fewer studies, one epoch). Every
-`TrainingConfig` field is an option (`clinclip demo --help`).
+The demo's configuration is `TrainingConfig()` with `DEMO_DEFAULTS`:
+`image_size=64`, `trainable_text_layers=1`, `epochs=2`,
+`output_dir=runs/demo`; it fits a 2-core CPU in about 15 minutes from a
+warm cache. `--quick` is a few-minute version with `QUICK_OVERRIDES`:
+`num_samples=960` studies, `max_length=48` tokens. Every `TrainingConfig`
+field is an option (`clinclip demo --help`).
 """
 
+import dataclasses
 import json
 import pathlib
 import time
 
 import keras
 
+from keras_clinclip.evaluation import EvaluationOptions
+from keras_clinclip.evaluation import ReportOptions
 from keras_clinclip.evaluation.calibration import save_calibration_to_preset
 from keras_clinclip.evaluation.cxr_align_families import cross_family_cxr_align
 from keras_clinclip.evaluation.cxr_align_families import family_headline
@@ -56,8 +62,8 @@ def demo_config(args):
     """
     values = config_from_args(args).to_dict()
     if getattr(args, "quick", False):
-        defaults = TrainingConfig(
-            **{**TrainingConfig().to_dict(), **DEMO_DEFAULTS}
+        defaults = dataclasses.replace(
+            TrainingConfig(), **DEMO_DEFAULTS
         ).to_dict()
         for key, value in QUICK_OVERRIDES.items():
             if values[key] == defaults[key]:
@@ -144,19 +150,25 @@ def _evaluate(
         model,
         preprocessor,
         records,
-        split="test",
-        train_split="train",
-        n_bootstrap=n_bootstrap,
-        seed=config.seed,
-        probe_fractions=()
-        if not probe
-        else ((0.1,) if quick else (0.01, 0.1, 1.0)),
-        batch_size=config.batch_size,
-        progress=bool(config.verbose),
-        output_dir=output_dir,
-        history=history,
-        title="keras_clinclip demo: ClinCLIP on IU X-ray + SynthCXR",
-        notes=notes,
+        EvaluationOptions(
+            split="test",
+            train_split="train",
+            n_bootstrap=n_bootstrap,
+            seed=config.seed,
+            probe_fractions=()
+            if not probe
+            else ((0.1,) if quick else (0.01, 0.1, 1.0)),
+            batch_size=config.batch_size,
+            progress=bool(config.verbose),
+        ),
+        report=None
+        if output_dir is None
+        else ReportOptions(
+            output_dir,
+            history=history,
+            title="keras_clinclip demo: ClinCLIP on IU X-ray + SynthCXR",
+            notes=notes,
+        ),
     )
 
 
@@ -164,7 +176,8 @@ def run_demo(config, quick=False, baseline=True, n_bootstrap=200):
     """Prepare, train, evaluate and report; returns the summary dict.
 
     Args:
-        config: a `TrainingConfig` (see `DEMO_DEFAULTS`).
+        config: a `TrainingConfig` (the demo's: `TrainingConfig()` with
+            `DEMO_DEFAULTS`).
         quick: evaluate with the lighter settings of `--quick`.
         baseline: also evaluate the untrained model.
         n_bootstrap: bootstrap resamples of the confidence intervals.

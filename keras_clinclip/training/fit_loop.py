@@ -78,10 +78,11 @@ def stream_from(data, start_step):
     """
     if callable(data):
         return data(start_step)
-    # A finite `tf.data.Dataset` of one epoch: repeat it. Exact replay needs
-    # a factory instead (e.g. `make_dataset(..., start_step=step)`): the
-    # reshuffle seeds of a `shuffle` are shared by all iterators of one
-    # dataset object, so a second iterator continues their sequence.
+    # A finite `tf.data.Dataset` of one epoch: repeat it. Exact replay needs a
+    # factory instead (e.g. `make_dataset(...,
+    # options=PipelineOptions(start_step=...))`): the reshuffle seeds of a
+    # `shuffle` are shared by all iterators of one dataset object, so a second
+    # iterator continues their sequence.
     stream = data.repeat().skip(start_step)
     if getattr(data, "error_log", None) is not None:
         # Lets `fit` raise a bad image as its `ImageDecodeError`.
@@ -113,7 +114,8 @@ def fit_with_resume(
         data: a callable `start_step -> tf.data.Dataset` that builds an
             endless, deterministic stream of batches from global batch
             `start_step`, such as `lambda step: make_dataset(records,
-            preprocessor, training=True, start_step=step)` (needed for an
+            preprocessor, training=True,
+            options=PipelineOptions(start_step=step))` (needed for an
             exact resume: tf.data shares the reshuffle seeds of one
             dataset object among its iterators),
             or a one-epoch `tf.data.Dataset` (repeated; fine for runs that

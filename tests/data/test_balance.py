@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_clinclip.data import NegationOptions
+from keras_clinclip.data import PipelineOptions
 from keras_clinclip.data import balance
 from keras_clinclip.data import make_dataset
 from keras_clinclip.data import synthetic_pairs
@@ -115,10 +117,8 @@ def test_balanced_batches_hold_every_row_once_and_never_overflow(start_step):
         batch_size=8,
         image_size=32,
         training=True,
-        seed=5,
-        start_step=start_step,
-        balance_negations=True,
-        negation_mask_input=True,
+        negations=NegationOptions(balance=True, mask_input=True),
+        options=PipelineOptions(seed=5, start_step=start_step),
     )
     capacity = negation_capacity_for(dataset.negation_mask, 8, balanced=True)
     rows = buffer_rows(capacity, 8)
@@ -145,7 +145,7 @@ def test_random_batches_vary_more():
         batch_size=10,
         image_size=32,
         training=True,
-        start_step=0,
+        options=PipelineOptions(start_step=0),
     )
     assert dataset.negation_mask.shape == (200, 1)
     for _, y in dataset.take(20):

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_clinclip.data import NegationOptions
+from keras_clinclip.data import PipelineOptions
 from keras_clinclip.data import dataset_options
 from keras_clinclip.data import make_dataset
 from keras_clinclip.data import synthetic_pairs
@@ -79,21 +81,28 @@ def test_batches_follow_the_contract(records):
     )
     batches = list(dataset)
     assert sum(len(b[1]["labels"]) for b in batches) == 10
-    dropped = make_dataset(records, tiny_preprocessor(), 4, drop_remainder=True)
+    dropped = make_dataset(
+        records,
+        tiny_preprocessor(),
+        4,
+        options=PipelineOptions(drop_remainder=True),
+    )
     assert [len(b[1]["labels"]) for b in dropped] == [4, 4]
 
 
 def test_same_seed_same_batches(records):
     pre = HashPreprocessor()
-    kwargs = {"batch_size": 3, "training": True, "drop_remainder": False}
-    a = make_dataset(records, pre, seed=7, **kwargs)
-    b = make_dataset(records, pre, seed=7, **kwargs)
+    options = PipelineOptions(seed=7, drop_remainder=False)
+    a = make_dataset(records, pre, 3, training=True, options=options)
+    b = make_dataset(records, pre, 3, training=True, options=options)
     first = [x["images"].numpy() for x, _ in a]
     second = [x["images"].numpy() for x, _ in b]
     for p, q in zip(first, second):
         np.testing.assert_array_equal(p, q)
     assert _rows(a) != _rows(
-        make_dataset(records, pre, 3, training=True, seed=8)
+        make_dataset(
+            records, pre, 3, training=True, options=PipelineOptions(seed=8)
+        )
     )
     # A new epoch reshuffles and re-augments, deterministically.
     epoch2 = [x["images"].numpy() for x, _ in a]
@@ -108,7 +117,9 @@ def test_autotune_thread_is_off_unless_asked(records):
     default = make_dataset(records, pre, batch_size=4)
     assert default.options().autotune.enabled is False
     assert default.options().deterministic is True
-    tuned = make_dataset(records, pre, batch_size=4, autotune=True)
+    tuned = make_dataset(
+        records, pre, batch_size=4, options=PipelineOptions(autotune=True)
+    )
     assert tuned.options().autotune.enabled is True
     # Same batches either way: only the tuning differs.
     assert _rows(default) == _rows(tuned)
@@ -124,7 +135,14 @@ def test_split_and_shards(records):
     wanted = [k for k, s in zip(keys, records["split"]) if s == "train"]
     assert _rows(train) == wanted
     shards = [
-        _rows(make_dataset(records, pre, batch_size=2, shard=(2, i)))
+        _rows(
+            make_dataset(
+                records,
+                pre,
+                batch_size=2,
+                options=PipelineOptions(shard=(2, i)),
+            )
+        )
         for i in range(2)
     ]
     assert sorted(shards[0] + shards[1]) == sorted(keys)
@@ -142,7 +160,11 @@ def test_no_horizontal_flip_by_default():
         right = x["images"][:, :, -10:].numpy().mean(axis=(1, 2, 3))
         assert np.all(left > right + 0.3)
     flipped = make_dataset(
-        base, pre, 6, training=True, augmentation={"horizontal_flip": True}
+        base,
+        pre,
+        6,
+        training=True,
+        options=PipelineOptions(augmentation={"horizontal_flip": True}),
     )
     x, _ = next(iter(flipped))
     left = x["images"][:, :, :10].numpy().mean(axis=(1, 2, 3))
@@ -217,7 +239,11 @@ def test_skip_mode_counts_and_logs(tmp_path, caplog):
     five["id"][4] = "e"
     five["report"][4] = ""  # an empty report
     dataset = make_dataset(
-        five, HashPreprocessor(), 2, image_size=16, on_error="skip"
+        five,
+        HashPreprocessor(),
+        2,
+        image_size=16,
+        options=PipelineOptions(on_error="skip"),
     )
     with caplog.at_level(logging.WARNING, logger="keras_clinclip.data"):
         rows = _rows(dataset)
@@ -242,7 +268,11 @@ def test_feeds_a_fit_step(records):
     model.compile()
     train = select(records, list(range(4)))
     dataset = make_dataset(
-        train, tiny_preprocessor(), batch_size=4, training=True, graphs=False
+        train,
+        tiny_preprocessor(),
+        batch_size=4,
+        training=True,
+        options=PipelineOptions(graphs=False),
     )
     x, _ = next(iter(dataset))
     assert "graph_nodes" not in x
@@ -296,9 +326,9 @@ def test_a_stream_from_any_step_replays_an_uninterrupted_one(records, on_error):
             batch_size=4,
             image_size=32,
             training=True,
-            seed=3,
-            on_error=on_error,
-            start_step=start,
+            options=PipelineOptions(
+                seed=3, on_error=on_error, start_step=start
+            ),
         )
 
     whole = stream(0)
@@ -321,5 +351,32 @@ def test_a_stream_refuses_a_pass_without_a_batch(records):
             batch_size=16,
             training=True,
             image_size=32,
-            start_step=0,
+            options=PipelineOptions(start_step=0),
         )
+
+
+@pytest.mark.backend_independent
+def test_negations_without_labels_size_k_from_the_longest_list():
+    # `negations` alone (no `negation_labels`), of uneven lengths: K is the
+    # longest list; a row without negations gets masked empty slots.
+    base = synthetic_pairs(3, seed=0, image_size=16, graphs=False)
+    base = {k: v for k, v in base.items() if not k.startswith("negation")}
+    base["negations"] = [["No a.", "No b."], [], ["No c."]]
+    x, y = next(iter(make_dataset(base, HashPreprocessor(), 3, image_size=16)))
+    assert tuple(x["negation_token_ids"].shape) == (3, 2, 6)
+    np.testing.assert_array_equal(
+        y["negation_mask"].numpy(), [[1, 1], [0, 0], [1, 0]]
+    )
+    assert not y["negation_labels"].numpy().any()
+    # Every list empty: one masked slot per study.
+    base["negations"] = [[], [], []]
+    _, y = next(iter(make_dataset(base, HashPreprocessor(), 3, image_size=16)))
+    np.testing.assert_array_equal(y["negation_mask"].numpy(), [[0]] * 3)
+
+
+@pytest.mark.backend_independent
+def test_options_refuse_unknown_modes_when_built():
+    with pytest.raises(ValueError, match="on_error must be 'raise' or"):
+        PipelineOptions(on_error="ignore")
+    with pytest.raises(ValueError, match="count must be >= 0"):
+        NegationOptions(count=-1)

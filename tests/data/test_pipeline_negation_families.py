@@ -1,8 +1,10 @@
-"""make_dataset(negation_families=...): the training negations' family."""
+"""NegationOptions(families=...): the training negations' family."""
 
 import numpy as np
 import pytest
 
+from keras_clinclip.data import NegationOptions
+from keras_clinclip.data import PipelineOptions
 from keras_clinclip.data import make_dataset
 from keras_clinclip.reports import label_reports
 from keras_clinclip.reports import labels_to_array
@@ -54,11 +56,10 @@ def test_negation_families_rewrite_the_training_negations(records):
             records,
             HashPreprocessor(),
             batch_size=4,
-            shuffle=False,
-            graphs=False,
-            truncation="end",
-            num_negations=1,
-            negation_families=families,
+            negations=NegationOptions(
+                truncation="end", count=1, families=families
+            ),
+            options=PipelineOptions(shuffle=False, graphs=False),
         )
 
     expected = family_negations(

@@ -5,6 +5,8 @@ import logging
 import numpy as np
 import pytest
 
+from keras_clinclip.data import NegationOptions
+from keras_clinclip.data import PipelineOptions
 from keras_clinclip.data import make_dataset
 from keras_clinclip.data import synthetic_pairs
 from keras_clinclip.data import truncation
@@ -180,7 +182,11 @@ def _batches(dataset):
 def test_make_dataset_keeps_the_edit_and_cuts_alike(base_records, preprocessor):
     records = _records(base_records)
     dataset = make_dataset(
-        records, preprocessor, batch_size=3, image_size=32, graphs=False
+        records,
+        preprocessor,
+        batch_size=3,
+        image_size=32,
+        options=PipelineOptions(graphs=False),
     )
     vocabulary = preprocessor.tokenizer.get_vocabulary()
     for ids, negation_ids, mask in _batches(dataset):
@@ -205,8 +211,7 @@ def test_collision_guard_masks_counts_and_logs(
             preprocessor,
             batch_size=3,
             image_size=32,
-            graphs=False,
-            on_error="raise",
+            options=PipelineOptions(graphs=False, on_error="raise"),
         )
         for _ in range(2):  # two epochs
             batches = _batches(dataset)
@@ -222,8 +227,8 @@ def test_collision_guard_masks_counts_and_logs(
         preprocessor,
         batch_size=3,
         image_size=32,
-        graphs=False,
-        truncation="end",
+        negations=NegationOptions(truncation="end"),
+        options=PipelineOptions(graphs=False),
     )
     masks = np.concatenate([mask for _, _, mask in _batches(end)])
     assert masks.sum() == 0
@@ -237,7 +242,11 @@ def test_truncation_is_deterministic_and_checked(base_records, preprocessor):
     runs = [
         _batches(
             make_dataset(
-                records, preprocessor, batch_size=3, image_size=32, seed=5
+                records,
+                preprocessor,
+                batch_size=3,
+                image_size=32,
+                options=PipelineOptions(seed=5),
             )
         )
         for _ in range(2)
@@ -246,4 +255,6 @@ def test_truncation_is_deterministic_and_checked(base_records, preprocessor):
         for left, right in zip(a, b):
             np.testing.assert_array_equal(left, right)
     with pytest.raises(ValueError, match="truncation must be one of"):
-        make_dataset(records, preprocessor, truncation="start")
+        make_dataset(
+            records, preprocessor, negations=NegationOptions(truncation="start")
+        )

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from keras_clinclip.data.synthcxr import synthetic_pairs
+from keras_clinclip.evaluation import EvaluationOptions
+from keras_clinclip.evaluation import ReportOptions
 from keras_clinclip.evaluation.calibration import temperature_scaling
 from keras_clinclip.evaluation.evaluate import evaluate_records
 from keras_clinclip.models import tiny_clinclip_backbone
@@ -53,10 +55,10 @@ def test_thresholds_are_chosen_on_the_validation_split(tmp_path):
         known,
         known,
         records,
-        findings=["Pleural Effusion"],
-        n_bootstrap=20,
-        probe_fractions=(),
-        output_dir=tmp_path,
+        EvaluationOptions(
+            findings=["Pleural Effusion"], n_bootstrap=20, probe_fractions=()
+        ),
+        report=ReportOptions(tmp_path),
     )
     clinical = result["clinical"]
     entry = clinical["per_class"]["Pleural Effusion"]
@@ -84,11 +86,10 @@ def test_synthcxr_records_get_localisation_in_the_report(tmp_path):
         model,
         preprocessor,
         records,
-        findings=["Pleural Effusion"],
-        n_bootstrap=0,
-        probe_fractions=(),
-        output_dir=tmp_path,
-        figures=False,
+        EvaluationOptions(
+            findings=["Pleural Effusion"], n_bootstrap=0, probe_fractions=()
+        ),
+        report=ReportOptions(tmp_path, figures=False),
     )
     located = result["localization"]
     assert located["num_cases"] > 0 and located["skipped"] == 0

@@ -1,8 +1,12 @@
 """`evaluate_records` on records with a model whose answers are known."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from keras_clinclip.evaluation import EvaluationOptions
+from keras_clinclip.evaluation import ReportOptions
 from keras_clinclip.evaluation.evaluate import cxr_align_from_records
 from keras_clinclip.evaluation.evaluate import evaluate_records
 from keras_clinclip.evaluation.evaluate import select_split
@@ -75,12 +79,13 @@ def test_known_model_scores_perfectly(tmp_path):
         model,
         model,
         records,
-        findings=["Pleural Effusion"],
-        prompts=PROMPTS,
-        n_bootstrap=20,
-        probe_fractions=(1.0,),
-        output_dir=tmp_path,
-        figures=False,
+        EvaluationOptions(
+            findings=["Pleural Effusion"],
+            prompts=PROMPTS,
+            n_bootstrap=20,
+            probe_fractions=(1.0,),
+        ),
+        report=ReportOptions(tmp_path, figures=False),
     )
     assert result["zero_shot"]["macro"]["auroc"] == 1.0
     # Test split: 2 "Effusion." and 2 "No effusion." reports; identical
@@ -106,15 +111,14 @@ def test_image_files_give_the_same_result_as_arrays(tmp_path):
     from_files = dict(records, image_path=paths)
     del from_files["image"]
     model = Known()
-    kwargs = dict(
+    options = EvaluationOptions(
         findings=["Pleural Effusion"],
         prompts=PROMPTS,
         n_bootstrap=0,
         probe_fractions=(1.0,),
-        figures=False,
     )
-    a = evaluate_records(model, model, records, **kwargs)
-    b = evaluate_records(model, model, from_files, **kwargs)
+    a = evaluate_records(model, model, records, options)
+    b = evaluate_records(model, model, from_files, options)
     np.testing.assert_allclose(
         a["zero_shot"]["scores"], b["zero_shot"]["scores"]
     )
@@ -143,11 +147,17 @@ def test_cxr_align_from_records_and_split_errors():
     model = Known()
     with pytest.raises(ValueError, match="no records in split 'valid'"):
         evaluate_records(
-            model, model, records, split="valid", findings=["Pleural Effusion"]
+            model,
+            model,
+            records,
+            EvaluationOptions(split="valid", findings=["Pleural Effusion"]),
         )
     with pytest.raises(ValueError, match="per named finding \\(2\\)"):
         evaluate_records(
-            model, model, records, findings=["Pleural Effusion", "Edema"]
+            model,
+            model,
+            records,
+            EvaluationOptions(findings=["Pleural Effusion", "Edema"]),
         )
     with pytest.raises(KeyError, match="no 'split' column"):
         select_split({"id": ["a"]}, "test")
@@ -164,26 +174,32 @@ def test_a_subset_of_findings_takes_its_columns_of_the_14_labels():
     labels[:, effusion] = records["labels"][:, 0]
     labels[:, CHEXPERT_OBSERVATIONS.index("Cardiomegaly")] = [0, 1] * 4
     model = Known()
-    kwargs = dict(
-        prompts=PROMPTS, n_bootstrap=0, probe_fractions=(), figures=False
+    options = EvaluationOptions(
+        prompts=PROMPTS, n_bootstrap=0, probe_fractions=()
     )
     one = evaluate_records(
-        model, model, records, findings=["Pleural Effusion"], **kwargs
+        model,
+        model,
+        records,
+        dataclasses.replace(options, findings=["Pleural Effusion"]),
     )
     records["labels"] = labels
     both = evaluate_records(
         model,
         model,
         records,
-        findings=["Pleural Effusion", "Cardiomegaly"],
-        **kwargs,
+        dataclasses.replace(
+            options, findings=["Pleural Effusion", "Cardiomegaly"]
+        ),
     )
     assert both["zero_shot"]["scores"].shape == (4, 2)
     np.testing.assert_allclose(
         both["zero_shot"]["scores"][:, 0], one["zero_shot"]["scores"][:, 0]
     )
     with pytest.raises(ValueError, match="unknown finding.*'Effusion'"):
-        evaluate_records(model, model, records, findings=["Effusion"])
+        evaluate_records(
+            model, model, records, EvaluationOptions(findings=["Effusion"])
+        )
 
 
 def test_undefined_metrics_are_warned_once_and_noted(tmp_path):
@@ -197,12 +213,13 @@ def test_undefined_metrics_are_warned_once_and_noted(tmp_path):
             model,
             model,
             records,
-            findings=["Pleural Effusion", "Edema"],
-            prompts=PROMPTS,
-            n_bootstrap=50,
-            probe_fractions=(1.0,),
-            output_dir=tmp_path,
-            figures=False,
+            EvaluationOptions(
+                findings=["Pleural Effusion", "Edema"],
+                prompts=PROMPTS,
+                n_bootstrap=50,
+                probe_fractions=(1.0,),
+            ),
+            report=ReportOptions(tmp_path, figures=False),
         )
     messages = [str(w.message) for w in caught]
     assert len(messages) == len(set(messages))  # not once per resample

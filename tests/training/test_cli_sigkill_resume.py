@@ -6,10 +6,10 @@ The kills land after the backup of step >= 3 (mid-epoch 1) and of step
 >= 8 (the end of epoch 2: the case that used to lose that epoch's row).
 
 Every backend must be exact: the training stream is
-`make_dataset(..., start_step=step)`, whose shuffle order and augmentation
-seeds are a pure function of (seed, data pass), so the resumed process
-replays the batches of the uninterrupted one even though Keras may open
-a second iterator on a dataset (it used to take the next seeds of a TF
+`make_dataset(..., options=PipelineOptions(start_step=step))`, whose shuffle
+order and augmentation seeds are a pure function of (seed, data pass), so the
+resumed process replays the batches of the uninterrupted one even though Keras
+may open a second iterator on a dataset (it used to take the next seeds of a TF
 seed generator: JAX ended 0.16 away, PyTorch 1e-3). TensorFlow is
 compared at 1e-6 (its CPU kernels differ by up to 4e-9 between the two
 processes); JAX and PyTorch bit for bit.

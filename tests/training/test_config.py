@@ -1,12 +1,21 @@
 """TrainingConfig, the ablation presets and the CLI/absl flag mapping."""
 
 import argparse
+import ast
+import dataclasses
+import re
 
 import pytest
 from absl import flags
 
 from keras_clinclip.cli import options as cli_options
+from keras_clinclip.data import NegationOptions
+from keras_clinclip.data import PipelineOptions
+from keras_clinclip.evaluation import EvaluationOptions
+from keras_clinclip.evaluation import ReportOptions
 from keras_clinclip.training import config as config_lib
+from keras_clinclip.training.config import DEMO_DEFAULTS
+from keras_clinclip.training.config import QUICK_OVERRIDES
 from keras_clinclip.training.config import TrainingConfig
 
 pytestmark = pytest.mark.backend_independent
@@ -127,3 +136,55 @@ def test_the_cli_takes_the_negation_options():
     config = config_lib.config_from_args(args)
     assert config.negation_capacity_value() == 0.5
     assert config.balance_negations is False
+
+
+def _documented_defaults(cls):
+    """`{field: the literal its Args entry states as the default}`."""
+    args = cls.__doc__.split("Args:")[1].split("Example:")[0]
+    forms = (
+        r"[Dd]efault:? `([^`]+)`",  # default `X`
+        r"`([^`]+)` \([Dd]efault",  # `X` (default...
+        r"[Dd]efault (True|False|None|-?\d+(?:\.\d+)?(?:e-?\d+)?)\b",
+    )
+    found = {}
+    for entry in re.split(r"\n {8}(?=\w+: )", args):
+        name, _, text = entry.strip().partition(": ")
+        text = " ".join(text.split())
+        matches = [m for form in forms if (m := re.search(form, text))]
+        if matches:
+            first = min(matches, key=lambda m: m.start())
+            found[name] = ast.literal_eval(first.group(1))
+    return found
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        TrainingConfig,
+        PipelineOptions,
+        NegationOptions,
+        EvaluationOptions,
+        ReportOptions,
+    ],
+)
+def test_documented_defaults_are_the_real_ones(cls):
+    real = {
+        field.name: field.default
+        for field in dataclasses.fields(cls)
+        if field.default is not dataclasses.MISSING
+    }
+    assert _documented_defaults(cls) == real
+
+
+def test_the_demo_is_the_training_defaults_with_a_few_changes():
+    from keras_clinclip.training import demo
+
+    base = TrainingConfig()
+    # No second copy of a default: each demo value is a change.
+    for name, value in DEMO_DEFAULTS.items():
+        assert getattr(base, name) != value, name
+    changed = dataclasses.replace(base, **DEMO_DEFAULTS, **QUICK_OVERRIDES)
+    assert changed.image_size == DEMO_DEFAULTS["image_size"]
+    # The demo's docstring states its changes and those of `--quick`.
+    for name, value in {**DEMO_DEFAULTS, **QUICK_OVERRIDES}.items():
+        assert f"`{name}={value}`" in demo.__doc__, name

@@ -10,6 +10,8 @@ import keras
 import numpy as np
 import pytest
 
+from keras_clinclip.data import NegationOptions
+from keras_clinclip.data import PipelineOptions
 from keras_clinclip.data import make_dataset
 from keras_clinclip.data import synthetic_pairs
 from tests.helpers import tiny_backbone
@@ -18,16 +20,16 @@ from tests.helpers import tiny_preprocessor
 
 def _balanced_dataset(**changes):
     records = synthetic_pairs(40, image_size=32, graphs=False)
-    options = dict(
-        batch_size=8,
-        drop_remainder=True,
-        balance_negations=True,
-        num_negations=1,
-        graphs=False,
-        image_size=32,
-    )
+    options = dict(drop_remainder=True, graphs=False)
     options.update(changes)
-    return make_dataset(records, tiny_preprocessor(), **options)
+    return make_dataset(
+        records,
+        tiny_preprocessor(),
+        batch_size=options.pop("batch_size", 8),
+        image_size=32,
+        negations=NegationOptions(count=1, balance=True),
+        options=PipelineOptions(**options),
+    )
 
 
 @pytest.mark.backend_independent

@@ -35,6 +35,7 @@ import contextlib  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from keras_clinclip.data import NegationOptions  # noqa: E402
 from keras_clinclip.data import make_dataset  # noqa: E402
 from keras_clinclip.data import synthetic_pairs  # noqa: E402
 from keras_clinclip.losses import GraphAlignment  # noqa: E402
@@ -73,7 +74,10 @@ if MODE == "torch_ddp":
     }
 preprocessor = tiny_clinclip_preprocessor(sequence_length=16)
 dataset = make_dataset(
-    records, preprocessor, batch_size=GLOBAL_BATCH // world, num_negations=1
+    records,
+    preprocessor,
+    batch_size=GLOBAL_BATCH // world,
+    negations=NegationOptions(count=1),
 )
 x, _ = next(iter(dataset))
 assert x["padding_mask"].dtype == "bool", x["padding_mask"].dtype
