@@ -42,8 +42,6 @@ from keras_clinclip.cli.errors import is_user_error
 from keras_clinclip.cli.errors import one_line
 from keras_clinclip.cli.options import BACKEND_HINT
 from keras_clinclip.cli.options import ArgumentParser
-from keras_clinclip.cli.options import print_old_spelling_notes
-from keras_clinclip.cli.options import take_old_spellings
 from keras_clinclip.cli.outputs import check_outputs
 from keras_clinclip.errors import check_keras_backend
 from keras_clinclip.version import __version__
@@ -172,9 +170,7 @@ def main(argv=None):
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    take_old_spellings()
     args = parser.parse_args(argv)
-    print_old_spelling_notes("clinclip")
     if args.command is None:
         parser.print_help()
         return 0

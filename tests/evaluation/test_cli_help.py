@@ -30,9 +30,6 @@ def test_evaluate_help_lists_the_options():
         "(default: 1000)",
     ):
         assert option in result.stdout
-    # The old spellings are accepted but not shown.
-    assert "--on_error" not in result.stdout
-    assert "--output " not in result.stdout
 
 
 def test_unknown_findings_are_a_user_error_before_any_loading(tmp_path):
