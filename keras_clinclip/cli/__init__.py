@@ -89,7 +89,7 @@ SUBCOMMANDS = {
     ),
     "explain": Subcommand(
         explain,
-        "keras_clinclip.evaluation.localization",
+        "keras_clinclip.evaluation.explain",
         "write a PNG of where in an image a preset sees a text",
     ),
 }

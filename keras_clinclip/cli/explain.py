@@ -1,5 +1,5 @@
 """The options of `clinclip explain` (the work:
-`keras_clinclip.evaluation.localization`).
+`keras_clinclip.evaluation.explain`).
 
 Example:
 >>> import argparse

@@ -37,7 +37,7 @@ KERAS_MODULES = [
     "keras_clinclip.evaluation.cxr_align",  # uses the tiny preprocessor
     "keras_clinclip.evaluation.embed",
     "keras_clinclip.evaluation.fine_tune",
-    "keras_clinclip.evaluation.localization",
+    "keras_clinclip.evaluation.explain",
     "keras_clinclip.evaluation.similarity_maps",
     "keras_clinclip.evaluation.synthcxr_localization",
     "keras_clinclip.models.clinclip_zero_shot_classifier",
