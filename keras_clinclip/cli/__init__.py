@@ -9,7 +9,7 @@ backend) only then, so `clinclip --help`, `clinclip COMMAND --help` and
 `clinclip --version` answer at once.
 
 The conventions of the options are in `keras_clinclip.cli.options`. User
-errors (`keras_clinclip.cli.errors`) are printed as one line on stderr
+errors (`keras_clinclip.errors`) are printed as one line on stderr
 with exit status 2; `--debug` shows their traceback too.
 
 Example:
@@ -37,13 +37,13 @@ from keras_clinclip.cli import explain
 from keras_clinclip.cli import export
 from keras_clinclip.cli import prepare
 from keras_clinclip.cli import train
-from keras_clinclip.cli.errors import UserError
-from keras_clinclip.cli.errors import is_user_error
-from keras_clinclip.cli.errors import one_line
 from keras_clinclip.cli.options import BACKEND_HINT
 from keras_clinclip.cli.options import ArgumentParser
 from keras_clinclip.cli.outputs import check_outputs
+from keras_clinclip.errors import UserError
 from keras_clinclip.errors import check_keras_backend
+from keras_clinclip.errors import is_user_error
+from keras_clinclip.errors import one_line
 from keras_clinclip.version import __version__
 
 Subcommand = collections.namedtuple(

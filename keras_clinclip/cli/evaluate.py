@@ -15,12 +15,12 @@ import urllib.parse
 
 from keras_clinclip import tables
 from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
-from keras_clinclip.cli.errors import UserError
 from keras_clinclip.cli.options import add_flag
 from keras_clinclip.cli.options import add_option
 from keras_clinclip.cli.options import dashed
 from keras_clinclip.cli.options import existing_path
 from keras_clinclip.cli.options import preset_path
+from keras_clinclip.errors import UserError
 
 FRACTIONS = "0.01,0.1,1.0"
 # The table suffixes whose columns `check` reads before the preset loads.

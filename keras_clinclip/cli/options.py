@@ -14,7 +14,7 @@ import argparse
 import dataclasses
 import pathlib
 
-from keras_clinclip.cli.errors import UserError
+from keras_clinclip.errors import UserError
 from keras_clinclip.training.config import TrainingConfig
 
 

@@ -13,10 +13,10 @@ Example:
 import os
 
 from keras_clinclip import tables
-from keras_clinclip.cli.errors import UserError
 from keras_clinclip.cli.options import add_flag
 from keras_clinclip.cli.options import add_option
 from keras_clinclip.cli.options import given_options
+from keras_clinclip.errors import UserError
 
 # `keras_clinclip.reports.GRAPH_MAX_NODES`, kept here so that `--help`
 # does not import the report graph code (a test holds them equal).

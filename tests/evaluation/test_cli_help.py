@@ -36,7 +36,7 @@ def test_unknown_findings_are_a_user_error_before_any_loading(tmp_path):
     import argparse
 
     from keras_clinclip.cli import evaluate
-    from keras_clinclip.cli.errors import UserError
+    from keras_clinclip.errors import UserError
 
     preset = tmp_path / "preset"
     preset.mkdir()
