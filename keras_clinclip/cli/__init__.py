@@ -69,7 +69,7 @@ SUBCOMMANDS = {
     ),
     "evaluate": Subcommand(
         evaluate,
-        "keras_clinclip.evaluation.cli",
+        "keras_clinclip.evaluation.evaluate",
         "evaluate a saved preset (zero-shot, retrieval, CXR-Align)",
     ),
     "export": Subcommand(

@@ -1,5 +1,5 @@
 """The options of `clinclip evaluate` (the work:
-`keras_clinclip.evaluation.cli`).
+`keras_clinclip.evaluation.evaluate`).
 
 Example:
 >>> import argparse

@@ -10,7 +10,6 @@ PURE_MODULES = [
     "keras_clinclip.evaluation.benchmark",
     "keras_clinclip.evaluation.benchmark_report",
     "keras_clinclip.evaluation.calibration",
-    "keras_clinclip.evaluation.cli",
     "keras_clinclip.evaluation.evaluate",
     "keras_clinclip.evaluation.finding_labels",
     "keras_clinclip.evaluation.metrics",

@@ -16,7 +16,7 @@ import pytest
 
 from keras_clinclip.cli import evaluate as evaluate_options
 from keras_clinclip.cli import train as train_options
-from keras_clinclip.evaluation import cli as evaluate_cli
+from keras_clinclip.evaluation import evaluate as evaluate_cli
 from keras_clinclip.training import train as train_lib
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
