@@ -21,9 +21,9 @@ import time
 import numpy as np
 
 from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
-from keras_clinclip.evaluation.cli import load_records
 from keras_clinclip.evaluation.embed import embed_images
 from keras_clinclip.evaluation.embed import images_of
+from keras_clinclip.evaluation.evaluate import load_records
 from keras_clinclip.evaluation.evaluate import select_split
 from keras_clinclip.evaluation.fine_tune import fine_tune
 from keras_clinclip.evaluation.fine_tune import preset_classifier

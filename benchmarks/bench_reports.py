@@ -75,11 +75,12 @@ def _time_prepare(path, workers, repeats):
             [
                 "--reports",
                 path,
-                "--out",
+                "--output",
                 out,
                 "--workers",
                 str(workers),
-                "--quiet",
+                "--verbose",
+                "0",
             ]
         )
         start = time.perf_counter()

@@ -1,8 +1,8 @@
 """User errors: what `clinclip` reports in one line, with exit status 2.
 
 At the bottom of the package (it imports nothing of it), so that every
-layer can tell a user's mistake from a bug: `clinclip` (through
-`keras_clinclip.cli.errors`) and `clinclip train`'s own failure report.
+layer can tell a user's mistake from a bug: `clinclip` and `clinclip
+train`'s own failure report.
 
 A user error is a mistake in the command line or in its inputs (a missing
 file, a bad value, a corrupt table), as opposed to a bug. `clinclip`

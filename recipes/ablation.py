@@ -28,7 +28,6 @@ import time
 
 from keras_clinclip.cli.options import ArgumentParser
 from keras_clinclip.cli.options import add_option
-from keras_clinclip.cli.options import print_old_spelling_notes
 from keras_clinclip.reports.negation_families import FAMILIES
 from keras_clinclip.reports.negation_mix import parse_families
 
@@ -151,7 +150,6 @@ def parse_args(argv=None):
     add_option(
         parser,
         "--num-samples",
-        "--num_samples",
         dest="num_samples",
         type=int,
         default=960,
@@ -167,7 +165,6 @@ def parse_args(argv=None):
     add_option(
         parser,
         "--max-length",
-        "--max_length",
         dest="max_length",
         type=int,
         default=48,
@@ -176,7 +173,6 @@ def parse_args(argv=None):
     add_option(
         parser,
         "--negation-families",
-        "--negation_families",
         dest="negation_families",
         type=_family_sets,
         default=None,
@@ -186,7 +182,6 @@ def parse_args(argv=None):
     add_option(
         parser,
         "--output-dir",
-        "--output_dir",
         dest="output_dir",
         default="runs/ablation",
         help="where runs are written",
@@ -194,13 +189,11 @@ def parse_args(argv=None):
     add_option(
         parser,
         "--table-out",
-        "--table_out",
         dest="table_out",
         default=None,
         help="also write the table (Markdown) to this file",
     )
     args = parser.parse_args(argv)
-    print_old_spelling_notes(parser.prog)
     return args
 
 

@@ -21,7 +21,7 @@ import sys
 
 os.environ["KERAS_BACKEND"] = "jax"
 
-_CPU_DEVICES = ("--num-cpu-devices", "--num_cpu_devices")
+_CPU_DEVICES = "--num-cpu-devices"
 
 
 def _force_cpu_devices(argv):
@@ -29,7 +29,7 @@ def _force_cpu_devices(argv):
     count = 0
     for i, arg in enumerate(argv):
         name, _, value = arg.partition("=")
-        if name in _CPU_DEVICES:
+        if name == _CPU_DEVICES:
             count = int(value if value else argv[i + 1])
     if count > 1:
         os.environ["XLA_FLAGS"] = (
@@ -44,7 +44,6 @@ from keras_clinclip.cli.options import ArgumentParser  # noqa: E402
 from keras_clinclip.cli.options import add_config_options  # noqa: E402
 from keras_clinclip.cli.options import add_flag  # noqa: E402
 from keras_clinclip.cli.options import add_option  # noqa: E402
-from keras_clinclip.cli.options import print_old_spelling_notes  # noqa: E402
 from keras_clinclip.training.config import config_from_args  # noqa: E402
 
 
@@ -55,7 +54,6 @@ def parse_args(argv=None):
     add_option(
         parser,
         "--model-parallel",
-        "--model_parallel",
         dest="model_parallel",
         type=int,
         default=1,
@@ -64,7 +62,6 @@ def parse_args(argv=None):
     add_option(
         parser,
         "--coordinator-address",
-        "--coordinator_address",
         dest="coordinator_address",
         default=None,
         help="host:port of process 0 of a multi-host job",
@@ -72,7 +69,6 @@ def parse_args(argv=None):
     add_option(
         parser,
         "--num-processes",
-        "--num_processes",
         dest="num_processes",
         type=int,
         default=None,
@@ -81,7 +77,6 @@ def parse_args(argv=None):
     add_option(
         parser,
         "--process-id",
-        "--process_id",
         dest="process_id",
         type=int,
         default=None,
@@ -93,20 +88,17 @@ def parse_args(argv=None):
         False,
         "call jax.distributed.initialize() with auto-detected settings "
         "(Cloud TPU)",
-        old=("--multi_host",),
-        old_negative=("--nomulti_host",),
         dest="multi_host",
     )
     add_option(
         parser,
-        *_CPU_DEVICES,
+        _CPU_DEVICES,
         dest="num_cpu_devices",
         type=int,
         default=0,
         help="force this many host CPU devices (testing)",
     )
     args = parser.parse_args(argv)
-    print_old_spelling_notes(parser.prog)
     return args
 
 

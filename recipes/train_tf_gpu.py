@@ -23,7 +23,6 @@ os.environ["KERAS_BACKEND"] = "tensorflow"
 from keras_clinclip.cli.options import ArgumentParser  # noqa: E402
 from keras_clinclip.cli.options import add_config_options  # noqa: E402
 from keras_clinclip.cli.options import add_option  # noqa: E402
-from keras_clinclip.cli.options import print_old_spelling_notes  # noqa: E402
 from keras_clinclip.training.config import config_from_args  # noqa: E402
 
 
@@ -42,7 +41,6 @@ def parse_args(argv=None):
     add_option(
         parser,
         "--num-cpu-devices",
-        "--num_cpu_devices",
         dest="num_cpu_devices",
         type=int,
         default=0,
@@ -50,7 +48,6 @@ def parse_args(argv=None):
         "(testing)",
     )
     args = parser.parse_args(argv)
-    print_old_spelling_notes(parser.prog)
     return args
 
 

@@ -19,7 +19,6 @@ os.environ["KERAS_BACKEND"] = "torch"
 
 from keras_clinclip.cli.options import ArgumentParser  # noqa: E402
 from keras_clinclip.cli.options import add_config_options  # noqa: E402
-from keras_clinclip.cli.options import print_old_spelling_notes  # noqa: E402
 from keras_clinclip.training.config import config_from_args  # noqa: E402
 
 
@@ -28,7 +27,6 @@ def parse_args(argv=None):
     parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     add_config_options(parser)
     args = parser.parse_args(argv)
-    print_old_spelling_notes(parser.prog)
     return args
 
 

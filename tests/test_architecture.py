@@ -13,6 +13,9 @@
 - The pipeline's and the evaluation's entry points (`make_dataset`,
   `evaluate_records`) take at most 8 parameters: their settings travel in
   option objects.
+- Names that say their command and job: each `clinclip X` is the option
+  module `cli/X.py` and one work module `X.py`, and no other file name
+  is used twice in the package (`__init__.py`, `__main__.py` aside).
 
 Nothing is imported: the rules are checked on the syntax tree, so a test
 run on one backend covers all three.
@@ -257,3 +260,46 @@ def test_the_rules_see_a_planted_violation():
     assert _layer("keras_clinclip.training.train") > _layer(
         "keras_clinclip.reports.labeler"
     )
+
+
+def _subcommands():
+    """`{command: work module}` read from `clinclip`'s `SUBCOMMANDS`."""
+    tree = ast.parse((PACKAGE / "cli" / "__init__.py").read_text("utf-8"))
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and getattr(node.targets[0], "id", None) == "SUBCOMMANDS"
+        ):
+            return {
+                key.value: call.args[1].value
+                for key, call in zip(node.value.keys, node.value.values)
+            }
+    raise AssertionError("keras_clinclip/cli/__init__.py has no SUBCOMMANDS")
+
+
+def test_each_command_is_an_option_module_and_a_work_module_named_alike():
+    commands = _subcommands()
+    assert {"train", "evaluate", "explain", "prepare"} <= set(commands)
+    for command, work in commands.items():
+        assert f"{NAME}.cli.{command}" in MODULES, command
+        assert work in MODULES and work.rsplit(".", 1)[-1] == command, (
+            f"`clinclip {command}` works in {work}: name it {command}.py"
+        )
+
+
+def test_no_file_name_twice_but_the_command_pairs():
+    commands = _subcommands()
+    pairs = {
+        frozenset({f"{NAME}.cli.{command}", work})
+        for command, work in commands.items()
+    }
+    by_name = {}
+    for module, path in MODULES.items():
+        if not path.name.startswith("__"):
+            by_name.setdefault(path.name, set()).add(module)
+    twice = sorted(
+        f"{name}: {sorted(modules)}"
+        for name, modules in by_name.items()
+        if len(modules) > 1 and frozenset(modules) not in pairs
+    )
+    assert not twice, "file names used twice:\n" + "\n".join(twice)

@@ -1,6 +1,6 @@
-"""The `clinclip` command line: one spelling (old ones as hidden aliases),
-`--flag/--no-flag` booleans, `--version`, help without a backend, user
-errors as one line with exit status 2, `--debug`."""
+"""The `clinclip` command line: one spelling per option (old ones are
+usage errors), `--flag/--no-flag` booleans, `--version`, help without a
+backend, user errors as one line with exit status 2, `--debug`."""
 
 import argparse
 import subprocess
@@ -29,13 +29,7 @@ def _subparsers():
 
 
 def _options(sub):
-    return [
-        a
-        for a in sub._actions
-        if a.option_strings
-        and a.dest != "help"
-        and a.help != argparse.SUPPRESS  # a whole old option (--quiet)
-    ]
+    return [a for a in sub._actions if a.option_strings and a.dest != "help"]
 
 
 def _help(sub):
@@ -48,14 +42,10 @@ def test_every_option_is_dashed_with_help_and_its_default(command):
     formatter = options.HelpFormatter(prog="clinclip")
     text = _help(sub)
     for action in _options(sub):
-        old = set(getattr(action, "old_spellings", ()))
-        shown = [s for s in action.option_strings if s not in old]
-        assert shown, action
+        shown = action.option_strings
         for string in shown:
             assert "_" not in string, string
             assert string in text
-        for string in old:
-            assert f" {string} " not in f" {text} ", string
         assert action.help, f"{shown[0]} has no help"
         default = action.default
         if default not in (None, "", argparse.SUPPRESS) and (
@@ -64,33 +54,18 @@ def test_every_option_is_dashed_with_help_and_its_default(command):
             assert "%(default)" in formatter._get_help_string(action), shown
 
 
-# Spellings of earlier releases, still accepted: argv -> expected values.
+# Spellings the parser once accepted as hidden aliases: now usage errors.
 OLD_SPELLINGS = {
     "train": [
-        (["--batch_size", "8", "--output_dir", "d"], {"batch_size": 8}),
-        (["--on_error", "skip"], {"on_error": "skip"}),
-        (["--tensorboard", "false"], {"tensorboard": False}),
-        (["--tensorboard=false"], {"tensorboard": False}),
-        (["--notensorboard", "--novalidate"], {"validate": False}),
-        (["--validate", "true"], {"validate": True}),
+        ["--batch_size", "8"],
+        ["--tensorboard", "false"],
+        ["--tensorboard=false"],
+        ["--notensorboard"],
     ],
-    "demo": [
-        (["--no_baseline"], {"baseline": False}),
-        (["--n_bootstrap", "5"], {"n_bootstrap": 5}),
-        (["--max_length", "32"], {"max_length": 32}),
-    ],
-    "export": [(["r", "--preset_dir", "p"], {"preset_dir": "p"})],
-    "evaluate": [
-        (["--preset", "p", "--output", "o"], {"output": "o"}),
-        (["--preset", "p", "--on_error", "skip"], {"on_error": "skip"}),
-        (["--preset", "p", "--n_bootstrap", "3"], {"bootstrap": 3}),
-    ],
-    "prepare": [
-        (
-            ["--reports", "r.csv", "--out", "o", "--quiet"],
-            {"out": "o", "verbose": 0},
-        ),
-    ],
+    "demo": [["--no_baseline"], ["--n_bootstrap", "5"]],
+    "export": [["r", "--preset_dir", "p"]],
+    "evaluate": [["--preset", "p", "--output", "o"]],
+    "prepare": [["--reports", "r.csv", "--output", "o", "--quiet"]],
 }
 NEW_SPELLINGS = {
     "train": (
@@ -107,29 +82,22 @@ NEW_SPELLINGS = {
 }
 
 
-@pytest.mark.parametrize("command", sorted(OLD_SPELLINGS))
-def test_old_spellings_still_parse_and_are_noted(command, capsys):
+def test_one_spelling_per_option_and_old_spellings_are_errors(capsys):
     parser = cli.build_parser()
-    options.take_old_spellings()
-    argv, expected = NEW_SPELLINGS[command]
-    args = parser.parse_args([command, *argv])
-    assert {k: getattr(args, k) for k in expected} == expected
-    assert options.take_old_spellings() == []
-    for argv, expected in OLD_SPELLINGS[command]:
+    for command, (argv, expected) in NEW_SPELLINGS.items():
         args = parser.parse_args([command, *argv])
         assert {k: getattr(args, k) for k in expected} == expected
-        notes = options.take_old_spellings()
-        assert notes and all(new.startswith("--") for _, new in notes)
-
-
-def test_main_notes_an_old_spelling_then_reports_the_error(capsys):
-    assert cli.main(["export", "/nonexistent", "--preset_dir", "p"]) == 2
-    err = capsys.readouterr().err.splitlines()
-    assert err == [
-        "clinclip: note: --preset_dir is deprecated and goes in the next "
-        "release; use --preset-dir",
-        "clinclip export: error: RUN_DIR '/nonexistent' does not exist",
-    ]
+    for command, cases in OLD_SPELLINGS.items():
+        prog = f"clinclip {command}: error: "
+        for argv in cases:
+            with pytest.raises(SystemExit) as exit:
+                parser.parse_args([command, *argv])
+            assert exit.value.code == 2, argv
+            (line,) = capsys.readouterr().err.splitlines()[-1:]
+            assert line.startswith(("clinclip: error: ", prog)), line
+            assert "unrecognized arguments" in line or (
+                "ignored explicit argument" in line
+            ), line
 
 
 def test_booleans_are_boolean_optional_actions():
@@ -145,17 +113,12 @@ def test_booleans_are_boolean_optional_actions():
         (): True,
         ("--validate",): True,
         ("--no-validate",): False,
-        ("--validate", "no"): False,
-        ("--validate=0",): False,
-        ("--novalidate",): False,
+        ("--no-validate", "--validate"): True,
     }
     for argv, value in forms.items():
-        assert parser.parse_args(list(argv)).validate is value, argv
-    with pytest.raises(SystemExit):
-        parser.parse_args(["--validate", "maybe"])
-    with pytest.raises(SystemExit):
-        parser.parse_args(["--no-validate=true"])
-    options.take_old_spellings()
+        args = parser.parse_args(list(argv))
+        assert args.validate is value, argv
+        assert options.given_options(args) == ({"validate"} if argv else set())
 
 
 def test_version(capsys):

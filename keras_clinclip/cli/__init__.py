@@ -9,7 +9,7 @@ backend) only then, so `clinclip --help`, `clinclip COMMAND --help` and
 `clinclip --version` answer at once.
 
 The conventions of the options are in `keras_clinclip.cli.options`. User
-errors (`keras_clinclip.cli.errors`) are printed as one line on stderr
+errors (`keras_clinclip.errors`) are printed as one line on stderr
 with exit status 2; `--debug` shows their traceback too.
 
 Example:
@@ -37,15 +37,13 @@ from keras_clinclip.cli import explain
 from keras_clinclip.cli import export
 from keras_clinclip.cli import prepare
 from keras_clinclip.cli import train
-from keras_clinclip.cli.errors import UserError
-from keras_clinclip.cli.errors import is_user_error
-from keras_clinclip.cli.errors import one_line
 from keras_clinclip.cli.options import BACKEND_HINT
 from keras_clinclip.cli.options import ArgumentParser
-from keras_clinclip.cli.options import print_old_spelling_notes
-from keras_clinclip.cli.options import take_old_spellings
 from keras_clinclip.cli.outputs import check_outputs
+from keras_clinclip.errors import UserError
 from keras_clinclip.errors import check_keras_backend
+from keras_clinclip.errors import is_user_error
+from keras_clinclip.errors import one_line
 from keras_clinclip.version import __version__
 
 Subcommand = collections.namedtuple(
@@ -71,7 +69,7 @@ SUBCOMMANDS = {
     ),
     "evaluate": Subcommand(
         evaluate,
-        "keras_clinclip.evaluation.cli",
+        "keras_clinclip.evaluation.evaluate",
         "evaluate a saved preset (zero-shot, retrieval, CXR-Align)",
     ),
     "export": Subcommand(
@@ -91,7 +89,7 @@ SUBCOMMANDS = {
     ),
     "explain": Subcommand(
         explain,
-        "keras_clinclip.evaluation.localization",
+        "keras_clinclip.evaluation.explain",
         "write a PNG of where in an image a preset sees a text",
     ),
 }
@@ -172,9 +170,7 @@ def main(argv=None):
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    take_old_spellings()
     args = parser.parse_args(argv)
-    print_old_spelling_notes("clinclip")
     if args.command is None:
         parser.print_help()
         return 0

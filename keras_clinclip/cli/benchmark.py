@@ -10,11 +10,11 @@ Example:
 (['rsna:/data/rsna'], (0.01, 0.1, 1.0), 'benchmark')
 """
 
-from keras_clinclip.cli.errors import UserError
 from keras_clinclip.cli.options import add_flag
 from keras_clinclip.cli.options import add_option
 from keras_clinclip.cli.options import existing_path
 from keras_clinclip.cli.options import preset_path
+from keras_clinclip.errors import UserError
 
 
 def _fractions(text):

@@ -12,10 +12,10 @@ Example:
 """
 
 from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
-from keras_clinclip.cli.errors import UserError
 from keras_clinclip.cli.options import add_option
 from keras_clinclip.cli.options import existing_path
 from keras_clinclip.cli.options import preset_path
+from keras_clinclip.errors import UserError
 
 
 def add_arguments(parser):

@@ -28,7 +28,7 @@ def add_arguments(parser):
     >>> import argparse
     >>> parser = argparse.ArgumentParser()
     >>> add_arguments(parser)
-    >>> parser.parse_args(["--n_bootstrap", "5"]).n_bootstrap
+    >>> parser.parse_args(["--bootstrap", "5"]).n_bootstrap
     5
     """
     add_flag(
@@ -43,13 +43,10 @@ def add_arguments(parser):
         "--baseline",
         True,
         "evaluate the untrained model too",
-        old_negative=("--no_baseline",),
     )
     add_option(
         parser,
         "--bootstrap",
-        "--n_bootstrap",
-        "--n-bootstrap",
         dest="n_bootstrap",
         type=int,
         default=200,

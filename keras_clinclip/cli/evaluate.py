@@ -1,5 +1,5 @@
 """The options of `clinclip evaluate` (the work:
-`keras_clinclip.evaluation.cli`).
+`keras_clinclip.evaluation.evaluate`).
 
 Example:
 >>> import argparse
@@ -15,12 +15,12 @@ import urllib.parse
 
 from keras_clinclip import tables
 from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
-from keras_clinclip.cli.errors import UserError
 from keras_clinclip.cli.options import add_flag
 from keras_clinclip.cli.options import add_option
 from keras_clinclip.cli.options import dashed
 from keras_clinclip.cli.options import existing_path
 from keras_clinclip.cli.options import preset_path
+from keras_clinclip.errors import UserError
 
 FRACTIONS = "0.01,0.1,1.0"
 # The table suffixes whose columns `check` reads before the preset loads.
@@ -58,7 +58,6 @@ def add_arguments(parser):
     add_option(
         parser,
         "--image-column",
-        "--image_column",
         dest="image_column",
         default="image_path",
         help="the image column of a CSV/JSONL --data",
@@ -66,7 +65,6 @@ def add_arguments(parser):
     add_option(
         parser,
         "--report-column",
-        "--report_column",
         dest="report_column",
         default="report",
         help="the report column of a CSV/JSONL --data",
@@ -74,7 +72,6 @@ def add_arguments(parser):
     add_option(
         parser,
         "--image-root",
-        "--image_root",
         dest="image_root",
         default="",
         help="folder of relative image paths (default: the table's folder)",
@@ -89,7 +86,6 @@ def add_arguments(parser):
     add_option(
         parser,
         "--output-dir",
-        "--output",
         dest="output",
         default=None,
         output="folder",
@@ -107,7 +103,6 @@ def add_arguments(parser):
     add_option(
         parser,
         "--negation-families",
-        "--negation_families",
         dest="negation_families",
         default="",
         help="the negation families the model was trained with, "
@@ -145,8 +140,6 @@ def add_arguments(parser):
     add_option(
         parser,
         "--bootstrap",
-        "--n_bootstrap",
-        "--n-bootstrap",
         dest="bootstrap",
         type=int,
         default=1000,
@@ -166,7 +159,6 @@ def add_arguments(parser):
     add_option(
         parser,
         "--batch-size",
-        "--batch_size",
         dest="batch_size",
         type=int,
         default=32,
@@ -175,7 +167,6 @@ def add_arguments(parser):
     add_option(
         parser,
         "--max-samples",
-        "--max_samples",
         dest="max_samples",
         type=int,
         default=None,
@@ -186,12 +177,10 @@ def add_arguments(parser):
         "--plots",
         True,
         "draw the report's figures",
-        old_negative=("--no_plots",),
     )
     add_option(
         parser,
         "--on-error",
-        "--on_error",
         dest="on_error",
         default="raise",
         choices=("raise", "skip"),

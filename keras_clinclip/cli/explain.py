@@ -1,5 +1,5 @@
 """The options of `clinclip explain` (the work:
-`keras_clinclip.evaluation.localization`).
+`keras_clinclip.evaluation.explain`).
 
 Example:
 >>> import argparse
@@ -11,10 +11,10 @@ Example:
 'map.png'
 """
 
-from keras_clinclip.cli.errors import UserError
 from keras_clinclip.cli.options import add_option
 from keras_clinclip.cli.options import existing_path
 from keras_clinclip.cli.options import preset_path
+from keras_clinclip.errors import UserError
 
 
 def add_arguments(parser):

@@ -32,7 +32,6 @@ def add_arguments(parser):
     add_option(
         parser,
         "--preset-dir",
-        "--preset_dir",
         dest="preset_dir",
         default=None,
         output="folder",

@@ -1,13 +1,8 @@
 """The option conventions of `clinclip` and the recipes, in one place.
 
 - One spelling: words joined by dashes (`--batch-size`), as argparse, pip,
-  pytest and torchrun spell them. The underscore spellings of earlier
-  releases (`--batch_size`) still work for one release: they are hidden
-  from `--help`, and `clinclip` notes on stderr which one to use instead.
-- Booleans are `--flag/--no-flag` (`argparse.BooleanOptionalAction`); the
-  value forms of earlier releases (`--tensorboard false`,
-  `--tensorboard=false`, absl's `--notensorboard`) still work for one
-  release.
+  pytest and torchrun spell them.
+- Booleans are `--flag/--no-flag` (`argparse.BooleanOptionalAction`).
 - Every option has a help text, and `--help` shows its default.
 
 This module imports only the standard library (and the pure-Python
@@ -18,17 +13,9 @@ before any backend loads.
 import argparse
 import dataclasses
 import pathlib
-import sys
 
-from keras_clinclip.cli.errors import UserError
+from keras_clinclip.errors import UserError
 from keras_clinclip.training.config import TrainingConfig
-
-# The old spellings used since the parser was made, in order; `clinclip`
-# prints a note for each and clears the list (see `take_old_spellings`).
-_OLD_SPELLINGS = []
-
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
 
 
 def dashed(name):
@@ -45,31 +32,6 @@ def dashed(name):
     '--batch-size'
     """
     return "--" + name.replace("_", "-")
-
-
-def parse_bool(text):
-    """Read `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
-
-    Args:
-        text: the value given on the command line.
-
-    Returns:
-        The boolean.
-
-    Example:
-    >>> parse_bool("False"), parse_bool("1")
-    (False, True)
-    """
-    value = str(text).strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-
-
-def _note(old, new):
-    _OLD_SPELLINGS.append((old, new))
 
 
 # The attribute of parsed arguments that lists the options given.
@@ -109,133 +71,42 @@ def given_options(args):
     return set(getattr(args, _GIVEN, ()))
 
 
-def take_old_spellings():
-    """The `(old, new)` spellings used since the last call, then forgets them.
-
-    Returns:
-        A list of pairs of option strings.
-
-    Example:
-    >>> parser = argparse.ArgumentParser()
-    >>> _ = add_option(parser, "--batch-size", "--batch_size", type=int,
-    ...                default=8, help="examples per step")
-    >>> _ = take_old_spellings()
-    >>> parser.parse_args(["--batch_size", "4"]).batch_size
-    4
-    >>> take_old_spellings()
-    [('--batch_size', '--batch-size')]
-    """
-    used = list(_OLD_SPELLINGS)
-    _OLD_SPELLINGS.clear()
-    return used
-
-
-def print_old_spelling_notes(prog, file=None):
-    """Print one note per old spelling used since the last call.
-
-    Args:
-        prog: the command's name, e.g. `clinclip`.
-        file: where to print (default: `sys.stderr`).
-
-    Example:
-    >>> import sys
-    >>> parser = argparse.ArgumentParser()
-    >>> _ = add_option(parser, "--max-len", "--max_len", type=int,
-    ...                default=64, help="report tokens")
-    >>> _ = take_old_spellings()
-    >>> _ = parser.parse_args(["--max_len", "32"])
-    >>> print_old_spelling_notes("x", file=sys.stdout)
-    x: note: --max_len is deprecated and goes in the next release; use --max-len
-    """
-    for old, new in take_old_spellings():
-        print(
-            f"{prog}: note: {old} is deprecated and goes in the next "
-            f"release; use {new}",
-            file=file or sys.stderr,
-        )
-
-
 class BooleanFlag(argparse.BooleanOptionalAction):
-    """`--flag` / `--no-flag`, also accepting `--flag=false` for a release.
+    """`--flag` / `--no-flag` that records that it was given.
 
-    The first option string is the flag; `--no-` + its words is added.
-    Old spellings (`old_negative`: options that meant `False`) are hidden
-    from the help. Used through `add_flag`.
+    Used through `add_flag`; `given_options` lists the flags given.
     """
-
-    def __init__(
-        self,
-        option_strings,
-        dest,
-        default=None,
-        required=False,
-        help=None,
-        old_negative=(),
-    ):
-        primary = option_strings[0]
-        negative = "--no-" + primary[2:]
-        strings = [primary, negative, *option_strings[1:], *old_negative]
-        self.negative = {negative, *old_negative}
-        self.old_spellings = tuple(option_strings[1:]) + tuple(old_negative)
-        argparse.Action.__init__(
-            self,
-            option_strings=strings,
-            dest=dest,
-            nargs="?",
-            const=None,
-            default=default,
-            type=parse_bool,
-            required=required,
-            help=help,
-            metavar="BOOL",
-        )
 
     def __call__(self, parser, namespace, values, option_string=None):
-        negative = option_string in self.negative
-        if values is not None and negative:
-            parser.error(f"{option_string} takes no value")
-        value = (not negative) if values is None else bool(values)
         _record(namespace, self.dest)
-        if option_string in self.old_spellings or values is not None:
-            _note(
-                option_string if values is None else f"{option_string} VALUE",
-                self.option_strings[0 if value else 1],
-            )
-        setattr(namespace, self.dest, value)
+        super().__call__(parser, namespace, values, option_string)
 
 
-_NOTING_CLASSES = {}
+_RECORDING_CLASSES = {}
 
 
-def _noting(action_class):
-    """A subclass of `action_class` that notes the use of old spellings."""
-    if action_class not in _NOTING_CLASSES:
+def _recording(action_class):
+    """A subclass of `action_class` that records that it was given."""
+    if action_class not in _RECORDING_CLASSES:
 
         def __call__(self, parser, namespace, values, option_string=None):
             _record(namespace, self.dest)
-            if option_string in self.old_spellings:
-                new = getattr(self, "replacement", self.option_strings[0])
-                _note(option_string, new)
-            super(noting, self).__call__(
+            super(recording, self).__call__(
                 parser, namespace, values, option_string
             )
 
-        noting = type(action_class.__name__, (action_class,), {})
-        noting.__call__ = __call__
-        _NOTING_CLASSES[action_class] = noting
-    return _NOTING_CLASSES[action_class]
+        recording = type(action_class.__name__, (action_class,), {})
+        recording.__call__ = __call__
+        _RECORDING_CLASSES[action_class] = recording
+    return _RECORDING_CLASSES[action_class]
 
 
-def add_option(parser, name, *old, replacement=None, **kwargs):
-    """Add an option with its old spellings as hidden aliases.
+def add_option(parser, name, **kwargs):
+    """Add an option, recording when it is given (see `given_options`).
 
     Args:
         parser: an `argparse` parser or argument group.
         name: the option string, e.g. `--batch-size`.
-        *old: earlier spellings still accepted for a release.
-        replacement: for an option that is itself an old one (give it
-            `help=argparse.SUPPRESS`), what to write instead, e.g.
-            `--verbose 0` for `--quiet`.
         **kwargs: `parser.add_argument`'s keyword arguments (`help` is
             required), and `output="file"` or `output="folder"` for an
             option naming what the command writes (see `check_outputs`).
@@ -245,25 +116,21 @@ def add_option(parser, name, *old, replacement=None, **kwargs):
 
     Example:
     >>> parser = argparse.ArgumentParser()
-    >>> _ = add_option(parser, "--output", "--out", dest="out",
+    >>> _ = add_option(parser, "--output", dest="out",
     ...                help="the output file")
-    >>> parser.parse_args(["--out", "x.jsonl"]).out
+    >>> parser.parse_args(["--output", "x.jsonl"]).out
     'x.jsonl'
     """
     if not kwargs.get("help"):
         raise ValueError(f"option {name} has no help text")
     output = kwargs.pop("output", None)
-    action = parser.add_argument(name, *old, **kwargs)
-    action.old_spellings = tuple(old)
+    action = parser.add_argument(name, **kwargs)
     action.output = output
-    if replacement:
-        action.old_spellings = (name, *old)
-        action.replacement = replacement
-    action.__class__ = _noting(type(action))
+    action.__class__ = _recording(type(action))
     return action
 
 
-def add_flag(parser, name, default, help, old=(), old_negative=(), dest=None):
+def add_flag(parser, name, default, help, dest=None):
     """Add a `--flag/--no-flag` boolean (see `BooleanFlag`).
 
     Args:
@@ -271,9 +138,6 @@ def add_flag(parser, name, default, help, old=(), old_negative=(), dest=None):
         name: the flag, e.g. `--plots` (`--no-plots` is added).
         default: the value when neither is given.
         help: the help text.
-        old: earlier spellings of the flag itself.
-        old_negative: earlier spellings that meant `False`, e.g.
-            `--no_plots`.
         dest: the attribute name (default: from `name`).
 
     Returns:
@@ -284,28 +148,20 @@ def add_flag(parser, name, default, help, old=(), old_negative=(), dest=None):
     >>> _ = add_flag(parser, "--plots", True, "draw figures")
     >>> parser.parse_args(["--no-plots"]).plots
     False
-    >>> parser.parse_args(["--plots=false"]).plots
-    False
+    >>> parser.parse_args([]).plots
+    True
     """
     kwargs = {"dest": dest} if dest else {}
     return parser.add_argument(
-        name,
-        *old,
-        action=BooleanFlag,
-        default=default,
-        help=help,
-        old_negative=tuple(old_negative),
-        **kwargs,
+        name, action=BooleanFlag, default=default, help=help, **kwargs
     )
 
 
 def add_config_options(parser, defaults=None):
     """Add one option per `TrainingConfig` field (`--batch-size`, ...).
 
-    Each field's underscore spelling (`--batch_size`) stays a hidden alias
-    for a release; boolean fields are `--flag/--no-flag` (absl's
-    `--noflag` also accepted). The attribute names are the field names,
-    so `config_from_args(args)` builds the config.
+    Boolean fields are `--flag/--no-flag`. The attribute names are the
+    field names, so `config_from_args(args)` builds the config.
 
     Args:
         parser: an `argparse` parser or argument group.
@@ -326,24 +182,14 @@ def add_config_options(parser, defaults=None):
     for field in dataclasses.fields(TrainingConfig):
         default = defaults.get(field.name, getattr(base, field.name))
         name = dashed(field.name)
-        old = (f"--{field.name}",) if "_" in field.name else ()
         help_text = field.metadata["help"]
         if field.type in (bool, "bool"):
-            add_flag(
-                parser,
-                name,
-                default,
-                help_text,
-                old=old,
-                old_negative=(f"--no{field.name}", f"--no_{field.name}"),
-                dest=field.name,
-            )
+            add_flag(parser, name, default, help_text, dest=field.name)
             continue
         choices = field.metadata.get("choices")
         add_option(
             parser,
             name,
-            *old,
             output=field.metadata.get("output"),
             dest=field.name,
             type=type(default) if default is not None else str,
@@ -355,7 +201,7 @@ def add_config_options(parser, defaults=None):
 
 
 class HelpFormatter(argparse.HelpFormatter):
-    """Help without the old spellings, and with every default shown."""
+    """Help with every default shown and one metavar per option string."""
 
     def _get_help_string(self, action):
         text = action.help or ""
@@ -372,21 +218,15 @@ class HelpFormatter(argparse.HelpFormatter):
         return text
 
     def _format_action_invocation(self, action):
-        hidden = set(getattr(action, "old_spellings", ()))
-        strings = [s for s in action.option_strings if s not in hidden]
+        strings = action.option_strings
         if not strings:  # a positional argument
             return super()._format_action_invocation(action)
-        if action.nargs == 0 or isinstance(action, BooleanFlag):
+        if action.nargs == 0:
             return ", ".join(strings)
         metavar = self._format_args(
             action, self._get_default_metavar_for_optional(action)
         )
         return ", ".join(f"{s} {metavar}" for s in strings)
-
-    def _format_args(self, action, default_metavar):
-        if isinstance(action, BooleanFlag):
-            return ""
-        return super()._format_args(action, default_metavar)
 
     def _format_usage(self, usage, actions, groups, prefix):
         text = super()._format_usage(usage, actions, groups, prefix)
@@ -404,6 +244,8 @@ BACKEND_HINT = (
 class ArgumentParser(argparse.ArgumentParser):
     """`argparse.ArgumentParser` with `HelpFormatter` and one-line errors.
 
+    Options are taken only as spelled in full (no prefixes).
+
     A usage error prints `PROG: error: MESSAGE (PROG --help lists the
     options)` on stderr and exits with status 2.
 
@@ -418,6 +260,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("formatter_class", HelpFormatter)
+        kwargs.setdefault("allow_abbrev", False)  # one spelling per option
         super().__init__(*args, **kwargs)
 
     def error(self, message):

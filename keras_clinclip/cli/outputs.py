@@ -8,7 +8,7 @@ command gets the rule by declaring its outputs.
 
 import pathlib
 
-from keras_clinclip.cli.errors import UserError
+from keras_clinclip.errors import UserError
 from keras_clinclip.utils import OutputPathError
 from keras_clinclip.utils import check_output_path
 

@@ -10,14 +10,13 @@ Example:
 ('b.jsonl', 1, True, 1)
 """
 
-import argparse
 import os
 
 from keras_clinclip import tables
-from keras_clinclip.cli.errors import UserError
 from keras_clinclip.cli.options import add_flag
 from keras_clinclip.cli.options import add_option
 from keras_clinclip.cli.options import given_options
+from keras_clinclip.errors import UserError
 
 # `keras_clinclip.reports.GRAPH_MAX_NODES`, kept here so that `--help`
 # does not import the report graph code (a test holds them equal).
@@ -34,8 +33,8 @@ def add_arguments(parser):
     >>> import argparse
     >>> parser = argparse.ArgumentParser()
     >>> add_arguments(parser)
-    >>> args = parser.parse_args(["--reports", "a.csv", "--out", "b.jsonl",
-    ...                           "--quiet", "--no-graph"])
+    >>> args = parser.parse_args(["--reports", "a.csv", "--output", "b.jsonl",
+    ...                           "--verbose", "0", "--no-graph"])
     >>> args.out, args.verbose, args.graph
     ('b.jsonl', 0, False)
     """
@@ -48,7 +47,6 @@ def add_arguments(parser):
     add_option(
         parser,
         "--output",
-        "--out",
         dest="out",
         required=True,
         output="file",
@@ -68,7 +66,6 @@ def add_arguments(parser):
     add_option(
         parser,
         "--id-column",
-        "--id_column",
         dest="id_column",
         default="id",
         help="the input column of study ids",
@@ -76,7 +73,6 @@ def add_arguments(parser):
     add_option(
         parser,
         "--report-column",
-        "--report_column",
         dest="report_column",
         default="report",
         help="the input column of report texts",
@@ -84,7 +80,6 @@ def add_arguments(parser):
     add_option(
         parser,
         "--image-column",
-        "--image_column",
         dest="image_column",
         default="image_path",
         help="the input column of image paths (copied to the output, "
@@ -93,7 +88,6 @@ def add_arguments(parser):
     add_option(
         parser,
         "--image-root",
-        "--image_root",
         dest="image_root",
         default=None,
         help="folder of relative image paths (default: the input's folder)",
@@ -101,7 +95,6 @@ def add_arguments(parser):
     add_option(
         parser,
         "--max-nodes",
-        "--max_nodes",
         dest="max_nodes",
         type=int,
         default=GRAPH_MAX_NODES,
@@ -119,7 +112,6 @@ def add_arguments(parser):
         "--graph",
         True,
         "write the report graph arrays",
-        old_negative=("--no_graph",),
     )
     add_option(
         parser,
@@ -129,20 +121,9 @@ def add_arguments(parser):
         default=1,
         help="0: no progress bar, 1: a progress bar on stderr",
     )
-    # `--quiet` of earlier releases, hidden: `--verbose 0`.
-    add_option(
-        parser,
-        "--quiet",
-        replacement="--verbose 0",
-        dest="verbose",
-        action="store_const",
-        const=0,
-        help=argparse.SUPPRESS,
-    )
     add_option(
         parser,
         "--reference-labels",
-        "--reference_labels",
         dest="reference_labels",
         default=None,
         help="CSV/JSONL of reference labels (e.g. mimic-cxr-2.0.0-chexpert"
@@ -151,7 +132,6 @@ def add_arguments(parser):
     add_option(
         parser,
         "--reference-id-column",
-        "--reference_id_column",
         dest="reference_id_column",
         default=None,
         help="id column of --reference-labels (default: study_id, else id)",
@@ -166,7 +146,7 @@ def check(args):
     column numbers its rows).
 
     Example:
-    >>> import os, tempfile
+    >>> import argparse, os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "r.csv")
     >>> _ = open(path, "w").write("study_id,report\\n1,Clear.\\n")
     >>> parser = argparse.ArgumentParser()

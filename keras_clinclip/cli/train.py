@@ -10,12 +10,12 @@ Example:
 
 import re
 
-from keras_clinclip.cli.errors import UserError
 from keras_clinclip.cli.options import add_config_options
 from keras_clinclip.cli.options import add_flag
 from keras_clinclip.cli.options import add_option
 from keras_clinclip.cli.options import dashed
 from keras_clinclip.cli.options import given_options
+from keras_clinclip.errors import UserError
 from keras_clinclip.training import run_folder
 from keras_clinclip.training.config import config_from_args
 from keras_clinclip.training.config_file import ConfigFileError

@@ -23,7 +23,7 @@ Example:
 
 from keras_clinclip.data import datasets
 from keras_clinclip.data.augment import DEFAULT_AUGMENTATION
-from keras_clinclip.data.chexpert import chexpert
+from keras_clinclip.data.chexpert_dataset import chexpert
 from keras_clinclip.data.csv import load_records
 from keras_clinclip.data.error_log import ErrorLog
 from keras_clinclip.data.images import ImageDecodeError

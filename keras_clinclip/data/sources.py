@@ -48,7 +48,7 @@ import numpy as np
 from keras_clinclip.data import csv
 from keras_clinclip.data import datasets
 from keras_clinclip.data import synthcxr
-from keras_clinclip.data.chexpert import chexpert
+from keras_clinclip.data.chexpert_dataset import chexpert
 from keras_clinclip.data.iu_xray import iu_xray
 from keras_clinclip.data.mimic_cxr import find_table
 from keras_clinclip.data.mimic_cxr import mimic_cxr

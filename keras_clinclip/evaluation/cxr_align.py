@@ -1,8 +1,8 @@
 """CXR-Align: does the model prefer the true report to its negation?
 
 This module scores a model on the benchmark (evaluation layer);
-`keras_clinclip.reports.cxr_align` builds and loads the benchmark's file
-from reports alone (pure Python, no model).
+`keras_clinclip.reports.cxr_align_benchmark` builds and loads the
+benchmark's file from reports alone (pure Python, no model).
 
 A CXR-Align file (`keras_clinclip.reports.build_cxr_align` writes ours;
 `keras_clinclip.reports.load_cxr_align` reads it and the official one)

@@ -1,7 +1,7 @@
 """Load a saved preset (backbone and preprocessor) for the commands.
 
-`clinclip evaluate` (`evaluation.cli`) and `clinclip explain`
-(`evaluation.localization`) both start from a preset directory written by
+`clinclip evaluate` (`evaluation.evaluate`) and `clinclip explain`
+(`evaluation.explain`) both start from a preset directory written by
 `clinclip export`; this module is their one way to read it, and turns a
 corrupt file into an error that names the file and the fix.
 """

@@ -14,7 +14,7 @@ the global image embedding, so the map decomposes the model's own score.
 
 The maps are scored by `evaluation.pointing`; the SynthCXR evaluation is
 `evaluation.synthcxr_localization`; `clinclip explain` is
-`evaluation.localization`.
+`evaluation.explain`.
 """
 
 import keras

@@ -13,8 +13,8 @@ Example:
 """
 
 from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
-from keras_clinclip.reports.cxr_align import build_cxr_align
-from keras_clinclip.reports.cxr_align import load_cxr_align
+from keras_clinclip.reports.cxr_align_benchmark import build_cxr_align
+from keras_clinclip.reports.cxr_align_benchmark import load_cxr_align
 from keras_clinclip.reports.graph import EDGE_TYPES
 from keras_clinclip.reports.graph import GRAPH_FEATURE_DIM
 from keras_clinclip.reports.graph import GRAPH_MAX_NODES

@@ -1,6 +1,6 @@
 """`clinclip prepare`: label, negate and graph a file of reports into JSONL.
 
-    clinclip prepare --reports reports.csv --out prepared.jsonl --workers 2
+    clinclip prepare --reports reports.csv --output prepared.jsonl --workers 2
 
 The input is CSV or JSONL (by extension, or `--format`) with an id column
 and a report column. Each output line is one JSON object:
@@ -26,11 +26,11 @@ be read (the rules of `keras_clinclip.tables`: not UTF-8, an unclosed
 quote, missing or extra cells, bad JSON) or processed is written with only
 "id" and "error" (naming the file, line and column), and counted in the
 summary. The input is refused (exit code 2, nothing written) when its
-header cannot be read, it lacks the report column, or `--out` is the input
+header cannot be read, it lacks the report column, or `--output` is the input
 itself (also through a link). Rows are read, processed and written in
 blocks, so memory stays constant; the output goes to a temporary file in
-the folder of `--out`, renamed onto it at the end (on an error the old
-`--out` is untouched; on Ctrl-C the complete lines written so far are
+the folder of `--output`, renamed onto it at the end (on an error the old
+`--output` is untouched; on Ctrl-C the complete lines written so far are
 kept, exit code 130).
 """
 
@@ -358,7 +358,7 @@ def run(args):
     """Run `prepare` with parsed arguments; returns the exit status.
 
     Returns 0 when every row was written (rows with an "error" field
-    included), 2 when the input cannot be read or `--out` is an input,
+    included), 2 when the input cannot be read or `--output` is an input,
     130 when interrupted (the rows done so far are kept).
     """
     options = {
@@ -381,7 +381,7 @@ def run(args):
         return 2
     if os.path.exists(args.reports) and _same_file(args.out, args.reports):
         print(
-            f"clinclip prepare: --out {args.out} is the input file "
+            f"clinclip prepare: --output {args.out} is the input file "
             f"--reports {args.reports}; choose another output path (the "
             "input is left as it is).",
             file=sys.stderr,
@@ -389,7 +389,7 @@ def run(args):
         return 2
     if os.path.isdir(args.out):
         print(
-            f"clinclip prepare: --out {args.out} is a folder; give a file.",
+            f"clinclip prepare: --output {args.out} is a folder; give a file.",
             file=sys.stderr,
         )
         return 2
@@ -419,7 +419,7 @@ def run(args):
 
 
 def _write(args, rows, options, total, table):
-    """Process `rows` in blocks into a temporary file renamed onto --out."""
+    """Process `rows` in blocks into a temporary file renamed onto --output."""
     progress = utils.ProgressLine(
         max(total, 1), "clinclip prepare", bool(args.verbose), counts=False
     )

@@ -30,16 +30,13 @@ def test_evaluate_help_lists_the_options():
         "(default: 1000)",
     ):
         assert option in result.stdout
-    # The old spellings are accepted but not shown.
-    assert "--on_error" not in result.stdout
-    assert "--output " not in result.stdout
 
 
 def test_unknown_findings_are_a_user_error_before_any_loading(tmp_path):
     import argparse
 
     from keras_clinclip.cli import evaluate
-    from keras_clinclip.cli.errors import UserError
+    from keras_clinclip.errors import UserError
 
     preset = tmp_path / "preset"
     preset.mkdir()

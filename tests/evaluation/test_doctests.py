@@ -10,7 +10,6 @@ PURE_MODULES = [
     "keras_clinclip.evaluation.benchmark",
     "keras_clinclip.evaluation.benchmark_report",
     "keras_clinclip.evaluation.calibration",
-    "keras_clinclip.evaluation.cli",
     "keras_clinclip.evaluation.evaluate",
     "keras_clinclip.evaluation.finding_labels",
     "keras_clinclip.evaluation.metrics",
@@ -37,7 +36,7 @@ KERAS_MODULES = [
     "keras_clinclip.evaluation.cxr_align",  # uses the tiny preprocessor
     "keras_clinclip.evaluation.embed",
     "keras_clinclip.evaluation.fine_tune",
-    "keras_clinclip.evaluation.localization",
+    "keras_clinclip.evaluation.explain",
     "keras_clinclip.evaluation.similarity_maps",
     "keras_clinclip.evaluation.synthcxr_localization",
     "keras_clinclip.models.clinclip_zero_shot_classifier",

@@ -15,27 +15,27 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TINY = [
     "--dataset=synthetic",
-    "--num_samples=48",
-    "--image_size=32",
-    "--max_length=16",
-    "--image_encoder=tiny",
-    "--text_encoder=tiny",
-    "--embed_dim=16",
-    "--batch_size=8",
+    "--num-samples=48",
+    "--image-size=32",
+    "--max-length=16",
+    "--image-encoder=tiny",
+    "--text-encoder=tiny",
+    "--embed-dim=16",
+    "--batch-size=8",
     "--epochs=1",
-    "--steps_per_epoch=2",
-    "--tensorboard=false",
+    "--steps-per-epoch=2",
+    "--no-tensorboard",
     "--verbose=2",
     "--loss=full",
 ]
 RECIPES = {
     "tensorflow": (
         "train_tf_gpu.py",
-        ["--num_cpu_devices=2"],
+        ["--num-cpu-devices=2"],
         2,
         "MirroredStrategy",
     ),
-    "jax": ("train_jax_tpu.py", ["--num_cpu_devices=2"], 2, "DataParallel"),
+    "jax": ("train_jax_tpu.py", ["--num-cpu-devices=2"], 2, "DataParallel"),
     "torch": ("train_torch.py", [], 1, "one cpu device"),
 }
 
@@ -52,7 +52,7 @@ def test_recipe_trains_on_its_engine(tmp_path):
             str(ROOT / "recipes" / script),
             *TINY,
             *extra,
-            f"--output_dir={tmp_path}",
+            f"--output-dir={tmp_path}",
         ],
         cwd=ROOT,
         env=env,

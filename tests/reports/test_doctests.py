@@ -15,7 +15,7 @@ MODULES = [
     "keras_clinclip.reports.negation",
     "keras_clinclip.reports.graph",
     "keras_clinclip.reports.knowledge_graph",
-    "keras_clinclip.reports.cxr_align",
+    "keras_clinclip.reports.cxr_align_benchmark",
     "keras_clinclip.reports.prepare",
     "keras_clinclip.reports.label_agreement",
 ]

@@ -155,7 +155,7 @@ def _args(**kwargs):
     argv = []
     for key, value in kwargs.items():
         argv += [f"--{key.replace('_', '-')}", str(value)]
-    return parser.parse_args([*argv, "--quiet", "--no-graph"])
+    return parser.parse_args([*argv, "--verbose", "0", "--no-graph"])
 
 
 def test_prepare_reports_agreement(tmp_path, capsys):

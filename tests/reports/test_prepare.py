@@ -36,7 +36,7 @@ def _args(**kwargs):
         argv.append(f"--{key.replace('_', '-')}")
         if value is not True:
             argv.append(str(value))
-    return parser.parse_args(argv + ["--quiet"])
+    return parser.parse_args(argv + ["--verbose", "0"])
 
 
 def _write_csv(path, reports):
@@ -145,7 +145,7 @@ def test_prepare_progress_is_one_updating_line(tmp_path, monkeypatch):
     parser = argparse.ArgumentParser()
     prepare_options.add_arguments(parser)
     argv = ["--reports", str(tmp_path / "in.csv")]
-    argv += ["--out", str(tmp_path / "out.jsonl")]
+    argv += ["--output", str(tmp_path / "out.jsonl")]
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     assert prepare.run(parser.parse_args(argv)) == 0
@@ -156,7 +156,7 @@ def test_prepare_progress_is_one_updating_line(tmp_path, monkeypatch):
     assert summary.startswith("prepared 12 rows")
     terminal.seek(0)
     terminal.truncate()
-    assert prepare.run(parser.parse_args(argv + ["--quiet"])) == 0
+    assert prepare.run(parser.parse_args(argv + ["--verbose", "0"])) == 0
     assert terminal.getvalue().startswith("prepared 12 rows")
 
 
@@ -189,9 +189,10 @@ def test_cli_entry_point(tmp_path):
             "prepare",
             "--reports",
             str(tmp_path / "in.csv"),
-            "--out",
+            "--output",
             str(out),
-            "--quiet",
+            "--verbose",
+            "0",
         ]
     )
     assert code == 0 and len(_read(out)) == 3

@@ -37,7 +37,7 @@ def _prepare(tmp_path, data, capsys):
 
 @pytest.fixture
 def old_output(tmp_path):
-    """An input table and an `--out` holding a previous result."""
+    """An input table and an `--output` holding a previous result."""
     source = tmp_path / "in.csv"
     source.write_text(_table(3))
     out = tmp_path / "out.jsonl"
@@ -55,7 +55,7 @@ def test_out_equal_to_the_input_is_refused(tmp_path, capsys):
     source.write_text(_table(300))
     before = source.read_bytes()
     assert prepare.run(_args(reports=source, out=source)) == 2
-    assert "--out" in capsys.readouterr().err
+    assert "--output" in capsys.readouterr().err
     assert source.read_bytes() == before
 
 

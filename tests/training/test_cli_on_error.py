@@ -16,7 +16,7 @@ import pytest
 
 from keras_clinclip.cli import evaluate as evaluate_options
 from keras_clinclip.cli import train as train_options
-from keras_clinclip.evaluation import cli as evaluate_cli
+from keras_clinclip.evaluation import evaluate as evaluate_cli
 from keras_clinclip.training import train as train_lib
 
 # End to end (subprocesses or whole trainings): in `make test`, not in
@@ -48,12 +48,12 @@ def _table(folder):
 
 def _train_options(table, output_dir, on_error):
     return [
-        "--dataset", str(table), "--image_size", "32",
-        "--image_encoder", "tiny", "--text_encoder", "tiny",
-        "--embed_dim", "16", "--max_length", "16", "--batch_size", "4",
-        "--epochs", "2", "--loss", "clip", "--tensorboard", "false",
-        "--validate", "false", "--verbose", "0",
-        "--output_dir", str(output_dir), "--on_error", on_error,
+        "--dataset", str(table), "--image-size", "32",
+        "--image-encoder", "tiny", "--text-encoder", "tiny",
+        "--embed-dim", "16", "--max-length", "16", "--batch-size", "4",
+        "--epochs", "2", "--loss", "clip", "--no-tensorboard",
+        "--no-validate", "--verbose", "0",
+        "--output-dir", str(output_dir), "--on-error", on_error,
     ]  # fmt: skip
 
 

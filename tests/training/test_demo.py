@@ -28,14 +28,13 @@ def test_quick_demo_learns(tmp_path):
         [
             "demo",
             "--quick",
-            "--output_dir",
+            "--output-dir",
             str(out),
-            "--n_bootstrap",
+            "--bootstrap",
             "0",
             "--verbose",
             "2",
-            "--tensorboard",
-            "false",
+            "--no-tensorboard",
         ]
     )
     assert code == 0

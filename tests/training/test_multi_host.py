@@ -29,23 +29,23 @@ RECIPE = ROOT / "recipes" / "train_jax_tpu.py"
 EPOCHS, STEPS = 2, 4
 FLAGS = [
     "--dataset=synthetic",
-    "--num_samples=64",
-    "--image_encoder=tiny",
-    "--text_encoder=tiny",
-    "--image_size=32",
-    "--max_length=16",
-    "--batch_size=8",
+    "--num-samples=64",
+    "--image-encoder=tiny",
+    "--text-encoder=tiny",
+    "--image-size=32",
+    "--max-length=16",
+    "--batch-size=8",
     f"--epochs={EPOCHS}",
-    f"--steps_per_epoch={STEPS}",
+    f"--steps-per-epoch={STEPS}",
     "--loss=n_dtc",
     # A small step: at 0.01 the float32 differences of the two summation
     # orders grew chaotically to 1.5e-3 in 8 steps on some batch orders; at
     # 5e-4 they stay at 1e-7, while the local-negatives mutation (each
     # process its own batch) still ends 2.5e-3 away.
-    "--learning_rate=0.0005",
-    "--save_freq=1",
-    "--notensorboard",
-    "--novalidate",
+    "--learning-rate=0.0005",
+    "--save-freq=1",
+    "--no-tensorboard",
+    "--no-validate",
     "--verbose=0",
 ]
 TIMEOUT = 240  # seconds for one run of the job
@@ -175,12 +175,12 @@ def start_job(output_dir, dump, processes=2, sleep=0.0, **env):
     (port,) = free_ports(1)
     children = []
     for index in range(processes):
-        flags = list(FLAGS) + [f"--output_dir={output_dir}"]
+        flags = list(FLAGS) + [f"--output-dir={output_dir}"]
         if processes > 1:
             flags += [
-                f"--coordinator_address=127.0.0.1:{port}",
-                f"--num_processes={processes}",
-                f"--process_id={index}",
+                f"--coordinator-address=127.0.0.1:{port}",
+                f"--num-processes={processes}",
+                f"--process-id={index}",
             ]
         children.append(
             start(

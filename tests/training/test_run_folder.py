@@ -83,7 +83,7 @@ def test_cli_prints_one_line_and_exits_1_on_other_options(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     train_options.add_arguments(parser)
     args = parser.parse_args(
-        ["--output_dir", str(tmp_path), "--embed_dim", "32"]
+        ["--output-dir", str(tmp_path), "--embed-dim", "32"]
     )
     assert train_lib.run(args) == 2
     err = capsys.readouterr().err.strip().splitlines()

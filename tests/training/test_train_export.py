@@ -12,30 +12,28 @@ from keras_clinclip.training.export import find_checkpoint
 TINY = [
     "--dataset",
     "synthetic",
-    "--num_samples",
+    "--num-samples",
     "40",
-    "--image_size",
+    "--image-size",
     "32",
-    "--max_length",
+    "--max-length",
     "16",
-    "--image_encoder",
+    "--image-encoder",
     "tiny",
-    "--text_encoder",
+    "--text-encoder",
     "tiny",
-    "--embed_dim",
+    "--embed-dim",
     "16",
-    "--batch_size",
+    "--batch-size",
     "8",
     "--epochs",
     "1",
-    "--steps_per_epoch",
+    "--steps-per-epoch",
     "2",
-    "--tensorboard",
-    "false",
+    "--no-tensorboard",
     "--verbose",
     "0",
-    "--validate",
-    "false",
+    "--no-validate",
     "--loss",
     "n_dtc",
 ]
@@ -49,7 +47,7 @@ def test_train_then_export_round_trip(tmp_path):
     import keras_hub
 
     run_dir = tmp_path / "run"
-    assert main(["train", *TINY, "--output_dir", str(run_dir)]) == 0
+    assert main(["train", *TINY, "--output-dir", str(run_dir)]) == 0
     assert find_checkpoint(run_dir).name == "final.weights.h5"
     preset = export_preset(run_dir, tmp_path / "exported")
     trained = keras_hub.models.Backbone.from_preset(str(run_dir / "preset"))
