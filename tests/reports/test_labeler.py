@@ -129,6 +129,17 @@ def test_observations_are_chexpert_names_in_csv_order():
         ("No collapse of the left lower lobe.", "Atelectasis", 0.0),
         ("No interval enlargement of the heart.", "Cardiomegaly", 1.0),
         ("Cardiomegaly, no further enlargement.", "Cardiomegaly", 1.0),
+        # a caveat on what the study can show is no finding and no negation
+        (
+            "Please note that nondisplaced fractures may not be demonstrated.",
+            "Fracture",
+            -1.0,
+        ),
+        (
+            "Small pneumothorax may not be seen on the supine view.",
+            "Pneumothorax",
+            -1.0,
+        ),
     ],
 )
 def test_sentence_labels(sentence, finding, expected):
