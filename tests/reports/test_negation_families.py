@@ -127,6 +127,32 @@ def test_in_place_keeps_the_rest_of_the_sentence():
     assert out == "The heart size is not enlarged."
 
 
+@pytest.mark.parametrize(
+    "report, finding, expected",
+    [
+        # a measurement goes with the mention
+        (
+            "A 5 mm stable right apical nodule.",
+            "Lung Lesion",
+            "Right apical nodule is not present.",
+        ),
+        # "no" only after a word it can follow, else the sentence restarts
+        (
+            "There is a vague nodular like opacity in the right midlung.",
+            "Lung Opacity",
+            "No opacity in the right midlung.",
+        ),
+        (
+            "There is a small left effusion.",
+            "Pleural Effusion",
+            "There is no left effusion.",
+        ),
+    ],
+)
+def test_in_place_negation_reads_as_english(report, finding, expected):
+    assert negate_finding(report, finding, family="in_place") == expected
+
+
 def test_rejected_negations_raise_and_are_counted():
     report = "Heart size is top normal."
     with pytest.raises(NegationRejectedError, match="in_place"):
