@@ -376,8 +376,14 @@ def read_prepared(path, num_negations=1, graphs=True, on_error="raise"):
                 math.nan if row["labels"].get(n) is None else row["labels"][n]
                 for n in names
             ]
-            picked = choose_negated(row["id"], labeler, k)
             texts = {v["finding"]: v["report"] for v in row["negations"]}
+            # As study_text_columns: a rejected negation (absent from
+            # "negations") gives its place to the next finding.
+            picked = [
+                f
+                for f in choose_negated(row["id"], labeler, len(names))
+                if f in texts
+            ][:k]
             omitted = {v["finding"]: v["report"] for v in row["omissions"]}
             out["id"].append(str(row["id"]))
             out["image_path"].append(str(row["image_path"]))

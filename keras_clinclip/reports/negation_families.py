@@ -157,6 +157,17 @@ _TAIL = re.compile(
     r"improved)\b)+",
     re.IGNORECASE,
 )
+# Measurements in front of a mention ("a 5 mm nodule") go with it.
+_MEASURE = re.compile(
+    r"^(?:\d+(?:\.\d+)?(?:-?(?:mm|cm))?|mm|cm|x|by)$", re.IGNORECASE
+)
+# The words after which "no <finding>" reads as English ("there is no",
+# "with no", "and no"); after any other the sentence starts afresh
+# ("A vague nodular like opacity" -> "No opacity", not "... like no ...").
+_BEFORE_NO = frozenset(
+    "is are was were with of and or there but shows show showing "
+    "demonstrates demonstrating reveals revealing".split()
+)
 _COPULA = re.compile(
     r"\b(is|are|appears?|remains?)\s+(?:(?:mildly|moderately|markedly|"
     r"slightly|minimally|severely|again|now|still|somewhat)\s+)*",
@@ -183,11 +194,24 @@ def _in_place(site):
         side_words = []
         while words and words[-1] == "":
             words.pop()
-        while words and words[-1].lower().strip(",") in _MODIFIERS | _SIDES:
+        while words and (
+            words[-1].lower().strip(",") in _MODIFIERS | _SIDES
+            or _MEASURE.match(words[-1])
+        ):
             word = words.pop()
             if word.lower() in _SIDES:
                 side_words.insert(0, word.lower())
         lead = " ".join(words)
+        if (
+            lead
+            and lead[-1] not in ",;:"
+            and words[-1].lower() not in (_BEFORE_NO)
+        ):
+            # Start afresh, keeping the side ("Left lung opacity" -> "No
+            # left opacity").
+            lead = ""
+            dropped = [w.lower().strip(",") for w in words]
+            side_words = [w for w in dropped if w in _SIDES] + side_words
         tail = _TAIL.sub("", sentence[end:])
         core = " ".join([*side_words, mention.lower()])
         negated = f"{lead} no {core}" if lead else f"No {core}"

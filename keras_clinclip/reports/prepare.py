@@ -7,8 +7,14 @@ and a report column. Each output line is one JSON object:
 
     {"id", "report", "sections", "sentences", "labels" (NaN as null),
      "positive_findings", "negations": [{"finding", "report"}],
-     "omissions": [{"finding", "report"}], "graph", "error",
-     "image_path", "split", "table_labels"}
+     "omissions": [{"finding", "report"}], "rejected_negations":
+     [{"finding", "error"}], "graph", "error", "image_path", "split",
+     "table_labels"}
+
+A positive finding whose negation the labeler check rejects
+(`NegationRejectedError`) is left out of "negations" and "omissions" and
+listed in "rejected_negations" with the reason; the rest of the row is
+kept, and training negates another of the study's findings instead.
 
 `image_path` (absolute; from `--image-column`, relative paths starting at
 `--image-root` or the input's folder), `split` (the input's `split`
@@ -56,6 +62,7 @@ from keras_clinclip.reports.label_agreement import agreement_report
 from keras_clinclip.reports.label_agreement import read_reference_labels
 from keras_clinclip.reports.labeler import label_report
 from keras_clinclip.reports.labeler import positive_findings
+from keras_clinclip.reports.negation import NegationRejectedError
 from keras_clinclip.reports.negation import negate_finding
 from keras_clinclip.reports.negation import omit_finding
 from keras_clinclip.reports.sections import split_sections
@@ -228,22 +235,61 @@ def process_report(
                 k: (None if math.isnan(v) else v) for k, v in labels.items()
             },
             "positive_findings": findings,
-            "negations": [
-                {"finding": f, "report": negate_finding(text, f, seed=seed)}
-                for f in findings
-            ],
-            "omissions": [
+        }
+        negated, rejected = negations_of(text, findings, seed)
+        record.update(
+            negations=[{"finding": f, "report": r} for f, r in negated],
+            omissions=[
                 {"finding": f, "report": omit_finding(text, f)}
                 for f in findings
             ],
-            "error": None,
-        }
+            rejected_negations=rejected,
+            error=None,
+        )
         if graph:
             arrays = graph_to_arrays(report_graph(text), max_nodes, typed=True)
             record["graph"] = _sparse_graph(arrays, max_nodes)
         return record
     except Exception as error:  # noqa: BLE001 - reported per row
         return {"id": report_id, "error": str(error) or type(error).__name__}
+
+
+def negations_of(text, findings, seed=0, limit=None):
+    """The negated reports of `findings`, skipping the rejected ones.
+
+    A finding whose negation the labeler check rejects
+    (`NegationRejectedError`) is skipped and reported, so that one odd
+    sentence never costs a study its labels or its other negations.
+
+    Args:
+        text: the report.
+        findings: observation names to negate, in order.
+        seed: the phrasing seed of `negate_finding`.
+        limit: stop after this many negations (`None`: all).
+
+    Returns:
+        `(negated, rejected)`: a list of `(finding, negated report)` and a
+        list of `{"finding", "error"}` dicts.
+
+    Example:
+    >>> negated, rejected = negations_of(
+    ...     "Blunting of the costophrenic angle with hydropneumothorax. "
+    ...     "Mild cardiomegaly.", ["Pneumothorax", "Cardiomegaly"])
+    >>> negated
+    [('Cardiomegaly', 'Blunting of the costophrenic angle with \
+hydropneumothorax. The heart is not enlarged.')]
+    >>> [r["finding"] for r in rejected]
+    ['Pneumothorax']
+    """
+    negated, rejected = [], []
+    for finding in findings:
+        if limit is not None and len(negated) >= limit:
+            break
+        try:
+            negated.append((finding, negate_finding(text, finding, seed=seed)))
+        except NegationRejectedError as error:
+            rejected.append({"finding": finding, "error": str(error)})
+    return negated, rejected
 
 
 def study_seed(report_id):
@@ -318,11 +364,15 @@ def study_text_columns(
     labels = np.asarray(
         [found[name] for name in CHEXPERT_OBSERVATIONS], np.float32
     )
-    chosen = choose_negated(report_id, labels, num_negations)
+    # Every positive in the seeded order; a rejected negation gives its
+    # place to the next finding.
+    order = choose_negated(report_id, labels, len(labels))
+    negated, _ = negations_of(text, order, seed, limit=int(num_negations))
+    chosen = [f for f, _ in negated]
     out = {
         "labels": labels,
         "negated_findings": chosen,
-        "negations": [negate_finding(text, f, seed=seed) for f in chosen],
+        "negations": [r for _, r in negated],
         "omissions": [omit_finding(text, f) for f in chosen],
     }
     if graph:

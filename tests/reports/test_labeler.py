@@ -101,6 +101,45 @@ def test_observations_are_chexpert_names_in_csv_order():
         ),
         ("Healed left rib fractures.", "Fracture", 1.0),
         ("No acute fracture.", "Fracture", 0.0),
+        # "No X of the Y": "no enlargement of" negates, while "no interval
+        # enlargement" speaks of change and keeps the finding
+        ("No enlargement of the heart.", "Cardiomegaly", 0.0),
+        ("There is no enlargement of the heart.", "Cardiomegaly", 0.0),
+        (
+            "No significant enlargement of the cardiac silhouette.",
+            "Cardiomegaly",
+            0.0,
+        ),
+        (
+            "No enlargement of the mediastinum.",
+            "Enlarged Cardiomediastinum",
+            0.0,
+        ),
+        (
+            "No enlargement of the cardiomediastinal silhouette.",
+            "Enlarged Cardiomediastinum",
+            0.0,
+        ),
+        (
+            "No widening of the mediastinum.",
+            "Enlarged Cardiomediastinum",
+            0.0,
+        ),
+        ("No blunting of the costophrenic angles.", "Pleural Effusion", 0.0),
+        ("No collapse of the left lower lobe.", "Atelectasis", 0.0),
+        ("No interval enlargement of the heart.", "Cardiomegaly", 1.0),
+        ("Cardiomegaly, no further enlargement.", "Cardiomegaly", 1.0),
+        # a caveat on what the study can show is no finding and no negation
+        (
+            "Please note that nondisplaced fractures may not be demonstrated.",
+            "Fracture",
+            -1.0,
+        ),
+        (
+            "Small pneumothorax may not be seen on the supine view.",
+            "Pneumothorax",
+            -1.0,
+        ),
     ],
 )
 def test_sentence_labels(sentence, finding, expected):

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.backend_independent
 
 FINDINGS = CHEXPERT_OBSERVATIONS[1:]
 # The most a family may reject on the IU test split (measured: in_place
-# 4.5%, the others 0%; see docs/reports.md).
+# 4.8%, the others 0%; see docs/reports.md).
 MAX_REJECTED = 0.06
 
 
@@ -125,6 +125,32 @@ def test_in_place_keeps_the_rest_of_the_sentence():
         "The heart size is mildly enlarged.", "Cardiomegaly", family="in_place"
     )
     assert out == "The heart size is not enlarged."
+
+
+@pytest.mark.parametrize(
+    "report, finding, expected",
+    [
+        # a measurement goes with the mention
+        (
+            "A 5 mm stable right apical nodule.",
+            "Lung Lesion",
+            "Right apical nodule is not present.",
+        ),
+        # "no" only after a word it can follow, else the sentence restarts
+        (
+            "There is a vague nodular like opacity in the right midlung.",
+            "Lung Opacity",
+            "No opacity in the right midlung.",
+        ),
+        (
+            "There is a small left effusion.",
+            "Pleural Effusion",
+            "There is no left effusion.",
+        ),
+    ],
+)
+def test_in_place_negation_reads_as_english(report, finding, expected):
+    assert negate_finding(report, finding, family="in_place") == expected
 
 
 def test_rejected_negations_raise_and_are_counted():

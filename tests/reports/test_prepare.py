@@ -13,6 +13,7 @@ import pytest
 from keras_clinclip import utils
 from keras_clinclip.cli import main as cli_main
 from keras_clinclip.cli import prepare as prepare_options
+from keras_clinclip.data.prepared_text import read_prepared
 from keras_clinclip.reports import GRAPH_FEATURE_DIM
 from keras_clinclip.reports import graph_arrays_from_record
 from keras_clinclip.reports import graph_to_arrays
@@ -196,3 +197,41 @@ def test_cli_entry_point(tmp_path):
         ]
     )
     assert code == 0 and len(_read(out)) == 3
+
+
+# The labeler check rejects every templates negation of the pneumothorax
+# in its first sentence ("hydropneumothorax" is also an effusion).
+REJECTED = (
+    "Blunting of the costophrenic angle with hydropneumothorax. "
+    "Mild cardiomegaly."
+)
+
+
+def test_rejected_negation_keeps_the_row_and_the_other_negations(tmp_path):
+    path = tmp_path / "in.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "report", "image_path"])
+        writer.writerow(["s2", REJECTED, "a.png"])
+        writer.writerow(["s3", GOOD[0], "b.png"])
+    out = tmp_path / "out.jsonl"
+    assert prepare.run(_args(reports=path, out=out)) == 0
+    row = _read(out)[0]
+    assert row["error"] is None
+    assert row["labels"]["Pneumothorax"] == 1.0
+    assert [r["finding"] for r in row["rejected_negations"]] == ["Pneumothorax"]
+    assert "'Pneumothorax'" in row["rejected_negations"][0]["error"]
+    negated = [n["finding"] for n in row["negations"]]
+    assert negated == ["Cardiomegaly", "Pleural Effusion"]
+    assert _read(out)[1]["rejected_negations"] == []
+    # Study "s2" would negate the pneumothorax first: the next finding in
+    # its seeded order takes its place, in both training paths.
+    labels = [row["labels"][n] for n in prepare.CHEXPERT_OBSERVATIONS]
+    labels = [np.nan if v is None else v for v in labels]
+    assert prepare.choose_negated("s2", labels, 1) == ["Pneumothorax"]
+    columns = prepare.study_text_columns("s2", REJECTED, 1, graph=False)
+    assert columns["negated_findings"] == ["Cardiomegaly"]
+    assert columns["negations"] == [row["negations"][0]["report"]]
+    records, _ = read_prepared(out)
+    assert records["negated_findings"][0] == ["Cardiomegaly"]
+    assert records["negations"][0] == columns["negations"]
