@@ -95,6 +95,9 @@ def test_page_examples_run(page, tmp_path):
         ),
     )
     env.pop("PYTHONPATH") if not env["PYTHONPATH"] else None
+    if page.name in QUIET_PAGES:
+        # As a user runs it: not with the suite's C++ log level (conftest).
+        env.pop("TF_CPP_MIN_LOG_LEVEL", None)
     result = subprocess.run(
         [sys.executable, str(script)],
         cwd=tmp_path,
