@@ -24,13 +24,18 @@ import importlib
 import os
 import sys
 
+from keras_clinclip import quiet_import
 from keras_clinclip.version import __version__
 
 # TensorFlow's C++ log lines (INFO at import, "cuInit" on a machine without
 # a GPU, grappler's PredictCost errors) tell a user nothing to act on; real
 # failures still raise Python errors. Set before TensorFlow is first
-# imported; `TF_CPP_MIN_LOG_LEVEL=0` brings them back.
+# imported; `TF_CPP_MIN_LOG_LEVEL=0` brings them back. The lines TensorFlow
+# 2.21 writes at import whatever this says are kept off the terminal by
+# `quiet_import` when the Keras classes are registered; JAX's `cuInit`
+# error on a machine without a GPU is not provoked.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+quiet_import.set_jax_platform()
 
 # Submodules load on first attribute access, so that `keras_clinclip.reports`
 # (pure Python) stays cheap. `keras_clinclip.models` registers the Keras
@@ -61,6 +66,8 @@ def __dir__():
 
 def _register_keras_objects():
     """Import the modules that register Keras serializables."""
+    # Keras (TensorFlow backend) and KerasHub import TensorFlow: first.
+    quiet_import.import_tensorflow_quietly()
     for name in ("losses", "layers", "models"):
         try:
             importlib.import_module(f"keras_clinclip.{name}")

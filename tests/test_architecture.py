@@ -33,7 +33,15 @@ NAME = "keras_clinclip"
 
 # Bottom first. A module belongs to the first entry that prefixes its name.
 LAYERS = (
-    ("version", "chexpert", "file_writes", "utils", "tables", "errors"),
+    (
+        "version",
+        "chexpert",
+        "file_writes",
+        "utils",
+        "tables",
+        "errors",
+        "quiet_import",
+    ),
     ("backend",),
     ("reports",),
     ("data",),

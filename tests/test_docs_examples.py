@@ -32,6 +32,34 @@ def test_python_blocks_are_found():
     assert python_blocks(text) == ["x = 1\n", "y = x\n"]
 
 
+# Pages whose examples must run without a warning or error line (issue 25):
+# the README's is the first thing a user runs.
+QUIET_PAGES = {"README.md"}
+# A warning or an error of Python, absl/TensorFlow's C++ logs ("W0000 ...",
+# "E0000 ...", "I0000 ..."), a traceback.
+NOISE = re.compile(
+    r"warn|error|traceback|exception|^[IWEF]\d{4} |absl|cuda|onednn", re.I
+)
+
+
+def noise_lines(text):
+    """The lines of a run's output that a user would have to ignore."""
+    return [
+        line for line in text.splitlines(keepends=True) if NOISE.search(line)
+    ]
+
+
+@pytest.mark.backend_independent
+def test_noise_lines_are_found():
+    text = (
+        "SoftLabelContrastive: soft-target sources from the batch: text.\n"
+        "I0000 00:00:1.0 1 port.cc:153] oneDNN custom operations are on.\n"
+        "x.py:74: UserWarning: `shuffle=True` was passed\n"
+        "1/2 - loss: 7.4\n"
+    )
+    assert len(noise_lines(text)) == 2
+
+
 PAGES_WITH_CODE = [p for p in PAGES if python_blocks(p.read_text())]
 # Pages whose examples compute nothing with Keras (pure Python): once.
 PURE_PAGES = {"reports.md"}
@@ -72,6 +100,9 @@ def test_page_examples_run(page, tmp_path):
         ),
     )
     env.pop("PYTHONPATH") if not env["PYTHONPATH"] else None
+    if page.name in QUIET_PAGES:
+        # As a user runs it: not with the suite's C++ log level (conftest).
+        env.pop("TF_CPP_MIN_LOG_LEVEL", None)
     result = subprocess.run(
         [sys.executable, str(script)],
         cwd=tmp_path,
@@ -83,3 +114,6 @@ def test_page_examples_run(page, tmp_path):
     assert result.returncode == 0, (
         f"{page.name}: an example failed\n" + result.stderr[-4000:]
     )
+    if page.name in QUIET_PAGES:
+        noise = noise_lines(result.stdout + result.stderr)
+        assert not noise, f"{page.name}: a user would see\n" + "".join(noise)

@@ -183,7 +183,14 @@ def raise_image_errors(dataset, log):
             self.error_log.fatal = None
             return _Iterator(base.__iter__(self), self.error_log)
 
-        _CLASSES[base] = type(base.__name__, (base,), {"__iter__": __iter__})
+        # Same name and module as TensorFlow's class: code that tells a
+        # dataset by its class's module (`fit`'s `shuffle` default) still
+        # sees a `tf.data.Dataset`.
+        _CLASSES[base] = type(
+            base.__name__,
+            (base,),
+            {"__iter__": __iter__, "__module__": base.__module__},
+        )
     dataset.__class__ = _CLASSES[base]
     dataset.error_log = log
     return dataset

@@ -26,6 +26,7 @@ import keras
 from keras import ops
 
 from keras_clinclip.backend import collectives
+from keras_clinclip.backend import compile_guard
 from keras_clinclip.losses import batch as batch_lib
 from keras_clinclip.losses import chunking
 from keras_clinclip.losses import functional
@@ -84,6 +85,9 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
     col_key = "text_embeddings"
     uses_bias = False
     takes_negations = True
+    # Reads whole `y_true`/`y_pred` dicts: Keras's own `compile`, which
+    # gives a loss one output, says so at once (`compile_guard`).
+    takes_whole_dicts = True
 
     def __init__(
         self,
@@ -105,6 +109,7 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
         # The loss always computes in float32, whatever the inputs' dtype.
         super().__init__(name=name, reduction=reduction, dtype="float32")
         del dtype
+        compile_guard.install()
         self._sources, self._weights = targets.check_sources(
             sources, source_weights
         )
@@ -206,6 +211,11 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
         if self.fixed_logit_scale is None:
             keys.append("logit_scale")
         return tuple(keys)
+
+    @property
+    def required_outputs(self):
+        """The `y_pred` entries every call reads, whatever the batch."""
+        return tuple(self._needed_keys((), {})[1])
 
     @property
     def uses_training_step(self):

@@ -24,8 +24,72 @@ def _as_loss_list(loss):
 
 
 def _is_tf_dataset(x):
-    module = type(x).__module__ or ""
-    return module.startswith("tensorflow") and hasattr(x, "element_spec")
+    return hasattr(x, "element_spec") and any(
+        (base.__module__ or "").startswith("tensorflow")
+        for base in type(x).__mro__
+    )
+
+
+def _batch_keys(x):
+    """The input keys of a dict batch (or of a dataset's batches)."""
+    if _is_tf_dataset(x):
+        x = x.element_spec
+        x = x[0] if isinstance(x, tuple) and x else x
+    return sorted(x) if isinstance(x, dict) else None
+
+
+def check_batch_keys(model, x):
+    """Raises when a functional model's dict inputs miss batch keys.
+
+    Keras matches a dict batch to a functional model's dict inputs by
+    position in the sorted keys, so a batch key the model does not
+    declare shifts every later input (Keras then says "Invalid input
+    shape ... 'token_ids' (16, 1, 32)", or trains on the wrong arrays).
+    Models with their own `call` (`ClinCLIPBackbone` picks its keys) and
+    Tasks with a preprocessor are not checked.
+
+    Args:
+        model: a Keras model.
+        x: what `fit`/`evaluate`/`predict` were given.
+
+    Example:
+    >>> import keras
+    >>> a = keras.Input((2,), name="images")
+    >>> model = keras.Model({"images": a}, keras.layers.Dense(1)(a))
+    >>> check_batch_keys(model, {"images": None})
+    >>> try:
+    ...     check_batch_keys(model, {"images": None, "token_ids": None})
+    ... except ValueError as error:
+    ...     print(str(error)[:60])
+    Functional declares the inputs ['images'] but the batches ha
+    """
+    declared = getattr(model, "_inputs_struct", None)
+    if not isinstance(declared, dict):
+        return
+    if getattr(type(model).call, "__qualname__", "") != "Functional.call":
+        return
+    if getattr(model, "preprocessor", None) is not None:
+        return
+    keys = _batch_keys(x)
+    if keys is None or set(keys) == set(declared):
+        return
+    extra = [key for key in keys if key not in declared]
+    missing = sorted(key for key in declared if key not in keys)
+    fixes = []
+    if extra:
+        fixes.append(
+            f"declare {extra} too (`keras.Input(shape, name=key)` in the "
+            "inputs dict), or drop them from the batch (`dataset.map("
+            "lambda x, y: ({k: x[k] for k in KEYS}, y))`)"
+        )
+    if missing:
+        fixes.append(f"the batches lack {missing}")
+    raise ValueError(
+        f"{type(model).__name__} declares the inputs {sorted(declared)} but "
+        f"the batches have {keys}: " + "; ".join(fixes) + ". Keras matches "
+        "dict inputs by position, so every key must be declared "
+        "(docs/training.md, 'Your own model')."
+    )
 
 
 def _output_names(model):
@@ -150,14 +214,17 @@ class ContrastiveLossMixin(KerasCompatMixin):
         # is True, its default: the datasets shuffle themselves.
         if shuffle is None:
             shuffle = not _is_tf_dataset(x)
+        check_batch_keys(self, x)
         with images_errors_raised(x, kwargs.get("validation_data")):
             return super().fit(x, y, *args, shuffle=shuffle, **kwargs)
 
     def evaluate(self, x=None, *args, **kwargs):
+        check_batch_keys(self, x)
         with images_errors_raised(x):
             return super().evaluate(x, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
+        check_batch_keys(self, x)
         with images_errors_raised(x):
             return super().predict(x, *args, **kwargs)
 
