@@ -11,6 +11,7 @@ import dataclasses
 import json
 import pathlib
 
+from keras_clinclip.reports.negation_families import TRAINING_FAMILIES
 from keras_clinclip.reports.negation_mix import parse_families
 from keras_clinclip.training.config_checks import FIELD_RANGES
 from keras_clinclip.training.config_checks import FIELD_TYPES
@@ -143,8 +144,12 @@ class TrainingConfig:
             negations (`NegationOptions(balance=True)`). Default `True`.
         negation_families: the negation generator families that write the
             training negations, comma-separated
-            (`keras_clinclip.reports.negation_families`); empty keeps the
-            dataset's own negated reports. Default `''`.
+            (`keras_clinclip.reports.negation_families`), applied to
+            records that carry `negated_findings`; empty keeps the dataset's
+            own negated reports (a table's radiologist-written negations).
+            Default `'in_place,resolution,vocabulary,synonyms'`: every family
+            but `templates`, which the CXR-Align benchmark then scores
+            cross-family.
         on_error: `raise` stops at the first bad record (empty report, bad
             label, missing file) or unreadable image, naming its row and file;
             `skip` leaves such samples out and counts them
@@ -225,9 +230,9 @@ class TrainingConfig:
         True, "the same number of negations in every batch"
     )
     negation_families: str = _field(
-        "",
-        "negation generator families of training, comma-separated (e.g. "
-        "templates,in_place); empty: the dataset's own negations",
+        TRAINING_FAMILIES,
+        "negation generator families of training, comma-separated; empty "
+        "(--negation-families '') keeps the dataset's own negations",
     )
     on_error: str = _field(
         "raise",

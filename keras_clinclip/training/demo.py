@@ -260,7 +260,8 @@ def run_demo(config, quick=False, baseline=True, n_bootstrap=200):
         save_calibration_to_preset(
             result["calibration"], out / "preset", fitted_on="validate"
         )
-    # The dataset's own negations (IU, synthetic) are the templates'.
+    # Empty families: the dataset's own negations (IU, synthetic), the
+    # templates'.
     families = cross_family_cxr_align(
         trained_run.model,
         preprocessor,
