@@ -7,7 +7,7 @@ Measures, on this machine and in one run:
      negations, graph arrays), from in-memory images (the IU default) and
      from PNG files on disk;
   3. `model.fit` images/s of the default model
-     (`ClinCLIPBackbone.from_towers()` defaults) at the same batch size;
+     (`clinclip_from_towers()` defaults) at the same batch size;
 and prints the ratio pipeline / step (target: >= 3).
 
     KERAS_BACKEND=tensorflow python benchmarks/bench_data.py [--batch 32]
@@ -55,8 +55,9 @@ def main():
     from keras_clinclip.data import SynthCXR
     from keras_clinclip.data import make_dataset
     from keras_clinclip.data import synthetic_pairs
-    from keras_clinclip.models import ClinCLIPBackbone
+    from keras_clinclip.models import ClinCLIPGraphEncoder
     from keras_clinclip.models import ClinCLIPPreprocessor
+    from keras_clinclip.models import clinclip_from_towers
 
     size, batch = 224, args.batch
     print(
@@ -122,8 +123,10 @@ def main():
         return
     from keras_clinclip.reports import GRAPH_FEATURE_DIM
 
-    model = ClinCLIPBackbone.from_towers(
-        image_size=size, num_negations=2, graph_feature_dim=GRAPH_FEATURE_DIM
+    model = clinclip_from_towers(
+        image_size=size,
+        num_negations=2,
+        graph_encoder=ClinCLIPGraphEncoder(GRAPH_FEATURE_DIM),
     )
     model.compile()
     steps = args.fit_steps

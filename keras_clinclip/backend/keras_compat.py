@@ -8,8 +8,9 @@ gone; then set `fixed_in` and the workaround switches itself off.
 
 The workarounds reach users without any call: `ContrastiveLossMixin`
 (hence `ClinCLIPBackbone`, `ClinCLIPPretrainer` and `ContrastiveModel`)
-inherits `KerasCompatMixin`, and `compile` patches the optimizer it is
-given. `patch_model` applies the same fixes to another model instance.
+inherits `KerasCompatMixin`, and its `compile` patches the optimizer it is
+given (`_patch_compiled_optimizer`). `patch_model` applies the same fixes
+to another model instance.
 
 `KERAS_CLINCLIP_WORKAROUNDS_OFF=name,name` switches workarounds off (to
 check whether the installed Keras still needs them).
@@ -294,8 +295,9 @@ class KerasCompatMixin:
             return _rank_one_logs(logs)
         return logs
 
-    def compile(self, *args, **kwargs):
-        super().compile(*args, **kwargs)
+    def _patch_compiled_optimizer(self):
+        # Called by `ContrastiveLossMixin.compile` after Keras's compile
+        # (not a `compile` of its own: one `compile` per model class).
         strategy = _strategy(self)
         optimizer = getattr(self, "optimizer", None)
         if strategy is not None and optimizer is not None:

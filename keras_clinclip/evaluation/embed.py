@@ -3,8 +3,10 @@
 The evaluation metrics work on numpy embeddings. `embed_images(backbone,
 images, preprocessor)` and `embed_texts(backbone, texts, preprocessor)`
 preprocess raw radiographs and strings batch by batch (the preprocessor's
-`convert_images` and `tokenize`) and call `backbone.encode_images` /
-`backbone.encode_texts` (any object with those methods). The encoder
+`convert_images` and `tokenize`) and encode them with
+`numpy_encoder(backbone, kind)`: a `ClinCLIPBackbone` with the module
+functions below, any other object with its own `encode_images` /
+`encode_texts` method. The encoder
 itself, `encode_images(backbone, images)` and `encode_texts(backbone,
 token_ids, padding_mask)` (L2-normalised projected embeddings of tower
 inputs), is written once, in `keras_clinclip.models.clinclip_batch_encoder`,
@@ -21,6 +23,7 @@ from keras_clinclip.data import decode_image
 from keras_clinclip.models.clinclip_batch_encoder import encode_images
 from keras_clinclip.models.clinclip_batch_encoder import encode_texts
 from keras_clinclip.models.clinclip_batch_encoder import in_batches
+from keras_clinclip.models.clinclip_batch_encoder import numpy_encoder
 from keras_clinclip.models.clinclip_batch_encoder import pad_rows as _pad_rows
 from keras_clinclip.models.clinclip_batch_encoder import to_numpy as _to_numpy
 from keras_clinclip.models.clinclip_batch_encoder import unit_rows
@@ -47,8 +50,8 @@ def embed_images(
     """L2-normalised image embeddings as a float32 numpy array.
 
     Args:
-        backbone: an object with `encode_images(images)` (a
-            `ClinCLIPBackbone`).
+        backbone: a `ClinCLIPBackbone`, or an object with
+            `encode_images(images)`.
         images: an array of images, first axis the batch (raw radiographs
             when a preprocessor is given, converted tower inputs otherwise).
         preprocessor: optional object with `convert_images(images)`.
@@ -72,11 +75,13 @@ def embed_images(
     if len(images) == 0:
         raise ValueError("embed_images got no images")
 
+    encode = numpy_encoder(backbone, "images")
+
     def run(start, stop, size):
         batch = images[start:stop]
         if preprocessor is not None:
             batch = preprocessor.convert_images(batch)
-        return backbone.encode_images(_pad_rows(_to_numpy(batch), size))
+        return encode(_pad_rows(_to_numpy(batch), size))
 
     bar = _progress(len(images), progress, "Embedding images")
     return unit_rows(in_batches(run, len(images), batch_size, bar))
@@ -86,7 +91,8 @@ def embed_texts(backbone, texts, preprocessor, batch_size=64, progress=False):
     """L2-normalised text embeddings as a float32 numpy array.
 
     Args:
-        backbone: an object with `encode_texts(token_ids, padding_mask)`.
+        backbone: a `ClinCLIPBackbone`, or an object with
+            `encode_texts(token_ids, padding_mask)`.
         texts: a list of strings.
         preprocessor: an object with `tokenize(texts)` returning
             `{"token_ids", "padding_mask"}`.
@@ -114,9 +120,11 @@ def embed_texts(backbone, texts, preprocessor, batch_size=64, progress=False):
     if not texts:
         raise ValueError("embed_texts got no texts")
 
+    encode = numpy_encoder(backbone, "texts")
+
     def run(start, stop, size):
         tokens = preprocessor.tokenize(texts[start:stop])
-        return backbone.encode_texts(
+        return encode(
             _pad_rows(_to_numpy(tokens["token_ids"]), size),
             _pad_rows(_to_numpy(tokens["padding_mask"]), size),
         )

@@ -1,6 +1,8 @@
 """Models: ClinCLIPBackbone, preprocessor, tasks, ContrastiveModel."""
 
 from keras_clinclip.models.clinclip_backbone import ClinCLIPBackbone
+from keras_clinclip.models.clinclip_batch_encoder import encode_images
+from keras_clinclip.models.clinclip_batch_encoder import encode_texts
 from keras_clinclip.models.clinclip_graph_encoder import ClinCLIPGraphEncoder
 from keras_clinclip.models.clinclip_image_classifier import (
     ClinCLIPImageClassifier,
@@ -22,6 +24,7 @@ from keras_clinclip.models.clinclip_tiny import tiny_clinclip_preprocessor
 from keras_clinclip.models.clinclip_tiny import tiny_clinclip_text_encoder
 from keras_clinclip.models.clinclip_tiny import tiny_clinclip_tokenizer
 from keras_clinclip.models.clinclip_tokenizer import ClinCLIPTokenizer
+from keras_clinclip.models.clinclip_towers import clinclip_from_towers
 from keras_clinclip.models.clinclip_towers import minilm_text_encoder
 from keras_clinclip.models.clinclip_towers import minilm_tokenizer
 from keras_clinclip.models.clinclip_towers import small_resnet_image_encoder
@@ -45,6 +48,9 @@ __all__ = [
     "ContrastiveLossMixin",
     "ContrastiveModel",
     "MiniLMBackbone",
+    "clinclip_from_towers",
+    "encode_images",
+    "encode_texts",
     "load_prompts",
     "prompt_pairs",
     "minilm_text_encoder",

@@ -6,15 +6,20 @@ embeddings, through a compiled branch of the backbone (a functional model
 of its `embed_images` / `embed_texts`, sharing its layers, built once per
 backbone and kept here, outside the model) run with `predict_on_batch` on
 batches of one shape (the last padded with copies of its first row).
-`ClinCLIPBackbone.encode_images` / `encode_texts` call these, and
+They are module functions, not backbone methods; `numpy_encoder(model,
+kind)` picks them for a backbone, or the object's own `encode_images` /
+`encode_texts` for other models (test doubles, wrapped models), and
 `keras_clinclip.evaluation.embed` (raw radiographs and report strings)
-builds on them.
+builds on it.
 """
 
+import functools
 import weakref
 
 import keras
 import numpy as np
+
+from keras_clinclip.models import clinclip_inputs as contract
 
 # backbone -> {"image": keras.Model, "text": keras.Model}
 _BRANCHES = weakref.WeakKeyDictionary()
@@ -127,6 +132,7 @@ def encode_images(backbone, images, batch_size=64):
     >>> encode_images(model, images, batch_size=2).shape
     (3, 16)
     """
+    contract.check_images(images, backbone.image_shape)
     images = np.asarray(to_numpy(images), "float32")
     if len(images) == 0:
         return np.zeros((0, backbone.embedding_dim), "float32")
@@ -158,6 +164,8 @@ def encode_texts(backbone, token_ids, padding_mask, batch_size=256):
     >>> encode_texts(model, ids, ids > 0).shape
     (5, 16)
     """
+    limit = getattr(backbone, "max_sequence_length", None)
+    contract.check_tokens(token_ids, "token_ids", 2, limit)
     token_ids = to_numpy(token_ids).astype("int32")
     padding_mask = to_numpy(padding_mask)
     if padding_mask.shape != token_ids.shape:
@@ -179,3 +187,33 @@ def encode_texts(backbone, token_ids, padding_mask, batch_size=256):
         )
 
     return unit_rows(in_batches(run, len(token_ids), batch_size))
+
+
+def numpy_encoder(model, kind):
+    """The numpy encoder of `model` for `"images"` or `"texts"`.
+
+    The object's own `encode_images` / `encode_texts` method when it has
+    one (a model that is not a `ClinCLIPBackbone`, a test double), else
+    this module's `encode_images` / `encode_texts` bound to it.
+
+    Args:
+        model: a `ClinCLIPBackbone`, or an object with the method.
+        kind: `"images"` or `"texts"`.
+
+    Returns:
+        A callable: `(images)` or `(token_ids, padding_mask)` to a
+        `(N, d)` array.
+
+    Example:
+    >>> from keras_clinclip.models import tiny_clinclip_backbone
+    >>> encode = numpy_encoder(tiny_clinclip_backbone(), "images")
+    >>> encode(np.zeros((2, 32, 32, 3), "float32")).shape
+    (2, 16)
+    """
+    if kind not in ("images", "texts"):
+        raise ValueError(f"`kind` must be 'images' or 'texts'; got {kind!r}.")
+    method = getattr(model, f"encode_{kind}", None)
+    if method is not None:
+        return method
+    function = encode_images if kind == "images" else encode_texts
+    return functools.partial(function, model)

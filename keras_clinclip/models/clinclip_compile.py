@@ -81,10 +81,12 @@ def scalar_logit_scale(y_pred):
 
 
 class ClinCLIPCompileMixin(ContrastiveLossMixin):
-    """`compile` with the ClinCLIP defaults; the losses see whole dicts.
+    """The ClinCLIP compile defaults; the losses see whole dicts.
 
     For `ClinCLIPBackbone` and `ClinCLIPPretrainer` (the Task, whose
-    `backbone` attribute decides the default loss). Before the losses,
+    `backbone` attribute decides the default loss). `compile` is
+    `ContrastiveLossMixin.compile` (defined once); this mixin only
+    supplies its `"auto"` defaults. Before the losses,
     `compute_loss` masks the negation slots a `negation_capacity` dropped
     (`mask_dropped_negations`) and hands the losses the scalar logit
     scale (`scalar_logit_scale`).
@@ -99,26 +101,21 @@ class ClinCLIPCompileMixin(ContrastiveLossMixin):
     'AdamW'
     """
 
-    def compile(
-        self, optimizer="auto", loss="auto", loss_weights=None, **kwargs
-    ):
-        """Configures training; defaults: AdamW and the full ClinCLIP loss.
+    def default_compile_arguments(self, optimizer, loss):
+        """`"auto"`: AdamW (1e-4, weight decay 0.1) and the full loss.
+
+        See the module function `default_compile_arguments`; the Task's
+        `backbone` (or the backbone itself) decides the default loss.
 
         Args:
-            optimizer: `"auto"` (AdamW, learning rate 1e-4, weight decay
-                0.1) or any Keras optimizer.
-            loss: `"auto"` (`SoftLabelContrastive()` plus
-                `GraphAlignment()` with a graph branch, else
-                `SoftLabelContrastive(sources="auto")`), a loss taking
-                `(y_true, y_pred)` dicts, or a list of them.
-            loss_weights: list of floats, one per loss.
-            **kwargs: passed to `keras.Model.compile`.
+            optimizer: `"auto"` or any Keras optimizer.
+            loss: `"auto"`, a loss or a list of losses.
+
+        Returns:
+            `(optimizer, loss)`.
         """
         backbone = getattr(self, "backbone", self)
-        optimizer, loss = default_compile_arguments(backbone, optimizer, loss)
-        super().compile(
-            optimizer=optimizer, loss=loss, loss_weights=loss_weights, **kwargs
-        )
+        return default_compile_arguments(backbone, optimizer, loss)
 
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True

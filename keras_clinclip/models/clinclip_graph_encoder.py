@@ -10,16 +10,23 @@ from keras_clinclip.layers.masked_mean_pooling import MaskedMeanPooling
 class ClinCLIPGraphEncoder(keras.layers.Layer):
     """Encodes padded report graphs into one vector per graph.
 
-    Node features `(B, M, F)` are projected to `hidden_dim`, passed through
+    The graph tower of `ClinCLIPBackbone(graph_encoder=...)`: its
+    `feature_dim` F and `max_nodes` M declare the backbone's graph inputs,
+    as the image tower's input shape declares `images`. Node features
+    `(B, M, F)` are projected to `hidden_dim`, passed through
     `num_layers` residual `GraphConvolution` layers over the symmetric
     normalised adjacency, layer-normalised, and mean-pooled over the valid
     nodes. A graph with no valid node gives a zero vector.
 
     Args:
+        feature_dim: int. Node feature size F of the report graphs
+            (`keras_clinclip.reports.GRAPH_FEATURE_DIM` for the package's).
         hidden_dim: int. Node width inside the encoder (and output size).
         num_layers: int. Number of graph convolutions.
         dropout: float. Dropout on node features between layers.
-        **kwargs: standard `keras.layers.Layer` arguments.
+        max_nodes: int or None. Static number of nodes M (None: any).
+        **kwargs: standard `keras.layers.Layer` arguments (`name`
+            defaults to `"graph_encoder"`).
 
     Call arguments:
         nodes: float `(B, M, F)`.
@@ -28,15 +35,26 @@ class ClinCLIPGraphEncoder(keras.layers.Layer):
 
     Example:
     >>> import numpy as np
-    >>> encoder = ClinCLIPGraphEncoder(hidden_dim=8, num_layers=2)
+    >>> encoder = ClinCLIPGraphEncoder(3, hidden_dim=8, num_layers=2)
     >>> nodes = np.random.rand(2, 5, 3).astype("float32")
     >>> adjacency = np.ones((2, 5, 5), "float32")
     >>> tuple(encoder(nodes, adjacency, np.ones((2, 5), bool)).shape)
     (2, 8)
     """
 
-    def __init__(self, hidden_dim=128, num_layers=2, dropout=0.0, **kwargs):
+    def __init__(
+        self,
+        feature_dim,
+        hidden_dim=128,
+        num_layers=2,
+        dropout=0.0,
+        max_nodes=None,
+        **kwargs,
+    ):
+        kwargs.setdefault("name", "graph_encoder")
         super().__init__(**kwargs)
+        self.feature_dim = int(feature_dim)
+        self.max_nodes = None if max_nodes is None else int(max_nodes)
         self.hidden_dim = int(hidden_dim)
         self.num_layers = int(num_layers)
         self.dropout = float(dropout)
@@ -88,9 +106,11 @@ class ClinCLIPGraphEncoder(keras.layers.Layer):
         config = super().get_config()
         config.update(
             {
+                "feature_dim": self.feature_dim,
                 "hidden_dim": self.hidden_dim,
                 "num_layers": self.num_layers,
                 "dropout": self.dropout,
+                "max_nodes": self.max_nodes,
             }
         )
         return config

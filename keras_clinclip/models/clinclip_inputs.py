@@ -16,22 +16,19 @@ GRAPH_KEYS = ("graph_nodes", "graph_adjacency", "graph_node_mask")
 TEXT_POOLING = ("mean", "cls", "pooled")
 
 
-def check_arguments(
-    text_pooling, num_negations, graph_encoder, graph_feature_dim
-):
+def check_arguments(text_pooling, num_negations, graph_encoder):
     """Checks the backbone's arguments; returns `num_negations` as int.
 
     Args:
         text_pooling: one of `TEXT_POOLING`.
         num_negations: int >= 0 or None.
-        graph_encoder: a layer or None.
-        graph_feature_dim: int or None (needed with a `graph_encoder`).
+        graph_encoder: None or a layer with a `feature_dim` (F).
 
     Returns:
         int K.
 
     Example:
-    >>> check_arguments("mean", None, None, None)
+    >>> check_arguments("mean", None, None)
     0
     """
     if text_pooling not in TEXT_POOLING:
@@ -42,22 +39,20 @@ def check_arguments(
     num_negations = int(num_negations or 0)
     if num_negations < 0:
         raise ValueError(f"`num_negations` must be >= 0. Got {num_negations}.")
-    if graph_encoder is not None and graph_feature_dim is None:
+    if graph_encoder is not None and not getattr(
+        graph_encoder, "feature_dim", None
+    ):
         raise ValueError(
-            "A `graph_encoder` was given without `graph_feature_dim`: "
-            "set `graph_feature_dim` to the node feature size F of "
-            "`graph_nodes` (B, M, F)."
+            f"`graph_encoder` ({type(graph_encoder).__name__}) has no "
+            "`feature_dim`: the backbone reads the node feature size F of "
+            "`graph_nodes` (B, M, F) from it. Use "
+            "`ClinCLIPGraphEncoder(feature_dim=F)` or set `feature_dim` "
+            "(and optionally `max_nodes`) on your layer."
         )
     return num_negations
 
 
-def model_inputs(
-    image_shape,
-    num_negations=0,
-    negation_mask=False,
-    graph_feature_dim=None,
-    graph_max_nodes=None,
-):
+def model_inputs(image_shape, num_negations=0, negation_mask=False, graph=None):
     """The `keras.Input` dict of a ClinCLIP backbone.
 
     Args:
@@ -65,8 +60,8 @@ def model_inputs(
         num_negations: int K (0: no negation inputs).
         negation_mask: bool. Also take `negation_mask` `(B, K)` (a
             `negation_capacity` packs the valid slots).
-        graph_feature_dim: int F, or None for no graph inputs.
-        graph_max_nodes: int M or None (any).
+        graph: None (no graph inputs) or the graph tower: its
+            `feature_dim` F and `max_nodes` M (None or absent: any).
 
     Returns:
         A dict of `keras.KerasTensor`s, keyed by input name.
@@ -95,10 +90,10 @@ def model_inputs(
             inputs["negation_mask"] = keras.Input(
                 shape=(num_negations,), name="negation_mask"
             )
-    if graph_feature_dim is not None:
-        nodes = graph_max_nodes
+    if graph is not None:
+        nodes = getattr(graph, "max_nodes", None)
         inputs["graph_nodes"] = keras.Input(
-            shape=(nodes, graph_feature_dim), name="graph_nodes"
+            shape=(nodes, graph.feature_dim), name="graph_nodes"
         )
         inputs["graph_adjacency"] = keras.Input(
             shape=(nodes, nodes), name="graph_adjacency"

@@ -286,7 +286,7 @@ class ClinCLIPPreprocessor(Preprocessor):
         sequence_length=128,
         **kwargs,
     ):
-        """The preprocessor that matches `ClinCLIPBackbone.from_towers`.
+        """The preprocessor that matches `clinclip_from_towers`.
 
         Args:
             text_encoder: `"all-minilm-l6-v2"` (the packaged MiniLM

@@ -7,6 +7,7 @@ they show shapes and the API, not results.
 """
 
 from keras_clinclip.models.clinclip_backbone import ClinCLIPBackbone
+from keras_clinclip.models.clinclip_graph_encoder import ClinCLIPGraphEncoder
 from keras_clinclip.models.clinclip_image_converter import (
     ClinCLIPImageConverter,
 )
@@ -137,13 +138,15 @@ def tiny_clinclip_backbone(**overrides):
     """A tiny `ClinCLIPBackbone`; keyword arguments override the defaults.
 
     Defaults: 32x32 images (`image_size=`), the tiny towers,
-    `embedding_dim=16`, no negations, no graph branch (a 16-wide, 1-layer
-    graph encoder when `graph_feature_dim` is given). Pass e.g.
-    `num_negations=2`, `graph_feature_dim=8`, `dtype="mixed_bfloat16"`, or
-    `image_encoder=...`/`text_encoder=...`.
+    `embedding_dim=16`, no negations, no graph branch
+    (`graph_feature_dim=F` adds a 16-wide, 1-layer `ClinCLIPGraphEncoder`
+    of F node features). Pass e.g. `num_negations=2`,
+    `graph_feature_dim=8`, `dtype="mixed_bfloat16"`, or
+    `image_encoder=...`/`text_encoder=...`/`graph_encoder=...`.
 
     Args:
-        **overrides: `image_size` and any `ClinCLIPBackbone` argument.
+        **overrides: `image_size`, `graph_feature_dim` and any
+            `ClinCLIPBackbone` argument.
 
     Returns:
         A `ClinCLIPBackbone` with random weights.
@@ -161,16 +164,18 @@ def tiny_clinclip_backbone(**overrides):
     ... })
     >>> tuple(outputs["negation_embeddings"].shape)
     (2, 2, 16)
+    >>> tiny_clinclip_backbone(graph_feature_dim=8).graph_feature_dim
+    8
     """
-    overrides = dict(overrides)
-    dtype = overrides.get("dtype")
-    image_size = overrides.pop("image_size", 32)
-    config = {
-        "embedding_dim": 16,
-        "graph_hidden_dim": 16,
-        "graph_num_layers": 1,
-    }
+    config = {"embedding_dim": 16}
     config.update(overrides)
+    dtype = config.get("dtype")
+    image_size = config.pop("image_size", 32)
+    feature_dim = config.pop("graph_feature_dim", None)
+    if feature_dim is not None and "graph_encoder" not in config:
+        config["graph_encoder"] = ClinCLIPGraphEncoder(
+            feature_dim, hidden_dim=16, num_layers=1, dtype=dtype
+        )
     if "image_encoder" not in config:
         config["image_encoder"] = tiny_clinclip_image_encoder(
             image_size, dtype=dtype

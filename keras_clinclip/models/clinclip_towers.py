@@ -6,12 +6,11 @@
   `BertBackbone` and `BertTokenizer`.
 - `small_resnet_image_encoder()`: a small KerasHub `ResNetBackbone` that
   trains from scratch on this machine.
-- `tower_image_shape()`, `tower_input_names()`, `image_tower_features()`,
-  `text_tower_features()`: how `ClinCLIPBackbone` reads and calls any
-  Keras / KerasHub tower.
 - `resolve_towers()`: tower instances from instances, the default names
-  (`DEFAULT_IMAGE_TOWER`, `DEFAULT_TEXT_TOWER`) or KerasHub presets, for
-  `ClinCLIPBackbone.from_towers`.
+  (`DEFAULT_IMAGE_TOWER`, `DEFAULT_TEXT_TOWER`) or KerasHub presets, and
+  `clinclip_from_towers()`: a `ClinCLIPBackbone` on them.
+
+How the backbone reads and calls any tower is `clinclip_tower_calls`.
 
 The MiniLM weights are loaded with KerasHub's own Transformers converter
 (`BertBackbone.from_preset(path)`, which reads them with `safetensors`);
@@ -26,6 +25,7 @@ import keras
 import keras_hub
 import numpy as np
 
+from keras_clinclip.models.clinclip_backbone import ClinCLIPBackbone
 from keras_clinclip.models.minilm_backbone import MiniLMBackbone
 from keras_clinclip.utils import require_package
 
@@ -249,7 +249,7 @@ def resolve_towers(
 ):
     """Tower instances from instances, default names or KerasHub presets.
 
-    What `ClinCLIPBackbone.from_towers` builds its towers with.
+    What `clinclip_from_towers` builds its towers with.
 
     Args:
         image_encoder: a Keras model; `"small_resnet"`
@@ -291,178 +291,37 @@ def resolve_towers(
     return image_encoder, text_encoder
 
 
-def tower_image_shape(image_encoder):
-    """The `(H, W, C)` input of an image tower; a `ValueError` otherwise.
-
-    Args:
-        image_encoder: a Keras model with an `image_shape` attribute
-            (KerasHub backbones) or a known `input_shape`.
-
-    Returns:
-        A tuple of 3 ints (or Nones).
-
-    Example:
-    >>> tower_image_shape(small_resnet_image_encoder(image_size=32))
-    (32, 32, 3)
-    """
-    image_shape = getattr(image_encoder, "image_shape", None)
-    if image_shape is None:
-        image_shape = tuple(image_encoder.input_shape[1:])
-    image_shape = tuple(image_shape)
-    if len(image_shape) != 3:
-        raise ValueError(
-            "The image encoder must take (height, width, channels) "
-            f"images; its input shape is {image_shape}."
-        )
-    return image_shape
-
-
-def tower_input_names(encoder):
-    """Names of a functional tower's dict inputs, or None.
-
-    Args:
-        encoder: a Keras model.
-
-    Returns:
-        A set of str, or None when the tower takes a single tensor.
-
-    Example:
-    >>> from keras_clinclip.models import tiny_clinclip_text_encoder
-    >>> sorted(tower_input_names(tiny_clinclip_text_encoder()))
-    ['padding_mask', 'segment_ids', 'token_ids']
-    """
-    structure = getattr(encoder, "_inputs_struct", None)
-    if isinstance(structure, dict):
-        return set(structure)
-    return None
-
-
-def image_tower_features(encoder, names, images, training=None):
-    """An image tower's features of `images`, whatever its input form.
-
-    Args:
-        encoder: the image tower.
-        names: `tower_input_names(encoder)`.
-        images: `(B, H, W, C)` tensor.
-        training: passed to the tower.
-
-    Returns:
-        The tower's output (rank 2, 3 or 4).
-
-    Example:
-    >>> tower = small_resnet_image_encoder(image_size=32, filters=(64,),
-    ...                                    blocks=(1,))
-    >>> images = np.zeros((1, 32, 32, 3), "float32")
-    >>> tuple(image_tower_features(tower, None, images).shape)
-    (1, 8, 8, 64)
-    """
-    if names is not None:
-        return encoder({"images": images}, training=training)
-    return encoder(images, training=training)
-
-
-def text_tower_features(
-    encoder, names, token_ids, padding_mask, pooled=False, training=None
+def clinclip_from_towers(
+    image_encoder=DEFAULT_IMAGE_TOWER,
+    text_encoder=DEFAULT_TEXT_TOWER,
+    image_size=224,
+    dtype=None,
+    load_weights=True,
+    **kwargs,
 ):
-    """A text tower's `(B, L, D)` sequence (or `(B, D)` pooled) output.
+    """A `ClinCLIPBackbone` on towers given as instances, names or presets.
 
-    The tower gets `token_ids`, and `padding_mask` and zero `segment_ids`
-    when it has those inputs; of a dict output, `sequence_output` (or
-    `pooled_output` when `pooled`) is returned.
-
-    Args:
-        encoder: the text tower.
-        names: `tower_input_names(encoder)`.
-        token_ids: int `(B, L)` tensor (a backend or symbolic tensor:
-            Keras refuses dicts that mix arrays and tensors).
-        padding_mask: int `(B, L)` tensor.
-        pooled: bool. Return the tower's `pooled_output`.
-        training: passed to the tower.
-
-    Returns:
-        A tensor.
-
-    Example:
-    >>> from keras_clinclip.models import tiny_clinclip_text_encoder
-    >>> tower = tiny_clinclip_text_encoder()
-    >>> ids = keras.ops.ones((2, 5), "int32")
-    >>> features = text_tower_features(
-    ...     tower, tower_input_names(tower), ids, ids)
-    >>> tuple(features.shape)
-    (2, 5, 16)
-    """
-    if names is None:
-        features = encoder(token_ids, training=training)
-    else:
-        inputs = {"token_ids": token_ids}
-        if "padding_mask" in names:
-            inputs["padding_mask"] = padding_mask
-        if "segment_ids" in names:
-            inputs["segment_ids"] = keras.ops.zeros_like(token_ids)
-        features = encoder(inputs, training=training)
-    if pooled:
-        if not isinstance(features, dict):
-            raise ValueError(
-                "text_pooling='pooled' needs a text encoder that returns "
-                "a dict with 'pooled_output'."
-            )
-        return features["pooled_output"]
-    if isinstance(features, dict):
-        return features["sequence_output"]
-    return features
-
-
-def freeze_unused_pooler(text_encoder):
-    """Freezes a BERT tower's `pooled_dense`, unused by mean/cls pooling.
-
-    So that the optimizer does not warn about variables without
-    gradients. Towers without that layer are left as they are.
+    The default model: a small ResNet trained from scratch and the
+    pretrained all-MiniLM-L6-v2 (`resolve_towers`); its preprocessor is
+    `ClinCLIPPreprocessor.from_towers` with the same arguments.
 
     Args:
-        text_encoder: a Keras model.
+        image_encoder, text_encoder, image_size, load_weights: see
+            `resolve_towers`.
+        dtype: dtype policy for the towers and the heads.
+        **kwargs: the other `ClinCLIPBackbone` arguments (`embedding_dim`,
+            `num_negations`, `graph_encoder`, ...).
 
     Returns:
-        True when a pooler was frozen.
+        A `ClinCLIPBackbone`.
 
     Example:
-    >>> from keras_clinclip.models import tiny_clinclip_text_encoder
-    >>> tower = tiny_clinclip_text_encoder()
-    >>> freeze_unused_pooler(tower)
-    True
-    >>> tower.get_layer("pooled_dense").trainable
-    False
+    >>> from keras_clinclip.models import clinclip_from_towers
+    >>> model = clinclip_from_towers(image_size=32, embedding_dim=8)
+    >>> model.image_shape, model.text_encoder.hidden_dim
+    ((32, 32, 3), 384)
     """
-    if not hasattr(text_encoder, "get_layer"):
-        return False
-    try:
-        text_encoder.get_layer("pooled_dense").trainable = False
-    except ValueError:
-        return False
-    return True
-
-
-def deserialize_tower(config, dtype=None, custom_objects=None):
-    """A tower from its serialized config, with the backbone's dtype.
-
-    A tower saved without a dtype policy (older files) gets `dtype`, the
-    policy of the backbone that holds it.
-
-    Args:
-        config: a dict from `keras.layers.serialize`.
-        dtype: the backbone's dtype policy (a name or a serialized dict),
-            or None.
-        custom_objects: passed to `keras.layers.deserialize`.
-
-    Returns:
-        The tower (a Keras layer or model).
-
-    Example:
-    >>> config = keras.layers.serialize(keras.layers.Dense(2))
-    >>> del config["config"]["dtype"]
-    >>> deserialize_tower(config, "mixed_bfloat16").dtype_policy.name
-    'mixed_bfloat16'
-    """
-    if dtype is not None and "dtype" not in config.get("config", {}):
-        config = dict(config)
-        config["config"] = dict(config["config"], dtype=dtype)
-    return keras.layers.deserialize(config, custom_objects=custom_objects)
+    image_encoder, text_encoder = resolve_towers(
+        image_encoder, text_encoder, image_size, dtype, load_weights
+    )
+    return ClinCLIPBackbone(image_encoder, text_encoder, dtype=dtype, **kwargs)

@@ -15,6 +15,7 @@ from keras import ops
 
 from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
 from keras_clinclip.models.clinclip_backbone import ClinCLIPBackbone
+from keras_clinclip.models.clinclip_batch_encoder import numpy_encoder
 from keras_clinclip.models.clinclip_preprocessor import ClinCLIPPreprocessor
 from keras_clinclip.models.clinclip_prompts import ensemble_prompt_embeddings
 from keras_clinclip.models.clinclip_prompts import prompt_pairs
@@ -156,8 +157,8 @@ class ClinCLIPZeroShotClassifier(keras.Model):
     resolved prompts; the weights hold the prompt embeddings.
 
     Args:
-        backbone: a `ClinCLIPBackbone` (any model with `encode_texts` and
-            an image branch, see `embed_images`).
+        backbone: a `ClinCLIPBackbone` (or any model with `encode_texts`
+            and an image branch, see `embed_images`).
         preprocessor: a `ClinCLIPPreprocessor` (for `tokenize` and
             `convert_images`); needed to embed the prompts and by
             `classify`.
@@ -273,7 +274,7 @@ class ClinCLIPZeroShotClassifier(keras.Model):
             chunks.append(
                 np.asarray(
                     ops.convert_to_numpy(
-                        self.backbone.encode_texts(
+                        numpy_encoder(self.backbone, "texts")(
                             tokens["token_ids"], tokens["padding_mask"]
                         )
                     ),

@@ -174,9 +174,43 @@ class ContrastiveLossMixin(KerasCompatMixin):
     True
     """
 
+    def default_compile_arguments(self, optimizer, loss):
+        """Resolves `"auto"`: Keras's `"rmsprop"` and no loss.
+
+        The one hook for compile defaults: `ClinCLIPCompileMixin` overrides
+        it with the ClinCLIP defaults; `compile` itself is defined once.
+
+        Args:
+            optimizer: `"auto"` or anything `keras.Model.compile` takes.
+            loss: `"auto"`, None, a loss or a list of losses.
+
+        Returns:
+            `(optimizer, loss)`.
+
+        Example:
+        >>> ContrastiveLossMixin().default_compile_arguments("auto", "auto")
+        ('rmsprop', None)
+        """
+        if isinstance(optimizer, str) and optimizer == "auto":
+            optimizer = "rmsprop"
+        if isinstance(loss, str) and loss == "auto":
+            loss = None
+        return optimizer, loss
+
     def compile(
-        self, optimizer="rmsprop", loss=None, loss_weights=None, **kwargs
+        self, optimizer="auto", loss="auto", loss_weights=None, **kwargs
     ):
+        """Configures training; the losses see the whole dicts.
+
+        Args:
+            optimizer: `"auto"` (the model's default, see
+                `default_compile_arguments`) or any Keras optimizer.
+            loss: `"auto"`, a loss taking `(y_true, y_pred)` dicts, or a
+                list of them.
+            loss_weights: list of floats, one per loss.
+            **kwargs: passed to `keras.Model.compile`.
+        """
+        optimizer, loss = self.default_compile_arguments(optimizer, loss)
         losses = _as_loss_list(loss)
         losses = [keras.losses.get(item) for item in losses]
         if loss_weights is None:
@@ -192,6 +226,7 @@ class ContrastiveLossMixin(KerasCompatMixin):
         self.contrastive_loss_weights = weights
         _warn_untrained_outputs(self, losses)
         super().compile(optimizer=optimizer, loss=None, **kwargs)
+        self._patch_compiled_optimizer()
         # Record the real losses so that `.keras` files recompile on load.
         self._compile_config.config["loss"] = losses or None
         self._compile_config.config["loss_weights"] = (

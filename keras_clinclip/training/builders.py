@@ -134,10 +134,12 @@ def build_backbone(config, graph_feature_dim=None, negation_capacity=None):
                 f"({config.dataset}) has none: choose a loss without them "
                 "(clip, dt, dtc, n, n_dtc)"
             )
-        kwargs["graph_feature_dim"] = int(graph_feature_dim)
+        kwargs["graph_encoder"] = models.ClinCLIPGraphEncoder(
+            int(graph_feature_dim)
+        )
     if kwargs["num_negations"] and negation_capacity is not None:
         kwargs["negation_capacity"] = negation_capacity
-    model = models.ClinCLIPBackbone.from_towers(
+    model = models.clinclip_from_towers(
         image_encoder=_image_encoder(config),
         text_encoder=_text_encoder(config),
         image_size=config.image_size,

@@ -2,8 +2,8 @@
 
 The run directory holds `config.json` and `model.json` (written by
 `train`); the model is rebuilt from them, the chosen weights loaded, and
-`ClinCLIPBackbone.save_to_preset` writes the preset with its
-preprocessor. The preset then loads with
+`ClinCLIPPretrainer.save_to_preset` writes the preset (`task.json`, the
+backbone, its preprocessor and the model card). The preset then loads with
 `keras_hub.models.Backbone.from_preset(dir)` once `keras_clinclip` is
 imported, or `ClinCLIPBackbone.from_preset(dir)`. Its model card
 (`README.md`) records the data set, the training configuration, the last
@@ -16,6 +16,7 @@ import json
 import os
 import pathlib
 
+from keras_clinclip import models
 from keras_clinclip.training import builders
 from keras_clinclip.training import run_folder
 from keras_clinclip.training.builders import build_losses
@@ -181,10 +182,9 @@ def export_preset(run_dir, preset_dir, weights=None):
         ) from error
     preprocessor = builders.build_preprocessor(config)
     preset_dir = pathlib.Path(preset_dir)
-    model.save_to_preset(
-        str(preset_dir),
-        preprocessor=preprocessor,
-        model_card=run_model_card(config, paths["log_csv"]),
+    task = models.ClinCLIPPretrainer(model, preprocessor, compile=False)
+    task.save_to_preset(
+        str(preset_dir), model_card=run_model_card(config, paths["log_csv"])
     )
     print(f"Exported {weights} to the preset {preset_dir}")
     return preset_dir

@@ -16,6 +16,7 @@ import time
 
 import keras
 
+from keras_clinclip import models
 from keras_clinclip import utils
 from keras_clinclip.backend import engines
 from keras_clinclip.backend import keras_compat
@@ -246,9 +247,10 @@ def _train(config, setup, model, data, losses, callbacks, write_preset):
         final = pathlib.Path(config.output_dir) / "final.weights.h5"
         _save_weights_atomic(model, final)
         if write_preset and hasattr(model, "save_to_preset"):
-            model.save_to_preset(
-                str(paths["preset"]), preprocessor=data.preprocessor
+            task = models.ClinCLIPPretrainer(
+                model, data.preprocessor, compile=False
             )
+            task.save_to_preset(str(paths["preset"]))
     steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
     return TrainingResult(
         model=model,

@@ -33,7 +33,8 @@ def test_classify_prints_each_findings_probability(tmp_path, capsys):
 
     keras.utils.set_random_seed(0)
     preset = tmp_path / "preset"
-    tiny_backbone().save_to_preset(preset, preprocessor=tiny_preprocessor())
+    tiny_backbone().save_to_preset(preset)
+    tiny_preprocessor().save_to_preset(preset)
     dicom = get_testdata_file("RG1_UNCR.dcm")
     png = tmp_path / "x.png"
     Image.fromarray(np.full((40, 30), 120, np.uint8)).save(png)

@@ -11,9 +11,8 @@ from keras_clinclip.models import tiny_clinclip_preprocessor
 @pytest.fixture
 def preset(tmp_path):
     path = tmp_path / "preset"
-    tiny_clinclip_backbone().save_to_preset(
-        str(path), preprocessor=tiny_clinclip_preprocessor()
-    )
+    tiny_clinclip_backbone().save_to_preset(str(path))
+    tiny_clinclip_preprocessor().save_to_preset(str(path))
     return path
 
 

@@ -8,6 +8,7 @@ import pytest
 from keras_clinclip.evaluation import pointing
 from keras_clinclip.evaluation import similarity_maps
 from keras_clinclip.models import ClinCLIPBackbone
+from keras_clinclip.models import encode_texts
 from keras_clinclip.models import small_resnet_image_encoder
 from keras_clinclip.models import tiny_clinclip_text_encoder
 
@@ -69,7 +70,7 @@ def test_text_strings_go_through_the_preprocessor():
             return {"token_ids": ids, "padding_mask": ids}
 
     text = np.asarray(
-        model.encode_texts(np.ones((1, 4), "int32"), np.ones((1, 4), "int32"))
+        encode_texts(model, np.ones((1, 4), "int32"), np.ones((1, 4), "int32"))
     )[0]
     images = np.stack([planted_image(3, 3)])
     by_string = similarity_maps.localization_maps(model, Prep(), images, "x")

@@ -11,6 +11,7 @@ from keras import ops
 from keras_clinclip.evaluation import metrics
 from keras_clinclip.evaluation.embed import embed_images
 from keras_clinclip.evaluation.embed import embed_texts
+from keras_clinclip.evaluation.embed import encode_texts
 from keras_clinclip.evaluation.zero_shot import zero_shot_scores
 from keras_clinclip.models.clinclip_zero_shot_classifier import (
     ClinCLIPZeroShotClassifier,
@@ -135,7 +136,7 @@ def test_embed_helpers_match_the_backbone_and_the_numpy_scores(tiny_model):
         np.linalg.norm(image_emb, axis=1), 1.0, rtol=1e-5
     )
     tokens = preprocessor.tokenize(texts)
-    direct = backbone.encode_texts(tokens["token_ids"], tokens["padding_mask"])
+    direct = encode_texts(backbone, tokens["token_ids"], tokens["padding_mask"])
     np.testing.assert_allclose(text_emb, direct, atol=1e-5)
     classifier = ClinCLIPZeroShotClassifier(
         backbone,
@@ -156,7 +157,8 @@ def test_clinclip_evaluate_end_to_end(tmp_path, capsys, tiny_model):
 
     backbone, preprocessor = tiny_model
     preset = tmp_path / "preset"
-    backbone.save_to_preset(str(preset), preprocessor=preprocessor)
+    backbone.save_to_preset(str(preset))
+    preprocessor.save_to_preset(str(preset))
     rng = np.random.default_rng(0)
     n = 24
     words = ["effusion", "edema", "nodule", "clear lungs", "cardiomegaly"]

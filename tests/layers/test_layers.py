@@ -124,7 +124,7 @@ def test_graph_convolution_matches_numpy_on_valid_nodes():
 
 def test_graph_encoder_ignores_padded_nodes_and_reacts_to_edges():
     rng = np.random.default_rng(4)
-    encoder = ClinCLIPGraphEncoder(hidden_dim=6, num_layers=2)
+    encoder = ClinCLIPGraphEncoder(4, hidden_dim=6, num_layers=2)
     nodes = rng.normal(size=(1, 3, 4)).astype("float32")
     adjacency = np.array([[[0, 1, 0], [1, 0, 0], [0, 0, 0]]], "float32")
     mask = np.ones((1, 3), "float32")

@@ -10,6 +10,8 @@ import tensorflow as tf
 from keras import ops
 
 from keras_clinclip.models import ClinCLIPBackbone
+from keras_clinclip.models import encode_images
+from keras_clinclip.models import encode_texts
 from tests.helpers import tiny_backbone
 from tests.helpers import tiny_batch
 
@@ -53,15 +55,15 @@ def test_outputs_shapes_dtypes_and_negations_share_the_text_tower(
     # Each negation embedding is the text embedding of that negated report.
     flat_ids = x["negation_token_ids"].reshape(8, -1)
     flat_mask = x["negation_padding_mask"].reshape(8, -1)
-    as_reports = full_model.encode_texts(flat_ids, flat_mask, batch_size=4)
+    as_reports = encode_texts(full_model, flat_ids, flat_mask, batch_size=4)
     np.testing.assert_allclose(
         _unit(out["negation_embeddings"].reshape(8, -1)),
         as_reports,
         atol=1e-5,
     )
     np.testing.assert_allclose(
-        full_model.encode_texts(
-            x["token_ids"], x["padding_mask"], batch_size=4
+        encode_texts(
+            full_model, x["token_ids"], x["padding_mask"], batch_size=4
         ),
         _unit(out["text_embeddings"]),
         atol=1e-5,
@@ -159,16 +161,16 @@ def test_predict_on_tf_data_ignores_extra_keys(full_model, full_batch):
 
 def test_encode_is_normalised_and_batch_size_independent(full_model):
     x, _ = tiny_batch(5, seed=7)
-    whole = full_model.encode_images(x["images"], batch_size=64)
-    pieces = full_model.encode_images(x["images"], batch_size=2)
+    whole = encode_images(full_model, x["images"], batch_size=64)
+    pieces = encode_images(full_model, x["images"], batch_size=2)
     assert whole.shape == (5, 16) and whole.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(whole, axis=-1), 1.0, atol=1e-5)
     np.testing.assert_allclose(whole, pieces, atol=1e-5)
-    texts = full_model.encode_texts(
-        x["token_ids"], x["padding_mask"], batch_size=2
+    texts = encode_texts(
+        full_model, x["token_ids"], x["padding_mask"], batch_size=2
     )
     np.testing.assert_allclose(np.linalg.norm(texts, axis=-1), 1.0, atol=1e-5)
-    assert full_model.encode_images(x["images"][:0]).shape == (0, 16)
+    assert encode_images(full_model, x["images"][:0]).shape == (0, 16)
 
 
 def test_encoding_keeps_no_state_in_the_model(tmp_path):
@@ -179,14 +181,14 @@ def test_encoding_keeps_no_state_in_the_model(tmp_path):
     model = tiny_backbone()
     x, _ = tiny_batch(3, seed=4)
     before = list(vars(model))
-    first = model.encode_images(x["images"])
+    first = encode_images(model, x["images"])
     assert encoder._branch(model, "image") is encoder._branch(model, "image")
     assert list(vars(model)) == before
     path = os.path.join(tmp_path, "encoded.keras")
     model.save(path)
     restored = keras.saving.load_model(path)
     np.testing.assert_allclose(
-        restored.encode_images(x["images"]), first, atol=1e-6
+        encode_images(restored, x["images"]), first, atol=1e-6
     )
 
 
@@ -209,7 +211,7 @@ def test_bad_inputs_name_the_input(full_model):
     with pytest.raises(ValueError, match="num_negations=2"):
         full_model(wrong_k)
     with pytest.raises(ValueError, match="`images` must have 3 channels"):
-        full_model.encode_images(x["images"][..., :1])
+        encode_images(full_model, x["images"][..., :1])
     with pytest.raises(ValueError, match="text_pooling"):
         tiny_backbone(text_pooling="max")
 

@@ -14,6 +14,7 @@ import pytest
 from keras_clinclip.models import ClinCLIPBackbone
 from keras_clinclip.models import ClinCLIPImageConverter
 from keras_clinclip.models import ClinCLIPPreprocessor
+from keras_clinclip.models import clinclip_from_towers
 from tests.helpers import VOCABULARY
 from tests.helpers import tiny_batch
 from tests.helpers import tiny_image_encoder
@@ -40,9 +41,8 @@ SAVE_SCRIPT = textwrap.dedent(
     model.logit_scale_layer.log_scale.assign(2.5)
     x, _ = tiny_batch(3, num_negations=1, graph_nodes=4, seed=9)
     outputs = model.predict_on_batch(x)
-    model.save_to_preset(
-        preset, preprocessor=tiny_preprocessor(sequence_length=12)
-    )
+    model.save_to_preset(preset)
+    tiny_preprocessor(sequence_length=12).save_to_preset(preset)
     np.savez(expected, **{k: np.asarray(v) for k, v in outputs.items()})
     """
 )
@@ -116,7 +116,7 @@ def test_from_towers_takes_instances_and_preset_paths(tmp_path):
     tiny_tokenizer().save_to_preset(str(text_dir))
     tiny_image_encoder().save_to_preset(str(image_dir))
 
-    model = ClinCLIPBackbone.from_towers(
+    model = clinclip_from_towers(
         image_encoder=str(image_dir),
         text_encoder=str(text_dir),
         embedding_dim=8,
@@ -133,7 +133,7 @@ def test_from_towers_takes_instances_and_preset_paths(tmp_path):
     )
     assert preprocessor.tokenizer.vocabulary_size() == len(VOCABULARY)
     image_encoder = tiny_image_encoder()
-    model = ClinCLIPBackbone.from_towers(
+    model = clinclip_from_towers(
         image_encoder=image_encoder,
         text_encoder=text_encoder,
         embedding_dim=8,

@@ -95,7 +95,8 @@ def test_bert_tokenizer_becomes_a_clinclip_tokenizer_with_same_ids():
 
 
 def test_old_preset_with_a_bert_tokenizer_still_loads(tmp_path):
-    tiny_backbone().save_to_preset(tmp_path, preprocessor=tiny_preprocessor())
+    tiny_backbone().save_to_preset(tmp_path)
+    tiny_preprocessor().save_to_preset(tmp_path)
     # Presets saved before ClinCLIPTokenizer name KerasHub's BertTokenizer.
     old = {
         "module": "keras_hub.src.models.bert.bert_tokenizer",
@@ -125,7 +126,7 @@ def test_sequence_length_can_be_changed_after_use():
         preprocessor.sequence_length = 1
 
 
-def test_backbone_preset_carries_a_model_card(tmp_path):
+def test_task_preset_carries_a_model_card(tmp_path):
     card = {
         "training_data": ["SynthCXR"],
         "synthetic_images": True,
@@ -133,7 +134,8 @@ def test_backbone_preset_carries_a_model_card(tmp_path):
         "metrics": {"loss": 1.25},
         "intended_use": "Smoke tests.",
     }
-    tiny_backbone().save_to_preset(tmp_path, model_card=card)
+    task = ClinCLIPPretrainer(tiny_backbone(), compile=False)
+    task.save_to_preset(tmp_path, model_card=card)
     text = (tmp_path / "README.md").read_text()
     assert "only synthetic images" in text.split("## Model")[0]
     assert "| `loss` | 1.25 |" in text and "Smoke tests." in text
@@ -190,8 +192,10 @@ def test_run_model_card_reads_the_log_and_flags_synthetic_data(tmp_path):
 
 def test_task_loads_from_a_backbone_only_preset(tmp_path):
     backbone = tiny_backbone()
-    backbone.save_to_preset(tmp_path, preprocessor=tiny_preprocessor())
+    backbone.save_to_preset(tmp_path)
+    tiny_preprocessor().save_to_preset(tmp_path)
     assert not (tmp_path / "task.json").exists()
+    assert not (tmp_path / "README.md").exists()  # the card is the task's
     task = ClinCLIPPretrainer.from_preset(str(tmp_path))
     assert isinstance(task.preprocessor, ClinCLIPPreprocessor)
     for mine, theirs in zip(backbone.weights, task.backbone.weights):
@@ -204,7 +208,8 @@ def test_a_packed_preset_predicts_and_fits_on_raw_studies(tmp_path):
     # What `clinclip train` writes by default: a backbone that packs the
     # negations (`negation_capacity`) and so takes `negation_mask` too.
     backbone = tiny_backbone(num_negations=2, negation_capacity=0.5)
-    backbone.save_to_preset(tmp_path, preprocessor=tiny_preprocessor())
+    backbone.save_to_preset(tmp_path)
+    tiny_preprocessor().save_to_preset(tmp_path)
     task = ClinCLIPPretrainer.from_preset(str(tmp_path))
     assert "negation_mask" in task.backbone.input
     x, y = raw_batch()
