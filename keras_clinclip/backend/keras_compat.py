@@ -108,12 +108,79 @@ TF_END_OF_DATA_STEP = Workaround(
     first=(3, 0, 0),
     checked=(3, 15, 1),
 )
+FUNCTIONAL_SUBCLASS_BASES = Workaround(
+    "functional_subclass_bases",
+    "Calling a Model subclass functionally (`inputs=`, `outputs=`) "
+    "rewrites the bases of that class in place (Model -> Functional), so "
+    "every later subclass of it that calls `super().__init__()` without "
+    'inputs fails with "Functional.__init__() missing 2 required '
+    'positional arguments".',
+    first=(3, 0, 0),
+    checked=(3, 15, 1),
+)
 WORKAROUNDS = (
+    FUNCTIONAL_SUBCLASS_BASES,
     TF_DISTRIBUTED_BUILD,
     TF_MULTI_WORKER_SCALAR_LOGS,
     TF_DISTRIBUTED_CLIPPING,
     TF_END_OF_DATA_STEP,
 )
+
+
+_FUNCTIONAL_SUBCLASSES = {}
+
+
+def functional_subclass(cls, args, kwargs):
+    """The class a functional call `cls(inputs, outputs)` should build.
+
+    With `FUNCTIONAL_SUBCLASS_BASES` active and a functional call, a
+    subclass of `cls` and Keras's `Functional`, made once per class, with
+    the name and module of `cls` (so that saved models load as `cls`):
+    Keras finds `Functional` among its bases and leaves the bases of `cls`
+    alone. Otherwise `cls`.
+
+    Args:
+        cls: a `keras.Model` subclass.
+        args: the positional arguments of the call.
+        kwargs: its keyword arguments.
+
+    Returns:
+        The class to instantiate.
+
+    Example:
+    >>> import keras
+    >>> class Net(keras.Model):
+    ...     pass
+    >>> x = keras.Input((2,))
+    >>> built = functional_subclass(Net, (), {"inputs": x, "outputs": x})
+    >>> issubclass(built, Net), built.__name__, Net.__bases__
+    (True, 'Net', (<class 'keras.src.models.model.Model'>,))
+    >>> functional_subclass(Net, (), {}) is Net
+    True
+    """
+    from keras.src.models.functional import Functional
+    from keras.src.models.model import functional_init_arguments
+
+    if (
+        not FUNCTIONAL_SUBCLASS_BASES.active()
+        or issubclass(cls, Functional)
+        or not functional_init_arguments(args, kwargs)
+    ):
+        return cls
+    if cls not in _FUNCTIONAL_SUBCLASSES:
+        made = type(
+            cls.__name__,
+            (cls, Functional),
+            {"__module__": cls.__module__, "__qualname__": cls.__qualname__},
+        )
+        # Saved under the name of `cls`; that name now loads `made` (a
+        # saved functional model of `cls` is one).
+        registered = keras.saving.get_registered_name(cls)
+        if ">" in registered:
+            package, name = registered.split(">", 1)
+            keras.saving.register_keras_serializable(package, name)(made)
+        _FUNCTIONAL_SUBCLASSES[cls] = made
+    return _FUNCTIONAL_SUBCLASSES[cls]
 
 
 def _strategy(model):

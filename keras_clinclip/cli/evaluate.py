@@ -37,7 +37,7 @@ def add_arguments(parser):
     >>> import argparse
     >>> parser = argparse.ArgumentParser()
     >>> add_arguments(parser)
-    >>> parser.parse_args(["--preset", "p", "--output", "out"]).output
+    >>> parser.parse_args(["--preset", "p", "--output-dir", "out"]).output
     'out'
     """
     add_option(

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_clinclip.backend.keras_compat import KerasCompatMixin
+from keras_clinclip.backend.keras_compat import functional_subclass
 from keras_clinclip.data.strict_images import images_errors_raised
 
 
@@ -358,3 +359,9 @@ class ContrastiveModel(ContrastiveLossMixin, keras.Model):
     >>> len(history.history["loss"])
     1
     """
+
+    def __new__(cls, *args, **kwargs):
+        # A functional call gets a subclass of its own, so that the class
+        # stays subclassable (keras_compat.FUNCTIONAL_SUBCLASS_BASES).
+        cls = functional_subclass(cls, args, kwargs)
+        return super().__new__(cls, *args, **kwargs)

@@ -7,6 +7,7 @@ Keras release fixes a bug, its test fails: set the workaround's
 """
 
 import keras
+import numpy as np
 import pytest
 
 from keras_clinclip.backend import keras_compat
@@ -159,3 +160,32 @@ def test_patch_model_fixes_a_plain_model():
 
     value, mean = _end_of_data_evaluate(patched)
     assert value == pytest.approx(mean, rel=1e-5)
+
+
+def test_functional_subclass_bases_bug_is_still_there():
+    # A plain Keras subclass: Keras rewrites its bases on a functional call.
+    class Net(keras.Model):
+        pass
+
+    x = keras.Input((2,))
+    Net(inputs=x, outputs=keras.layers.Dense(1)(x))
+    assert "Functional" in [base.__name__ for base in Net.__bases__]
+
+
+def test_a_functional_contrastive_model_leaves_its_class_subclassable():
+    from keras_clinclip.models import ContrastiveModel
+
+    x = keras.Input((2,))
+    functional = ContrastiveModel(inputs=x, outputs=keras.layers.Dense(1)(x))
+    assert isinstance(functional, ContrastiveModel)
+    assert ContrastiveModel.__bases__[-1] is keras.Model
+
+    class Tiny(ContrastiveModel):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(1)
+
+        def call(self, inputs):
+            return self.dense(inputs)
+
+    assert Tiny()(np.ones((3, 2), "float32")).shape == (3, 1)

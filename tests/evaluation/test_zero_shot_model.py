@@ -181,7 +181,7 @@ def test_clinclip_evaluate_end_to_end(tmp_path, capsys, tiny_model):
             str(preset),
             "--data",
             str(tmp_path / "records.npz"),
-            "--output",
+            "--output-dir",
             str(out),
             "--bootstrap",
             "10",
