@@ -14,6 +14,7 @@ from keras_clinclip.data import truncation as trunc
 from keras_clinclip.data.augment import DEFAULT_AUGMENTATION  # noqa: F401
 from keras_clinclip.data.error_log import ErrorLog
 from keras_clinclip.data.error_log import RecordError
+from keras_clinclip.data.report_graphs import dense_batch
 from keras_clinclip.data.sharding import dataset_options
 from keras_clinclip.reports.negation_mix import family_negations
 
@@ -127,7 +128,8 @@ def make_dataset(
     `x["padding_mask"]`, and when K > 0 `x["negation_token_ids"]` (B, K,
     L), `x["negation_padding_mask"]`; `x["graph_nodes"]`,
     `x["graph_adjacency"]`, `x["graph_node_mask"]` when the records have
-    them; `y["labels"]` (B, 14), and when K > 0 `y["negation_mask"]` (B, K)
+    them (dense, or compact under `graphs`: made dense per batch);
+    `y["labels"]` (B, 14), and when K > 0 `y["negation_mask"]` (B, K)
     and `y["negation_labels"]` (B, K, 14).
 
     Args:
@@ -281,7 +283,11 @@ def make_dataset(
         columns["negation_mask"] = mask
         columns["negation_labels"] = neg_labels
     graph_keys = ("graph_nodes", "graph_adjacency", "graph_node_mask")
-    if graphs and all(records.get(key) is not None for key in graph_keys):
+    compact = records.get("graphs") if graphs else None
+    if compact is not None:
+        # Compact rows (`ReportGraphs`), made dense per batch.
+        columns.update(_compact_graph_columns(compact))
+    elif graphs and all(records.get(key) is not None for key in graph_keys):
         for key in graph_keys:
             columns[key] = np.asarray(records[key], np.float32)
     in_memory = "image" in records and records["image"] is not None
@@ -306,6 +312,9 @@ def make_dataset(
         trunc.guard_collisions(columns, preprocessor, records["id"], log)
 
     positions = np.arange(len(columns["row"]), dtype=np.int64)
+    vocabulary = None
+    if compact is not None:
+        vocabulary = tf.constant(compact.vocabulary)
     if shard is not None:
         num_workers, index = shard
         positions = positions[int(index) :: int(num_workers)]
@@ -389,6 +398,8 @@ def make_dataset(
         for key in graph_keys:
             if key in element:
                 x[key] = element[key]
+        if compact is not None:
+            x.update(_dense_graphs(tf, element, vocabulary, compact.max_nodes))
         return x, y
 
     def one_pass(elements, batch_seeds):
@@ -469,6 +480,32 @@ def make_dataset(
     if num_negations:
         ds.negation_mask = columns["negation_mask"][positions]
     return ds
+
+
+def _compact_graph_columns(graphs):
+    """The per-row arrays of a `ReportGraphs`, as pipeline columns."""
+    return {
+        "graph_node_ids": graphs.node_ids,
+        "graph_adjacency_bits": graphs.adjacency_bits,
+        "graph_mask_bits": graphs.mask_bits,
+    }
+
+
+def _dense_graphs(tf, element, vocabulary, max_nodes):
+    """The model's graph inputs of a batch of compact graph columns."""
+    nodes, adjacency, mask = dense_batch(
+        tf,
+        vocabulary,
+        element["graph_node_ids"],
+        element["graph_adjacency_bits"],
+        element["graph_mask_bits"],
+        max_nodes,
+    )
+    return {
+        "graph_nodes": nodes,
+        "graph_adjacency": adjacency,
+        "graph_node_mask": mask,
+    }
 
 
 def _num_batches(rows, batch_size, drop_remainder):
