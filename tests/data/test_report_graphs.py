@@ -81,14 +81,15 @@ def _batches(dataset, count):
     return out
 
 
-@pytest.mark.parametrize("start_step", [None, 2])
-def test_make_dataset_gives_the_same_batches_from_compact_graphs(start_step):
+def test_make_dataset_gives_the_same_batches_from_compact_graphs():
+    # The endless stream from a step (what `train` reads: every column
+    # gathered from one table) with shuffling and augmentation.
     records = synthetic_pairs(12, seed=3, image_size=32, num_negations=1)
     compact = {k: v for k, v in records.items() if k not in GRAPH_KEYS}
     compact["graphs"] = ReportGraphs.from_dense(
         *(records[k] for k in GRAPH_KEYS)
     )
-    kwargs = dict(batch_size=4, training=True, seed=5, start_step=start_step)
+    kwargs = dict(batch_size=4, training=True, seed=5, start_step=2)
     dense_ds = make_dataset(records, HashPreprocessor(), **kwargs)
     compact_ds = make_dataset(compact, HashPreprocessor(), **kwargs)
     assert compact_ds.element_spec == dense_ds.element_spec
