@@ -28,6 +28,7 @@ from keras_clinclip import tables
 from keras_clinclip import utils
 from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
 from keras_clinclip.data import records as rec
+from keras_clinclip.data.report_graphs import ReportGraphs
 from keras_clinclip.reports.graph import GRAPH_MAX_NODES
 from keras_clinclip.reports.prepare import choose_negated
 from keras_clinclip.reports.prepare import graph_arrays_from_record
@@ -36,7 +37,7 @@ from keras_clinclip.reports.prepare import study_text_columns
 CHUNK = 2000  # studies per saved block
 WORKERS = 2  # the most worker processes `prepare_text` starts by default
 # Bump when the columns built from a report change outside the toolkit.
-_VERSION = "1"
+_VERSION = "2"  # 2: graphs stored compact (`ReportGraphs`)
 _GRAPH_KEYS = ("graph_nodes", "graph_adjacency", "graph_node_mask")
 LABEL_CHOICES = ("auto", "table", "labeler")
 
@@ -72,12 +73,12 @@ def prepare_chunk(job):
 
     Returns:
         A dict of columns: `labels` (n, 14), `negated_findings`,
-        `negations`, `omissions` (lists of lists) and the graph arrays
-        `graph_nodes`, `graph_adjacency`, `graph_node_mask`.
+        `negations`, `omissions` (lists of lists) and the report graphs
+        as the `graph_*` columns of `ReportGraphs.to_columns`.
 
     Example:
     >>> out = prepare_chunk((["s1"], ["Small left effusion."], 1))
-    >>> out["negated_findings"], out["graph_node_mask"].shape
+    >>> out["negated_findings"], out["graph_node_ids"].shape
     ([['Pleural Effusion']], (1, 32))
     """
     ids, reports, num_negations = job
@@ -93,25 +94,25 @@ def prepare_chunk(job):
         adjacency.append(out["graph"]["adjacency"])
         mask.append(out["graph"]["node_mask"])
     n, m = len(ids), GRAPH_MAX_NODES
+    graphs = ReportGraphs.from_dense(
+        np.asarray(nodes, np.float32).reshape(n, m, -1),
+        np.asarray(adjacency, np.float32).reshape(n, m, m),
+        np.asarray(mask, np.float32).reshape(n, m),
+    )
     return {
         "labels": np.asarray(labels, np.float32).reshape(n, 14),
         "negated_findings": chosen,
         "negations": negations,
         "omissions": omissions,
-        "graph_nodes": np.asarray(nodes, np.float32).reshape(n, m, -1),
-        "graph_adjacency": np.asarray(adjacency, np.float32).reshape(n, m, m),
-        "graph_node_mask": np.asarray(mask, np.float32).reshape(n, m),
+        **graphs.to_columns(),
     }
 
 
-def _trim_nodes(columns):
-    """Drop the node slots no study uses (graphs of any size are valid)."""
-    used = int(columns["graph_node_mask"].sum(axis=1).max(initial=1))
-    used = max(used, 1)
-    columns["graph_nodes"] = columns["graph_nodes"][:, :used]
-    columns["graph_adjacency"] = columns["graph_adjacency"][:, :used, :used]
-    columns["graph_node_mask"] = columns["graph_node_mask"][:, :used]
-    return columns
+def _split_graphs(columns):
+    """`columns` without its `graph_*` arrays, and their `ReportGraphs`."""
+    graphs = ReportGraphs.from_columns(columns)
+    rest = {k: v for k, v in columns.items() if not k.startswith("graph_")}
+    return rest, graphs
 
 
 def prepare_text(
@@ -131,8 +132,9 @@ def prepare_text(
 
     Returns:
         `(columns, reused)`: the columns of `prepare_chunk` for all
-        studies (graphs trimmed to the most nodes any study uses) and
-        whether they were read from the cache.
+        studies, with the graphs as one `ReportGraphs` under `graphs`
+        (trimmed to the node slots some study uses), and whether they
+        were read from the cache.
 
     Example:
     >>> columns, _ = prepare_text(["a", "b"], ["Edema.", "Clear."],
@@ -147,7 +149,8 @@ def prepare_text(
         folder = utils.cache_dir("prepared", key)
         final = folder / "columns.npz"
         if final.exists():
-            return rec.load_columns(final), True
+            columns, graphs = _split_graphs(rec.load_columns(final))
+            return {**columns, "graphs": graphs}, True
     starts = list(range(0, len(ids), CHUNK))
     parts = [None] * len(starts)
     todo = []
@@ -181,13 +184,14 @@ def prepare_text(
         if pool is not None:
             pool.terminate()
             pool.join()
-    columns = rec.concatenate(parts) if parts else prepare_chunk(([], [], 1))
-    columns = _trim_nodes(columns)
+    parts = [_split_graphs(p) for p in parts or [prepare_chunk(([], [], 1))]]
+    columns = rec.concatenate([p for p, _ in parts])
+    graphs = ReportGraphs.concatenate([g for _, g in parts]).trimmed()
     if final is not None:
-        rec.save_columns(final, columns)
+        rec.save_columns(final, {**columns, **graphs.to_columns()})
         for part in folder.glob("part_*.npz"):
             part.unlink()
-    return columns, False
+    return {**columns, "graphs": graphs}, False
 
 
 def add_text_columns(
@@ -208,7 +212,7 @@ def add_text_columns(
         records: a records dict with `id` and `report` (and `labels`,
             NaN where the source has none).
         num_negations: K, negated/omitted variants per study.
-        graphs: add the report graph arrays.
+        graphs: add the report graphs (a `ReportGraphs` under `graphs`).
         labels: `"auto"`: a study's labels from the source's table where
             it has any (not all blank), else the labeler's;
             `"table"`: the table's only; `"labeler"`: the labeler's only.
@@ -242,7 +246,9 @@ def add_text_columns(
     )
     has_own = "negations" in records
     need_text = labels != "table" or not has_own
-    need_graph = graphs and not all(k in records for k in _GRAPH_KEYS)
+    need_graph = graphs and not (
+        "graphs" in records or all(k in records for k in _GRAPH_KEYS)
+    )
     out = dict(records)
     if not (need_text or need_graph):
         return out, "labels: from the source; negations and graphs given"
@@ -280,7 +286,7 @@ def add_text_columns(
             else np.zeros((0, k, rec.NUM_CLASSES), np.float32)
         )
     if need_graph:
-        out.update({key: columns[key] for key in _GRAPH_KEYS})
+        out["graphs"] = columns["graphs"]
     valid = sum(1 for v in out.get("negations", []) if any(v))
     summary = (
         f"labels: {int(given.sum())} studies from the table, "
@@ -328,7 +334,8 @@ def read_prepared(path, num_negations=1, graphs=True, on_error="raise"):
         path: the prepared `.jsonl` (with `image_path`, see
             `keras_clinclip.reports.prepare`).
         num_negations: K.
-        graphs: add the graph arrays (needs the `graph` field).
+        graphs: add the report graphs (needs the `graph` field), as a
+            `ReportGraphs` under `graphs`.
         on_error: `"raise"` at a row with an `error` (naming its row) or
             `"skip"` such rows.
 
@@ -408,19 +415,17 @@ def read_prepared(path, num_negations=1, graphs=True, on_error="raise"):
             out["labels"][i], picked, names, k
         )
     if graphs and n:
-        out.update(
-            _trim_nodes(
-                {
-                    "graph_nodes": np.stack([g["nodes"] for g in graph_rows]),
-                    "graph_adjacency": np.stack(
-                        [g["adjacency"] for g in graph_rows]
-                    ),
-                    "graph_node_mask": np.stack(
-                        [g["node_mask"] for g in graph_rows]
-                    ),
-                }
-            )
-        )
+        out["graphs"] = ReportGraphs.concatenate(
+            [
+                ReportGraphs.from_dense(
+                    *(
+                        np.stack([g[key] for g in graph_rows[i : i + CHUNK]])
+                        for key in ("nodes", "adjacency", "node_mask")
+                    )
+                )
+                for i in range(0, n, CHUNK)
+            ]
+        ).trimmed()
     valid = sum(1 for v in negations if v)
     summary = (
         f"labels: {from_table} studies from the table, {n - from_table} "

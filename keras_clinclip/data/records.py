@@ -3,8 +3,9 @@
 A records dict holds columns of equal length N (see
 `docs/architecture.md`): `id`, `image` (uint8 (N, H, W)) or `image_path`,
 `report`, `labels` (float32 (N, 14)), `split`, and optionally `negations`,
-`negation_labels`, `omissions`, `graph_nodes`, `graph_adjacency`,
-`graph_node_mask`.
+`negation_labels`, `omissions`, and the report graphs: either dense
+(`graph_nodes`, `graph_adjacency`, `graph_node_mask`) or compact
+(`graphs`, a `ReportGraphs`; what the prepared-text loaders give).
 
 Keys in `METADATA` are not columns but facts of the whole table (the
 field's datasets give `class_names`, the L names of `class_labels`'
@@ -21,6 +22,7 @@ import numpy as np
 
 from keras_clinclip import reports as rep
 from keras_clinclip import utils
+from keras_clinclip.data.report_graphs import ReportGraphs
 from keras_clinclip.tables import SPLITS  # noqa: F401 (re-export)
 from keras_clinclip.tables import hash_split  # noqa: F401 (re-export)
 
@@ -123,7 +125,7 @@ def select(records, index):
     for key, value in records.items():
         if key in METADATA:
             out[key] = value
-        elif isinstance(value, np.ndarray):
+        elif isinstance(value, (np.ndarray, ReportGraphs)):
             out[key] = value[index]
         else:
             out[key] = [value[i] for i in index]
@@ -144,6 +146,8 @@ def concatenate(parts):
             out[key] = values[0]
         elif isinstance(values[0], np.ndarray):
             out[key] = np.concatenate(values)
+        elif isinstance(values[0], ReportGraphs):
+            out[key] = ReportGraphs.concatenate(values)
         else:
             out[key] = [item for value in values for item in value]
     return out

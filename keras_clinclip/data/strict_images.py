@@ -20,7 +20,7 @@ from keras_clinclip.data import images as image_io
 _EMPTY = np.zeros((1, 1, 1), np.uint8)
 
 
-def load_image_fn(paths, log, on_error):
+def load_image_fn(paths, log, on_error, reduce_to=None):
     """`row -> (image (H, W, 1) uint8, ok, message)` for `numpy_function`.
 
     A file that fails to decode is counted in `log` (`on_error="skip"`)
@@ -30,6 +30,8 @@ def load_image_fn(paths, log, on_error):
         paths: the image path of each records row.
         log: the dataset's `ErrorLog`.
         on_error: `"raise"` or `"skip"`.
+        reduce_to: passed to `decode_image` (JPEGs decoded at a reduced
+            size whose sides stay >= it).
 
     Returns:
         The loader, a function of the row index.
@@ -49,7 +51,7 @@ def load_image_fn(paths, log, on_error):
         row = int(row)
         path = paths[row]
         try:
-            image = image_io.decode_image(path)
+            image = image_io.decode_image(path, reduce_to=reduce_to)
         except image_io.ImageDecodeError as error:
             if on_error != "raise":
                 log.add(row, path, error)

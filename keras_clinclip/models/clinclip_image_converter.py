@@ -120,12 +120,15 @@ class ClinCLIPImageConverter(ImageConverter):
         elif in_channels != 1:
             images = tf.reduce_mean(images, axis=-1, keepdims=True)
         height, width = self.image_size
-        images = tf.image.resize(
-            images,
-            (height, width),
-            method=self.interpolation,
-            antialias=True,
-        )
+        # A resize to the same size is the identity (exactly, for every
+        # method), and the costliest step of the conversion: skip it.
+        if tuple(images.shape[1:3]) != (height, width):
+            images = tf.image.resize(
+                images,
+                (height, width),
+                method=self.interpolation,
+                antialias=True,
+            )
         images = (images - self.mean) / self.std
         if unbatched:
             images = images[0]

@@ -382,7 +382,9 @@ def negation_capacity(config, data, replicas=1):
 
 
 def graph_feature_dim(records):
-    """F of the records' `graph_nodes` (None when absent)."""
+    """F of the records' `graph_nodes` or `graphs` (None when absent)."""
+    if records is not None and records.get("graphs") is not None:
+        return records["graphs"].feature_dim
     nodes = records.get("graph_nodes") if records is not None else None
     if nodes is None:
         return None

@@ -58,9 +58,9 @@ def test_mimic_cxr_official_layout_and_options(trees, capsys):
     line = capsys.readouterr().err
     assert "14 studies from the table, 16 from the labeler" in line
     assert not np.isnan(records["labels"]).all(axis=1).any()
-    assert (
-        records["graph_nodes"].shape[:2] == records["graph_adjacency"].shape[:2]
-    )
+    graphs = records["graphs"].dense()  # kept compact in the records
+    nodes, adjacency = graphs["graph_nodes"], graphs["graph_adjacency"]
+    assert nodes.shape[:2] == adjacency.shape[:2]
     assert any(records["negations"])
     test = sources.load_source(
         f"mimic-cxr:{root}?split=test&images=all&views=PA,AP,LATERAL"
@@ -93,7 +93,8 @@ def test_users_csv_gets_labels_negations_and_graphs(trees, tmp_path):
         column = prepare.CHEXPERT_OBSERVATIONS.index(finding)
         assert records["labels"][i, column] == 1.0
         assert records["negation_labels"][i, 0, column] == 0.0
-    assert records["graph_node_mask"].sum(axis=1).min() >= 1
+    mask = records["graphs"].dense()["graph_node_mask"]
+    assert mask.sum(axis=1).min() >= 1
     # Labels in the table win over the labeler's.
     text = trees["csv"].read_text().splitlines()
     table = tmp_path / "labelled.csv"
@@ -103,7 +104,7 @@ def test_users_csv_gets_labels_negations_and_graphs(trees, tmp_path):
         f"{table}?image_root={trees['csv'].parent}", graphs=False
     )
     assert (own["labels"][:, 5] == 0.0).all()
-    assert "graph_nodes" not in own
+    assert "graphs" not in own
     assert own["image_path"] == records["image_path"]
 
 
@@ -156,7 +157,8 @@ def test_prepare_output_is_a_training_table(trees, tmp_path):
     direct = sources.load_source(str(trees["csv"]))
     np.testing.assert_array_equal(records["labels"], direct["labels"])
     assert records["image_path"] == direct["image_path"]
-    assert records["graph_nodes"].shape == direct["graph_nodes"].shape
+    for key, value in records["graphs"].dense().items():
+        np.testing.assert_array_equal(value, direct["graphs"].dense()[key])
 
 
 def test_cli_bad_dataset_string_is_one_line_exit_2(tmp_path, capsys):
