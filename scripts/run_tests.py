@@ -96,10 +96,10 @@ def main(argv):
         print(f"\n=== {name} (KERAS_BACKEND={backend}) ===", flush=True)
         start = time.time()
         code, counts = 0, {}
-        for part, expression, workers in (
-            ("", f"({marker}) and not distributed", WORKERS),
-            ("-distributed", f"({marker}) and distributed", 1),
-        ):
+        parts = [("", f"({marker}) and not distributed", WORKERS)]
+        if not fast:  # `--fast` leaves the distributed tests out
+            parts.append(("-distributed", f"({marker}) and distributed", 1))
+        for part, expression, workers in parts:
             junit = REPORTS / f"{name}{part}.xml"
             junit.unlink(missing_ok=True)
             command = [

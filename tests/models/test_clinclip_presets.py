@@ -22,6 +22,10 @@ from tests.helpers import tiny_preprocessor
 from tests.helpers import tiny_text_encoder
 from tests.helpers import tiny_tokenizer
 
+# Presets written and read back in fresh processes: in `make test`, not
+# in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 # Run in a TensorFlow subprocess: builds a model, moves its logit scale off

@@ -19,6 +19,10 @@ from keras_clinclip.models import ClinCLIPBackbone
 from tests.helpers import tiny_backbone
 from tests.helpers import tiny_batch
 
+# Whole training steps compared slot by slot: in `make test`, not in
+# `make test-fast`.
+pytestmark = pytest.mark.slow
+
 B, K = 6, 2
 # 7 valid slots of 12, in row-major slot order 0, 2, 3, 5, 6, 9, 11.
 MASK = np.array([[1, 0], [1, 1], [0, 1], [1, 0], [0, 1], [0, 1]], "float32")
