@@ -48,14 +48,13 @@ def _command(output_dir):
         "epochs": EPOCHS,
         "steps_per_epoch": STEPS,
         "save_freq": 1,
-        "tensorboard": "false",
         "verbose": 0,
         "output_dir": output_dir,
     }
     command = [sys.executable, "-m", "keras_clinclip", "train"]
     for key, value in options.items():
-        command += [f"--{key}", str(value)]
-    return command
+        command += [f"--{key.replace('_', '-')}", str(value)]
+    return command + ["--no-tensorboard"]
 
 
 def _start(output_dir):
