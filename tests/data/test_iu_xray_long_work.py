@@ -15,7 +15,8 @@ from tests.data import trees
 
 iu = importlib.import_module("keras_clinclip.data.iu_xray")
 
-pytestmark = pytest.mark.backend_independent
+# Long data work in subprocesses: in `make test`, not in `make test-fast`.
+pytestmark = [pytest.mark.backend_independent, pytest.mark.slow]
 
 _FORKS = []
 os.register_at_fork(before=lambda: _FORKS.append(os.getpid()))

@@ -10,12 +10,17 @@ resolver, image decoding on the current backend and every protocol.
 import json
 
 import numpy as np
+import pytest
 
 from keras_clinclip.cli import main
 from keras_clinclip.data.sources import load_source
 from tests.data.datasets import fixtures
 from tests.helpers import tiny_backbone
 from tests.helpers import tiny_preprocessor
+
+# `clinclip benchmark` end to end on five datasets: in `make test`, not in
+# `make test-fast`.
+pytestmark = pytest.mark.slow
 
 WRITERS = {
     "rsna": fixtures.write_rsna,

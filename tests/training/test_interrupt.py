@@ -10,7 +10,9 @@ import time
 
 import pytest
 
-pytestmark = pytest.mark.backend_independent
+# A training subprocess stopped by a signal: in `make test`, not in
+# `make test-fast`.
+pytestmark = [pytest.mark.backend_independent, pytest.mark.slow]
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
