@@ -96,6 +96,11 @@ def main(argv):
         print(f"\n=== {name} (KERAS_BACKEND={backend}) ===", flush=True)
         start = time.time()
         code, counts = 0, {}
+        # CI keeps each file on one worker (module fixtures built once, the
+        # order of a file's tests as written); `--fast` lets an idle worker
+        # take tests from a busy one (shorter, as a long file no longer
+        # sets the pace).
+        dist = "worksteal" if fast else "loadfile"
         parts = [("", f"({marker}) and not distributed", WORKERS)]
         if not fast:  # `--fast` leaves the distributed tests out
             parts.append(("-distributed", f"({marker}) and distributed", 1))
@@ -111,7 +116,7 @@ def main(argv):
                 f"--junitxml={junit}",
                 "-p",
                 "no:cacheprovider",
-                *(["-n", str(workers), "--dist", "loadfile"] * (workers > 1)),
+                *(["-n", str(workers), "--dist", dist] * (workers > 1)),
                 *argv,
             ]
             part_code = subprocess.call(command, cwd=ROOT, env=env)
