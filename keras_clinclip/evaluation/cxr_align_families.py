@@ -12,6 +12,7 @@ import numpy as np
 
 from keras_clinclip.data import select
 from keras_clinclip.evaluation.cxr_align import evaluate_cxr_align
+from keras_clinclip.evaluation.embed import embed_images
 from keras_clinclip.evaluation.embed import images_of
 from keras_clinclip.reports.negation import NegationRejectedError
 from keras_clinclip.reports.negation import negate_finding
@@ -146,15 +147,20 @@ def cross_family_cxr_align(
     if split is not None:  # this module sits under `evaluation.evaluate`
         test = select(records, np.asarray(records["split"]) == split)
     benchmarks, rejected = family_benchmarks(test, seed=seed)
+    # The test images are embedded once, for every family's benchmark.
     images, image_preprocessor = images_of(test, preprocessor)
-    by_id = dict(zip([str(i) for i in test["id"]], images))
+    embedded = embed_images(
+        backbone, images, image_preprocessor, batch_size=batch_size
+    )
+    by_id = dict(zip([str(i) for i in test["id"]], embedded))
 
     def score(data):
         result = evaluate_cxr_align(
             backbone,
-            image_preprocessor,
+            preprocessor,
             data,
             by_id,
+            embedded=True,
             batch_size=batch_size,
             n_bootstrap=n_bootstrap,
             seed=seed,
