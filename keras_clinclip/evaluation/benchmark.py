@@ -30,6 +30,7 @@ from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
 from keras_clinclip.data import sources
 from keras_clinclip.evaluation.benchmark_report import format_benchmark_table
 from keras_clinclip.evaluation.benchmark_report import write_benchmark
+from keras_clinclip.evaluation.calibration import DEFAULT_MODE
 from keras_clinclip.evaluation.calibration import temperature_scaling
 from keras_clinclip.evaluation.embed import embed_images
 from keras_clinclip.evaluation.embed import embed_texts
@@ -191,9 +192,7 @@ class _Runner:
                     "metrics": metrics,
                 },
             )
-            extras["reliability"] = calibrated["per_finding_bias"][
-                "calibration"
-            ]
+            extras["reliability"] = calibrated[DEFAULT_MODE]["calibration"]
         # --- Retrieval ---
         reports = [report_text(r) for r in test.get("report", [])]
         if sum(bool(r) for r in reports) >= 2:
