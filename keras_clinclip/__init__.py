@@ -44,7 +44,6 @@ _SUBMODULES = (
     "backend",
     "chexpert",
     "data",
-    "distribute",
     "evaluation",
     "layers",
     "losses",

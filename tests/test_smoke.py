@@ -33,6 +33,13 @@ def test_version():
     assert keras_clinclip.__version__.count(".") == 2
 
 
+def test_every_name_of_the_package_imports():
+    # `keras_clinclip.X` loads submodule X on first access: every name the
+    # package lists must exist (a deleted module left in the list fails).
+    for name in keras_clinclip.__all__:
+        assert getattr(keras_clinclip, name) is not None, name
+
+
 def test_import_does_not_touch_the_network_or_data_packages():
     # Any socket connection during import fails the subprocess.
     code = textwrap.dedent(
