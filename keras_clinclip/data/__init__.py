@@ -35,7 +35,6 @@ from keras_clinclip.data.mimic_cxr import mimic_cxr
 from keras_clinclip.data.negation_options import NegationOptions
 from keras_clinclip.data.pipeline import make_dataset
 from keras_clinclip.data.pipeline_options import PipelineOptions
-from keras_clinclip.data.records import hash_split
 from keras_clinclip.data.records import select
 from keras_clinclip.data.records import validate_records
 from keras_clinclip.data.sharding import dataset_options
@@ -45,6 +44,7 @@ from keras_clinclip.data.synthcxr import SynthCXR
 from keras_clinclip.data.synthcxr import sample_chexpert_labels
 from keras_clinclip.data.synthcxr import synthetic_pairs
 from keras_clinclip.data.templates import labels_to_report
+from keras_clinclip.tables import hash_split
 
 __all__ = [
     "DEFAULT_AUGMENTATION",

@@ -13,8 +13,8 @@ import numpy as np
 from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
 from keras_clinclip.data import records as rec
 from keras_clinclip.data import templates
-from keras_clinclip.data.csv import parse_label
-from keras_clinclip.data.csv import read_rows
+from keras_clinclip.tables import parse_label
+from keras_clinclip.tables import read_rows
 
 _SPLIT_FILES = (
     ("train.csv", "train"),

@@ -9,8 +9,7 @@ import numpy as np
 from keras_clinclip import tables
 from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
 from keras_clinclip.data import records as rec
-from keras_clinclip.tables import parse_label  # noqa: F401 (re-export)
-from keras_clinclip.tables import read_rows  # noqa: F401 (re-export)
+from keras_clinclip.tables import parse_label
 
 logger = logging.getLogger("keras_clinclip.data")
 

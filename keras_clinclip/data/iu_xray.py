@@ -19,10 +19,6 @@ from keras_clinclip import reports
 from keras_clinclip import utils
 from keras_clinclip.data import records as rec
 from keras_clinclip.data import synthcxr
-from keras_clinclip.data.iu_mesh import MESH_ORGAN_TERMS  # noqa: F401
-from keras_clinclip.data.iu_mesh import MESH_SEVERITY  # noqa: F401
-from keras_clinclip.data.iu_mesh import MESH_TERMS  # noqa: F401
-from keras_clinclip.data.iu_mesh import MESH_ZONES  # noqa: F401
 from keras_clinclip.data.iu_mesh import mesh_to_findings
 from keras_clinclip.reports.iu_archive import read_iu_archive
 
@@ -231,7 +227,7 @@ def iu_xray(
     (`reports.omit_finding`); `negation_labels` are the labels with that
     finding set to 0. Images are rendered from the radiologists' MeSH
     major tags (`mesh_to_findings`). The split is fixed by a hash of the
-    report id (`records.hash_split`).
+    report id (`keras_clinclip.tables.hash_split`).
 
     Everything is cached under `keras_clinclip.utils.cache_dir("iu_xray")`
     (`$KERAS_CLINCLIP_CACHE`): the images keyed on the renderer version

@@ -21,9 +21,9 @@ from keras_clinclip import reports as report_tools
 from keras_clinclip import utils
 from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
 from keras_clinclip.data import records as rec
-from keras_clinclip.data.csv import parse_label
-from keras_clinclip.data.csv import read_rows
 from keras_clinclip.data.prepared_text import prepare_text
+from keras_clinclip.tables import parse_label
+from keras_clinclip.tables import read_rows
 
 _PREFIX = "mimic-cxr-2.0.0-"
 

@@ -14,7 +14,7 @@ import pytest
 
 from keras_clinclip.data import chexpert
 from keras_clinclip.data import load_records
-from keras_clinclip.data.csv import read_rows
+from keras_clinclip.tables import read_rows
 from tests.data import trees
 
 pytestmark = pytest.mark.backend_independent

@@ -9,7 +9,6 @@ import math
 import pytest
 
 from keras_clinclip.data.iu_xray import read_iu_reports
-from keras_clinclip.data.records import hash_split
 from keras_clinclip.reports import CHEXPERT_OBSERVATIONS
 from keras_clinclip.reports import label_report
 from keras_clinclip.reports import negate_finding
@@ -22,6 +21,7 @@ from keras_clinclip.reports.negation_mix import family_negations
 from keras_clinclip.reports.negation_mix import held_out_families
 from keras_clinclip.reports.negation_mix import parse_families
 from keras_clinclip.reports.negation_mix import rejection_rates
+from keras_clinclip.tables import hash_split
 
 pytestmark = pytest.mark.backend_independent
 

@@ -103,8 +103,8 @@ def main(argv=None):
 
     from keras_clinclip.backend import engines
     from keras_clinclip.training.config import TrainingConfig
-    from keras_clinclip.training.train import TrainingData
     from keras_clinclip.training.train import train
+    from keras_clinclip.training.training_data import TrainingData
 
     if args.engine == "tf-multiworker":
         setup = engines.tf_setup()
