@@ -96,10 +96,10 @@ def overflow_share(mask, batch_size, capacity, balanced=False, seed=0):
 def _build(args, loss=None, capacity=None):
     import keras
 
+    from keras_clinclip.models.clinclip_optimizer import build_optimizer
     from keras_clinclip.training import builders
+    from keras_clinclip.training.builders import build_losses
     from keras_clinclip.training.config import TrainingConfig
-    from keras_clinclip.training.optim import build_optimizer
-    from keras_clinclip.training.train import build_losses
     from keras_clinclip.training.train import build_model
 
     iu = args.data == "iu"

@@ -41,6 +41,7 @@ LAYERS = (
         "tables",
         "errors",
         "quiet_import",
+        "training_defaults",
     ),
     ("backend",),
     ("reports",),

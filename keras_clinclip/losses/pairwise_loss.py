@@ -25,6 +25,7 @@ import warnings
 import keras
 from keras import ops
 
+from keras_clinclip import training_defaults
 from keras_clinclip.backend import collectives
 from keras_clinclip.backend import compile_guard
 from keras_clinclip.losses import batch as batch_lib
@@ -93,8 +94,8 @@ class PairwiseSoftTargetLoss(keras.losses.Loss):
         self,
         sources="auto",
         source_weights=None,
-        target_temperature=0.1,
-        soft_weight=0.5,
+        target_temperature=training_defaults.TARGET_TEMPERATURE,
+        soft_weight=training_defaults.SOFT_WEIGHT,
         uncertain_value=1.0,
         negatives="batch",
         negation_soft_targets=False,

@@ -14,6 +14,7 @@ from keras_clinclip.models.clinclip_image_converter import (
     ClinCLIPImageConverter,
 )
 from keras_clinclip.models.clinclip_model_card import read_model_card
+from keras_clinclip.models.clinclip_optimizer import build_optimizer
 from keras_clinclip.models.clinclip_preprocessor import ClinCLIPPreprocessor
 from keras_clinclip.models.clinclip_pretrainer import ClinCLIPPretrainer
 from keras_clinclip.models.clinclip_prompts import load_prompts
@@ -48,6 +49,7 @@ __all__ = [
     "ContrastiveLossMixin",
     "ContrastiveModel",
     "MiniLMBackbone",
+    "build_optimizer",
     "clinclip_from_towers",
     "encode_images",
     "encode_texts",

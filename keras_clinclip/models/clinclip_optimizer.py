@@ -1,6 +1,14 @@
-"""AdamW, Keras's warm-up + cosine learning-rate schedule, clipping."""
+"""The ClinCLIP optimizer: AdamW with CLIP's settings, clipping, a schedule.
+
+`build_optimizer` is what `clinclip train` compiles (a warm-up + cosine
+schedule over the run's steps) and what `model.compile()` gets for
+`optimizer="auto"` (a constant rate: the run's length is unknown there).
+Its defaults are `keras_clinclip.training_defaults`.
+"""
 
 import keras
+
+from keras_clinclip import training_defaults
 
 # Variables without weight decay: biases, normalisation scales/offsets,
 # the learnable logit scale/bias and embeddings of positions/tokens.
@@ -82,27 +90,32 @@ def warmup_cosine_schedule(
 
 
 def build_optimizer(
-    learning_rate,
-    total_steps,
-    warmup_ratio=0.1,
-    weight_decay=0.05,
-    clipnorm=1.0,
-    beta_2=0.98,
-    epsilon=1e-6,
+    learning_rate=training_defaults.LEARNING_RATE,
+    total_steps=None,
+    warmup_ratio=training_defaults.WARMUP_RATIO,
+    weight_decay=training_defaults.WEIGHT_DECAY,
+    clipnorm=training_defaults.CLIPNORM,
+    beta_2=training_defaults.BETA_2,
+    epsilon=training_defaults.EPSILON,
 ):
-    """AdamW on a warm-up + cosine schedule with global-norm clipping.
+    """AdamW with global-norm clipping, on a warm-up + cosine schedule.
 
     Biases, normalisation parameters and the logit scale/bias are excluded
-    from weight decay (`NO_DECAY_NAMES`), as in CLIP.
+    from weight decay (`NO_DECAY_NAMES`), as in CLIP. Every default is
+    `keras_clinclip.training_defaults`' (those of `TrainingConfig`).
 
     Args:
-        learning_rate: peak learning rate.
-        total_steps: optimizer steps of the whole run.
-        warmup_ratio: share of `total_steps` in linear warm-up.
-        weight_decay: decoupled weight decay.
+        learning_rate: peak learning rate. Default `0.0005`.
+        total_steps: optimizer steps of the whole run; None (the default,
+            as in `model.compile()`, where the run's length is unknown):
+            a constant `learning_rate`, no schedule.
+        warmup_ratio: share of `total_steps` in linear warm-up. Default
+            `0.1`.
+        weight_decay: decoupled weight decay. Default `0.05`.
         clipnorm: clip the global gradient norm to this (0 or None: none).
-        beta_2: AdamW's second-moment decay (0.98 as in CLIP).
-        epsilon: AdamW's epsilon.
+            Default `1.0`.
+        beta_2: AdamW's second-moment decay. Default `0.98` (CLIP's).
+        epsilon: AdamW's epsilon. Default `1e-06`.
 
     Returns:
         A `keras.optimizers.AdamW`.
@@ -113,12 +126,16 @@ def build_optimizer(
     1.0
     >>> round(float(optimizer.learning_rate), 6)  # step 0 of warm-up
     0.0
+    >>> round(float(build_optimizer().learning_rate), 6)  # constant
+    0.0005
     """
-    schedule = warmup_cosine_schedule(
-        learning_rate,
-        total_steps=max(int(total_steps), 1),
-        warmup_steps=int(round(warmup_ratio * max(int(total_steps), 1))),
-    )
+    schedule = float(learning_rate)
+    if total_steps is not None:
+        schedule = warmup_cosine_schedule(
+            learning_rate,
+            total_steps=max(int(total_steps), 1),
+            warmup_steps=int(round(warmup_ratio * max(int(total_steps), 1))),
+        )
     optimizer = keras.optimizers.AdamW(
         learning_rate=schedule,
         weight_decay=weight_decay,

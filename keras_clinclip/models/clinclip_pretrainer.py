@@ -24,9 +24,11 @@ class ClinCLIPPretrainer(ClinCLIPCompileMixin, Task):
     (such as those of `keras_clinclip.data.make_dataset`). The outputs are
     the backbone's dict of embeddings.
 
-    `compile()` defaults to AdamW (learning rate 1e-4, weight decay 0.1)
-    and the full loss (`SoftLabelContrastive()` plus `GraphAlignment()`
-    with a graph branch, else `SoftLabelContrastive(sources="auto")`); the
+    `compile()` defaults to `clinclip train`'s optimizer and loss
+    (`keras_clinclip.training_defaults`) at a constant learning rate:
+    AdamW (5e-4, weight decay 0.05, clipped) and the full loss
+    (`SoftLabelContrastive()` plus `GraphAlignment(sources="auto")`
+    weighted 0.5 with a graph branch, else `SoftLabelContrastive()`); the
     losses receive the whole `y_true`/`y_pred` dicts
     (`ClinCLIPCompileMixin`; the defaults' home is
     `keras_clinclip.models.clinclip_compile.default_compile_arguments`).

@@ -175,7 +175,7 @@ class ContrastiveLossMixin(KerasCompatMixin):
     True
     """
 
-    def default_compile_arguments(self, optimizer, loss):
+    def default_compile_arguments(self, optimizer, loss, loss_weights=None):
         """Resolves `"auto"`: Keras's `"rmsprop"` and no loss.
 
         The one hook for compile defaults: `ClinCLIPCompileMixin` overrides
@@ -184,19 +184,20 @@ class ContrastiveLossMixin(KerasCompatMixin):
         Args:
             optimizer: `"auto"` or anything `keras.Model.compile` takes.
             loss: `"auto"`, None, a loss or a list of losses.
+            loss_weights: None (equal weights) or one float per loss.
 
         Returns:
-            `(optimizer, loss)`.
+            `(optimizer, loss, loss_weights)`.
 
         Example:
         >>> ContrastiveLossMixin().default_compile_arguments("auto", "auto")
-        ('rmsprop', None)
+        ('rmsprop', None, None)
         """
         if isinstance(optimizer, str) and optimizer == "auto":
             optimizer = "rmsprop"
         if isinstance(loss, str) and loss == "auto":
             loss = None
-        return optimizer, loss
+        return optimizer, loss, loss_weights
 
     def compile(
         self, optimizer="auto", loss="auto", loss_weights=None, **kwargs
@@ -208,10 +209,13 @@ class ContrastiveLossMixin(KerasCompatMixin):
                 `default_compile_arguments`) or any Keras optimizer.
             loss: `"auto"`, a loss taking `(y_true, y_pred)` dicts, or a
                 list of them.
-            loss_weights: list of floats, one per loss.
+            loss_weights: list of floats, one per loss (None: those of the
+                `"auto"` loss, else equal).
             **kwargs: passed to `keras.Model.compile`.
         """
-        optimizer, loss = self.default_compile_arguments(optimizer, loss)
+        optimizer, loss, loss_weights = self.default_compile_arguments(
+            optimizer, loss, loss_weights
+        )
         losses = _as_loss_list(loss)
         losses = [keras.losses.get(item) for item in losses]
         if loss_weights is None:
@@ -230,9 +234,7 @@ class ContrastiveLossMixin(KerasCompatMixin):
         self._patch_compiled_optimizer()
         # Record the real losses so that `.keras` files recompile on load.
         self._compile_config.config["loss"] = losses or None
-        self._compile_config.config["loss_weights"] = (
-            weights if loss_weights is not None else None
-        )
+        self._compile_config.config["loss_weights"] = weights or None
 
     def compile_from_config(self, config):
         # Keras skips recompiling, on load, a model whose `compile` is

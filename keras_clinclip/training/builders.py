@@ -428,3 +428,29 @@ def build_losses(config):
         )
         weights.append(float(config.graph_weight))
     return losses, weights
+
+
+def build_optimizer(config, total_steps):
+    """The optimizer of `config`'s run: AdamW, warm-up + cosine schedule.
+
+    Args:
+        config: a `TrainingConfig` (`learning_rate` is the schedule's peak,
+            `warmup_ratio`, `weight_decay`, `clipnorm`).
+        total_steps: optimizer steps of the whole run.
+
+    Returns:
+        A `keras.optimizers.AdamW` (`models.build_optimizer`).
+
+    Example:
+    >>> from keras_clinclip.training.config import TrainingConfig
+    >>> optimizer = build_optimizer(TrainingConfig(), total_steps=100)
+    >>> round(float(optimizer.learning_rate), 6)  # step 0 of the warm-up
+    0.0
+    """
+    return models.build_optimizer(
+        config.learning_rate,
+        total_steps=total_steps,
+        warmup_ratio=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        clipnorm=config.clipnorm,
+    )

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import pathlib
 
+from keras_clinclip import training_defaults
 from keras_clinclip.reports.negation_families import TRAINING_FAMILIES
 from keras_clinclip.reports.negation_mix import parse_families
 from keras_clinclip.training.config_checks import FIELD_RANGES
@@ -252,19 +253,32 @@ class TrainingConfig:
     loss: str = _field(
         "full", "ablation preset of the loss", choices=tuple(LOSS_PRESETS)
     )
-    soft_weight: float = _field(0.5, "weight of the soft targets")
-    target_temperature: float = _field(
-        0.1, "temperature of the soft-target softmax"
+    soft_weight: float = _field(
+        training_defaults.SOFT_WEIGHT, "weight of the soft targets"
     )
-    graph_weight: float = _field(0.5, "weight of the graph-alignment loss")
+    target_temperature: float = _field(
+        training_defaults.TARGET_TEMPERATURE,
+        "temperature of the soft-target softmax",
+    )
+    graph_weight: float = _field(
+        training_defaults.GRAPH_WEIGHT, "weight of the graph-alignment loss"
+    )
     # Optimisation.
     batch_size: int = _field(32, "global batch size")
     epochs: int = _field(3, "training epochs")
     steps_per_epoch: int = _field(0, "steps per epoch (0: one data pass)")
-    learning_rate: float = _field(5e-4, "peak learning rate")
-    weight_decay: float = _field(0.05, "AdamW weight decay")
-    warmup_ratio: float = _field(0.1, "share of steps in linear warm-up")
-    clipnorm: float = _field(1.0, "global gradient-norm clip (0: none)")
+    learning_rate: float = _field(
+        training_defaults.LEARNING_RATE, "peak learning rate"
+    )
+    weight_decay: float = _field(
+        training_defaults.WEIGHT_DECAY, "AdamW weight decay"
+    )
+    warmup_ratio: float = _field(
+        training_defaults.WARMUP_RATIO, "share of steps in linear warm-up"
+    )
+    clipnorm: float = _field(
+        training_defaults.CLIPNORM, "global gradient-norm clip (0: none)"
+    )
     mixed_precision: str = _field(
         "float32",
         "Keras dtype policy",

@@ -17,6 +17,7 @@ import os
 import pathlib
 
 from keras_clinclip import models
+from keras_clinclip.models.clinclip_optimizer import build_optimizer
 from keras_clinclip.training import builders
 from keras_clinclip.training import run_folder
 from keras_clinclip.training.builders import build_losses
@@ -24,7 +25,6 @@ from keras_clinclip.training.callbacks import run_paths
 from keras_clinclip.training.config import TrainingConfig
 from keras_clinclip.training.config_file import ConfigFileError
 from keras_clinclip.training.config_file import read_config_file
-from keras_clinclip.training.optim import build_optimizer
 from keras_clinclip.training.training_state_backup import TrainingStateBackup
 
 MODEL_INFO = "model.json"

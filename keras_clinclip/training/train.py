@@ -28,14 +28,12 @@ from keras_clinclip.errors import one_line
 from keras_clinclip.training import builders
 from keras_clinclip.training import export
 from keras_clinclip.training import run_folder
-from keras_clinclip.training.builders import build_losses  # noqa: F401
+from keras_clinclip.training.builders import build_losses
 from keras_clinclip.training.callbacks import build_callbacks
 from keras_clinclip.training.callbacks import run_paths
 from keras_clinclip.training.config import config_from_args
 from keras_clinclip.training.fit_loop import fit_with_resume
 from keras_clinclip.training.fit_loop import stream_from
-from keras_clinclip.training.optim import build_optimizer
-from keras_clinclip.training.training_data import TrainingData  # noqa: F401
 from keras_clinclip.training.training_data import skipped_summary
 
 
@@ -190,13 +188,7 @@ def _train(config, setup, model, data, losses, callbacks, write_preset):
             # fails before does not hold its folder.
             _save_config(config, paths["config"])
         loss_list, weights = losses or build_losses(config)
-        optimizer = build_optimizer(
-            config.learning_rate,
-            total_steps=total_steps,
-            warmup_ratio=config.warmup_ratio,
-            weight_decay=config.weight_decay,
-            clipnorm=config.clipnorm,
-        )
+        optimizer = builders.build_optimizer(config, total_steps)
         if getattr(model, "_distribute_strategy", None) is not None:
             # A batch from a separate pipeline for Keras's symbolic build.
             sample = next(iter(stream_from(data.train, 0).take(1)))

@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_clinclip.training.optim import build_optimizer
-from keras_clinclip.training.optim import warmup_cosine_schedule
+from keras_clinclip.models.clinclip_optimizer import build_optimizer
+from keras_clinclip.models.clinclip_optimizer import warmup_cosine_schedule
 
 
 def _old_schedule(step, peak, total, warmup, final):

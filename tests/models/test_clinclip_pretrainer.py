@@ -8,6 +8,7 @@ import keras_hub
 import numpy as np
 import pytest
 
+from keras_clinclip import training_defaults
 from keras_clinclip.losses import GraphAlignment
 from keras_clinclip.losses import SoftLabelContrastive
 from keras_clinclip.models import ClinCLIPPreprocessor
@@ -42,13 +43,21 @@ def test_compile_defaults_have_one_home():
     assert isinstance(loss, SoftLabelContrastive)
     assert loss.sources == "auto"
     assert isinstance(plain.optimizer, keras.optimizers.AdamW)
-    assert plain.optimizer.weight_decay == pytest.approx(0.1)
+    assert plain.optimizer.weight_decay == pytest.approx(
+        training_defaults.WEIGHT_DECAY
+    )
+    assert plain.contrastive_loss_weights == [1.0]
     graph = ClinCLIPPretrainer(
         tiny_backbone(graph_feature_dim=8), tiny_preprocessor()
     )
     assert [type(item) for item in graph.contrastive_losses] == [
         SoftLabelContrastive,
         GraphAlignment,
+    ]
+    assert graph.contrastive_losses[1].sources == "auto"
+    assert graph.contrastive_loss_weights == [
+        1.0,
+        training_defaults.GRAPH_WEIGHT,
     ]
     # The backbone takes the same defaults.
     backbone = tiny_backbone(graph_feature_dim=8)
@@ -57,6 +66,7 @@ def test_compile_defaults_have_one_home():
         SoftLabelContrastive,
         GraphAlignment,
     ]
+    assert backbone.contrastive_loss_weights == graph.contrastive_loss_weights
 
 
 def test_backbone_compile_with_one_explicit_loss_still_trains():
