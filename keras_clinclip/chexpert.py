@@ -25,6 +25,7 @@ import pathlib
 
 import numpy as np
 
+from keras_clinclip import file_writes
 from keras_clinclip import utils
 
 NO_FINDING = "No Finding"
@@ -157,7 +158,8 @@ def chexpert_label_table():
         table = np.load(found)
     else:
         table = _read_label_table(path)
-        tmp = utils.temp_sibling(cache)  # per process: caches may be shared
+        # per process: caches may be shared
+        tmp = file_writes.temp_sibling(cache)
         np.save(tmp, table)
         tmp.replace(cache)
     _LABEL_TABLE["table"] = table

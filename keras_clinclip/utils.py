@@ -1,7 +1,7 @@
-"""Small shared helpers: optional packages, package data, atomic writes.
+"""Small shared helpers: optional packages, package data, cache, workers.
 
-The atomic writes and the output-path rule live in
-`keras_clinclip.file_writes` and are re-exported here.
+The atomic writes and the output-path rule are
+`keras_clinclip.file_writes`.
 """
 
 import importlib.util
@@ -10,14 +10,6 @@ import os
 import pathlib
 import sys
 import time
-
-from keras_clinclip.file_writes import OutputPathError  # noqa: F401
-from keras_clinclip.file_writes import atomic_write  # noqa: F401
-from keras_clinclip.file_writes import check_output_path  # noqa: F401
-from keras_clinclip.file_writes import commit  # noqa: F401
-from keras_clinclip.file_writes import replace_atomically  # noqa: F401
-from keras_clinclip.file_writes import temp_sibling  # noqa: F401
-from keras_clinclip.file_writes import write_text_atomic  # noqa: F401
 
 
 class MissingPackageError(ImportError):

@@ -17,8 +17,8 @@ import textwrap
 import numpy as np
 import pytest
 
+from keras_clinclip import file_writes
 from keras_clinclip import tables
-from keras_clinclip import utils
 from keras_clinclip.cli import build_parser
 from keras_clinclip.cli import train as train_options
 from keras_clinclip.data import load_records
@@ -296,7 +296,7 @@ def test_disk_full_leaves_no_temporary_file_and_is_a_user_error(tmp_path):
         raise OSError(errno.ENOSPC, "No space left on device", str(temp))
 
     with pytest.raises(OSError) as info:
-        utils.replace_atomically(target, write)
+        file_writes.replace_atomically(target, write)
     assert sorted(os.listdir(tmp_path)) == ["state.weights.h5"]
     assert target.read_bytes() == b"old"
     assert is_user_error(info.value)

@@ -9,15 +9,15 @@ command gets the rule by declaring its outputs.
 import pathlib
 
 from keras_clinclip.errors import UserError
-from keras_clinclip.utils import OutputPathError
-from keras_clinclip.utils import check_output_path
+from keras_clinclip.file_writes import OutputPathError
+from keras_clinclip.file_writes import check_output_path
 
 
 def check_outputs(parser, args):
     """Refuse outputs that a write must not replace, for any command.
 
     Every option added with `output="file"` or `output="folder"` is
-    checked by `keras_clinclip.utils.check_output_path` against every
+    checked by `keras_clinclip.file_writes.check_output_path` against every
     other option whose value names an existing path (the inputs): an
     output may replace only a regular file (a folder), symbolic links are
     followed, and no output is an input. `clinclip` calls it for every

@@ -145,7 +145,7 @@ def load_records(
         out["labels"].append(labels)
         split = row.get(split_column)
         out["split"].append(
-            rec.hash_split(study) if rec.is_blank(split) else str(split)
+            tables.hash_split(study) if rec.is_blank(split) else str(split)
         )
     if skipped:
         logger.warning(
@@ -159,10 +159,10 @@ def load_records(
                 else ""
             ),
         )
-    unknown = sorted(set(out["split"]) - set(rec.SPLITS))
+    unknown = sorted(set(out["split"]) - set(tables.SPLITS))
     if unknown:
         raise ValueError(
-            f"{path}: unknown split value(s) {unknown}; use {rec.SPLITS}."
+            f"{path}: unknown split value(s) {unknown}; use {tables.SPLITS}."
         )
     out["labels"] = np.asarray(out["labels"], np.float32).reshape(-1, 14)
     return out

@@ -16,6 +16,7 @@ import pathlib
 import numpy as np
 
 from keras_clinclip import reports
+from keras_clinclip import tables
 from keras_clinclip import utils
 from keras_clinclip.data import records as rec
 from keras_clinclip.data import synthcxr
@@ -342,7 +343,7 @@ def iu_xray(
     records = {
         "id": study_ids,
         "image": images,
-        "split": [rec.hash_split(s, split_fractions) for s in study_ids],
+        "split": [tables.hash_split(s, split_fractions) for s in study_ids],
         "mesh": [row["mesh"] for row in rows],
         "findings": [[list(f) for f in found] for found in drawn],
     }

@@ -18,6 +18,7 @@ import zipfile
 import numpy as np
 
 from keras_clinclip import reports as report_tools
+from keras_clinclip import tables
 from keras_clinclip import utils
 from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
 from keras_clinclip.data import records as rec
@@ -220,7 +221,7 @@ def mimic_cxr(
             view = _dicom_view(path) if image_format == "dcm" else ""
         if views and view not in rank:
             continue
-        split = split_of.get(dicom_id) or rec.hash_split(study)
+        split = split_of.get(dicom_id) or tables.hash_split(study)
         if split not in splits:
             continue
         item = (rank.get(view, 0), str(path), subject, view, split)

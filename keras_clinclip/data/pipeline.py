@@ -6,12 +6,12 @@ reads `tf.data` on every backend).
 
 import numpy as np
 
+from keras_clinclip import tables
 from keras_clinclip.data import augment as augment_lib
 from keras_clinclip.data import balance
 from keras_clinclip.data import records as rec
 from keras_clinclip.data import strict_images
 from keras_clinclip.data import truncation as trunc
-from keras_clinclip.data.augment import DEFAULT_AUGMENTATION  # noqa: F401
 from keras_clinclip.data.error_log import ErrorLog
 from keras_clinclip.data.error_log import RecordError
 from keras_clinclip.data.negation_options import NegationOptions
@@ -191,10 +191,10 @@ def make_dataset(
     n = rec.validate_records(records)
     if split is not None:
         wanted = {split} if isinstance(split, str) else set(split)
-        unknown = wanted - set(rec.SPLITS)
+        unknown = wanted - set(tables.SPLITS)
         if unknown:
             raise ValueError(
-                f"Unknown split(s) {sorted(unknown)}; use {rec.SPLITS}."
+                f"Unknown split(s) {sorted(unknown)}; use {tables.SPLITS}."
             )
         records = rec.select(records, [s in wanted for s in records["split"]])
         n = len(records["id"])

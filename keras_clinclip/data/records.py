@@ -20,11 +20,9 @@ import pathlib
 
 import numpy as np
 
+from keras_clinclip import file_writes
 from keras_clinclip import reports as rep
-from keras_clinclip import utils
 from keras_clinclip.data.report_graphs import ReportGraphs
-from keras_clinclip.tables import SPLITS  # noqa: F401 (re-export)
-from keras_clinclip.tables import hash_split  # noqa: F401 (re-export)
 
 NUM_CLASSES = 14
 REQUIRED = ("id", "report", "labels", "split")
@@ -268,7 +266,7 @@ def save_columns(path, columns):
     path = pathlib.Path(path)
     arrays = {k: v for k, v in columns.items() if isinstance(v, np.ndarray)}
     lists = {k: v for k, v in columns.items() if k not in arrays}
-    tmp = utils.temp_sibling(path)  # per process: caches may be shared
+    tmp = file_writes.temp_sibling(path)  # per process: caches may be shared
     with open(tmp, "wb") as handle:
         np.savez(
             handle,

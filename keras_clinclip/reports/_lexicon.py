@@ -15,7 +15,7 @@ import re
 
 import yaml
 
-from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS  # noqa: F401
+from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
 
 DATA_DIR = pathlib.Path(__file__).parent / "data"
 ENV_VAR = "KERAS_CLINCLIP_REPORT_PHRASES"

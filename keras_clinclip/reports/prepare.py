@@ -52,6 +52,7 @@ import numpy as np
 from keras_clinclip import tables
 from keras_clinclip import utils
 from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
+from keras_clinclip.file_writes import atomic_write
 from keras_clinclip.reports._text import as_text
 from keras_clinclip.reports.graph import EDGE_TYPES
 from keras_clinclip.reports.graph import GRAPH_FEATURE_DIM
@@ -67,7 +68,6 @@ from keras_clinclip.reports.negation import negate_finding
 from keras_clinclip.reports.negation import omit_finding
 from keras_clinclip.reports.sections import split_sections
 from keras_clinclip.reports.sentences import split_sentences
-from keras_clinclip.utils import atomic_write
 
 BLOCK = 256  # rows per worker per block
 

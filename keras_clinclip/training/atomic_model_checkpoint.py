@@ -4,7 +4,7 @@ import os
 
 import keras
 
-from keras_clinclip import utils
+from keras_clinclip import file_writes
 
 
 class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
@@ -34,7 +34,7 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
 
     def _save_model(self, epoch, batch, logs):
         final = self._get_file_path(epoch, batch, logs)
-        temp = str(utils.temp_sibling(final))
+        temp = str(file_writes.temp_sibling(final))
         original = self._get_file_path
         self._get_file_path = lambda *args, **kwargs: temp
         try:
@@ -47,4 +47,4 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         finally:
             self._get_file_path = original
         if os.path.exists(temp):
-            utils.commit(temp, final)
+            file_writes.commit(temp, final)

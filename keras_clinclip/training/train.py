@@ -16,8 +16,8 @@ import time
 
 import keras
 
+from keras_clinclip import file_writes
 from keras_clinclip import models
-from keras_clinclip import utils
 from keras_clinclip.backend import engines
 from keras_clinclip.backend import keras_compat
 from keras_clinclip.backend import torch_ddp
@@ -166,7 +166,9 @@ def train(
 
 def _save_config(config, path):
     path.parent.mkdir(parents=True, exist_ok=True)
-    utils.write_text_atomic(path, json.dumps(config.to_dict(), indent=2) + "\n")
+    file_writes.write_text_atomic(
+        path, json.dumps(config.to_dict(), indent=2) + "\n"
+    )
 
 
 def _train(config, setup, model, data, losses, callbacks, write_preset):
@@ -268,7 +270,7 @@ def _write_model_info(config, data, model=None):
 def _save_weights_atomic(model, path):
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    utils.replace_atomically(
+    file_writes.replace_atomically(
         path, lambda temp: model.save_weights(str(temp), overwrite=True)
     )
 

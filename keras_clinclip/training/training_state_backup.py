@@ -9,7 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_clinclip import utils
+from keras_clinclip import file_writes
 
 STATE_FILE = "latest.json"
 
@@ -175,7 +175,7 @@ class TrainingStateBackup(keras.callbacks.Callback):
             return
         self.backup_dir.mkdir(parents=True, exist_ok=True)
         name = f"state-{step:09d}.weights.h5"
-        utils.replace_atomically(
+        file_writes.replace_atomically(
             self.backup_dir / name,
             lambda temp: self.model.save_weights(str(temp), overwrite=True),
         )
@@ -187,7 +187,7 @@ class TrainingStateBackup(keras.callbacks.Callback):
         if self.log_csv is not None and self.log_csv.exists():
             with open(self.log_csv, encoding="utf-8", newline="") as handle:
                 state["log_csv"] = handle.read()
-        utils.write_text_atomic(
+        file_writes.write_text_atomic(
             self.backup_dir / STATE_FILE, json.dumps(state) + "\n"
         )
         self._last_saved = step
@@ -248,7 +248,7 @@ def write_log(path, text):
         path.unlink(missing_ok=True)
         return
     lines = text.replace("\r\n", "\n").split("\n")
-    with utils.atomic_write(path, encoding="utf-8", newline="") as handle:
+    with file_writes.atomic_write(path, encoding="utf-8", newline="") as handle:
         handle.write("\r\n".join(lines))
 
 

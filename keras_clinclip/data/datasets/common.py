@@ -16,6 +16,7 @@ import pathlib
 
 import numpy as np
 
+from keras_clinclip import tables
 from keras_clinclip.chexpert import CHEXPERT_OBSERVATIONS
 from keras_clinclip.data import records as rec
 
@@ -294,7 +295,7 @@ def select_split(records, split):
     if split is None:
         return records
     splits = (split,) if isinstance(split, str) else tuple(split)
-    unknown = [s for s in splits if s not in rec.SPLITS]
+    unknown = [s for s in splits if s not in tables.SPLITS]
     if unknown:
         raise ValueError(
             f"split must be 'train', 'validate' or 'test', got {unknown}."

@@ -21,6 +21,7 @@ import pathlib
 
 import numpy as np
 
+from keras_clinclip import tables
 from keras_clinclip.data import records as rec
 
 # (dataset, rule) -> the table's size and the split counts it gives.
@@ -162,7 +163,7 @@ def counts_of(names):
     {'train': 2, 'validate': 0, 'test': 1}
     """
     names = list(names)
-    return {split: names.count(split) for split in rec.SPLITS}
+    return {split: names.count(split) for split in tables.SPLITS}
 
 
 def check_counts(dataset, rule, size, counts, verify="auto"):

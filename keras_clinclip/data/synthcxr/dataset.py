@@ -9,6 +9,7 @@ Example:
 import numpy as np
 
 from keras_clinclip import chexpert
+from keras_clinclip import tables
 from keras_clinclip.data import records as rec
 from keras_clinclip.data import templates
 from keras_clinclip.data.synthcxr.findings import Finding
@@ -126,7 +127,7 @@ def synthetic_pairs(
         "image": images,
         "report": reports,
         "labels": labels,
-        "split": [rec.hash_split(i, split_fractions) for i in ids],
+        "split": [tables.hash_split(i, split_fractions) for i in ids],
         "negations": negations,
         "negation_labels": negation_labels,
         "omissions": omissions,

@@ -18,6 +18,7 @@ import zipfile
 import numpy as np
 
 from keras_clinclip import chexpert
+from keras_clinclip import file_writes
 from keras_clinclip import utils
 
 _MASK_ARCHIVE = "data/semantic_masks_v7labs_lungs.zip"
@@ -99,7 +100,7 @@ def _load_or_read(path):
         data = np.load(found)
         return data["masks"], data["aspects"], data["splits"]
     masks, aspects, splits = _read_masks_from_archive(path)
-    tmp = utils.temp_sibling(cache)  # per process: caches may be shared
+    tmp = file_writes.temp_sibling(cache)  # per process: caches may be shared
     np.savez_compressed(tmp, masks=masks, aspects=aspects, splits=splits)
     tmp.replace(cache)
     return masks, aspects, splits

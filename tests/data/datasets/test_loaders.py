@@ -13,6 +13,7 @@ import pathlib
 import numpy as np
 import pytest
 
+from keras_clinclip import tables
 from keras_clinclip.data import records as rec
 from keras_clinclip.data.datasets import LOADERS
 from keras_clinclip.data.datasets import boxes_to_mask
@@ -37,7 +38,7 @@ def check_contract(records, with_regions=False):
     assert records["labels"].dtype == np.float32
     width = len(records["class_names"])
     assert records["class_labels"].shape == (n, width)
-    assert set(records["split"]) <= set(rec.SPLITS)
+    assert set(records["split"]) <= set(tables.SPLITS)
     assert all(isinstance(t, str) for t in records["report"])
     if with_regions:
         assert records["image_hw"].shape == (n, 2)
