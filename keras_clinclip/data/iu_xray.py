@@ -22,6 +22,7 @@ from keras_clinclip.data import records as rec
 from keras_clinclip.data import synthcxr
 from keras_clinclip.data.iu_mesh import mesh_to_findings
 from keras_clinclip.reports.iu_archive import read_iu_archive
+from keras_clinclip.reports.prepare import negations_of
 
 logger = logging.getLogger("keras_clinclip.data")
 
@@ -163,11 +164,12 @@ def _text_columns(rows, num_negations, graphs, progress=False):
             for name, value in zip(observations, labels[i])
             if value == 1.0 and name != "No Finding"
         ]
-        chosen = [positives[j] for j in rng.permutation(len(positives))]
-        chosen = chosen[:num_negations]
-        negations.append(
-            [reports.negate_finding(text, f, seed=seed) for f in chosen]
-        )
+        order = [positives[j] for j in rng.permutation(len(positives))]
+        # A finding whose negation the labeler rejects is skipped for the
+        # next one, as in `clinclip prepare`.
+        pairs, _ = negations_of(text, order, seed=seed, limit=num_negations)
+        chosen = [finding for finding, _ in pairs]
+        negations.append([negation for _, negation in pairs])
         omissions.append([reports.omit_finding(text, f) for f in chosen])
         negated.append(chosen)
         negation_labels[i] = rec.negation_labels_for(
