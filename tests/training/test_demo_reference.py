@@ -16,6 +16,7 @@ round-off, and far below one swap of two ranks among the 6 test studies
 (a macro AUROC moves by at least 1/(9*14)), so any swap fails.
 """
 
+import doctest
 import importlib.util
 import json
 import pathlib
@@ -24,6 +25,8 @@ import keras
 import numpy as np
 import pytest
 
+from keras_clinclip.training import demo
+from keras_clinclip.training import train
 from keras_clinclip.utils import require_package
 
 _ROOT = pathlib.Path(__file__).parents[2]
@@ -98,12 +101,51 @@ def test_compare_to_reference_fails_on_a_changed_number():
             compare_to_reference(changed, reference)
 
 
+@pytest.mark.backend_independent
+def test_the_recorder_examples_run():
+    result = doctest.testmod(recorder)
+    assert result.attempted > 0 and result.failed == 0, result
+
+
+def test_pin_initial_weights_gives_every_build_the_first_variables(
+    tmp_path, monkeypatch
+):
+    """The first model built is saved, every later one gets its weights and
+    dropout seed states, whatever the seed drew."""
+
+    def tiny_model(seed):
+        keras.utils.set_random_seed(seed)
+        return keras.Sequential(
+            [
+                keras.Input((3,)),
+                keras.layers.Dense(2),
+                keras.layers.Dropout(0.5),
+            ]
+        )
+
+    monkeypatch.setattr(train, "build_model", tiny_model)
+    monkeypatch.setattr(demo, "build_model", tiny_model)
+    path = tmp_path / "initial.npz"
+    recorder.pin_initial_weights(path)
+    first = [
+        keras.ops.convert_to_numpy(v) for v in train.build_model(0).variables
+    ]
+    assert path.exists() and len(first) == 3  # kernel, bias, seed state
+    unpinned = tiny_model(1).variables
+    assert not np.array_equal(keras.ops.convert_to_numpy(unpinned[0]), first[0])
+    for built in (train.build_model(1), demo.build_model(2)):
+        for variable, expected in zip(built.variables, first):
+            np.testing.assert_array_equal(
+                keras.ops.convert_to_numpy(variable), expected
+            )
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(
     keras.backend.backend() != "jax",
-    reason="an end-to-end run of about a minute, recorded for JAX only (the "
-    "backends draw different initial weights); the losses are checked per "
-    "backend by tests/losses",
+    reason="an end-to-end run of about a minute with JAX (several times "
+    "that with torch), recorded for JAX only: each backend draws its own "
+    "initial weights; tests/losses check the loss values per backend",
 )
 def test_micro_demo_matches_the_reference(tmp_path, cache_dir):
     # The embedded data needs the IU reports and the MiniLM tower; a fresh
