@@ -222,7 +222,7 @@ def iu_xray(
     """The IU X-ray reports paired with SynthCXR images (records format).
 
     Reports with neither a FINDINGS nor an IMPRESSION section are dropped
-    (logged with their count; 3,955 archive reports give 3,826 kept, see
+    (logged with their count; 3,955 archive reports give 3,927 kept, see
     `docs/data.md`). The report text is FINDINGS then IMPRESSION. Labels
     come from `keras_clinclip.reports.label_report`; up to `num_negations`
     negated variants (one per positive finding, in a seeded order, with
