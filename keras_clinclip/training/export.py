@@ -17,7 +17,6 @@ import os
 import pathlib
 
 from keras_clinclip import models
-from keras_clinclip.models.clinclip_optimizer import build_optimizer
 from keras_clinclip.training import builders
 from keras_clinclip.training import run_folder
 from keras_clinclip.training.builders import build_losses
@@ -167,7 +166,7 @@ def export_preset(run_dir, preset_dir, weights=None):
     # The checkpoints hold the optimizer state too: build one to match.
     losses, loss_weights = build_losses(config)
     model.compile(
-        optimizer=build_optimizer(config.learning_rate, total_steps=1),
+        optimizer=builders.build_optimizer(config, total_steps=1),
         loss=losses,
         loss_weights=loss_weights,
     )
