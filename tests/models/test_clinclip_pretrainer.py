@@ -17,6 +17,7 @@ from keras_clinclip.models import ClinCLIPTokenizer
 from keras_clinclip.models import read_model_card
 from keras_clinclip.models.clinclip_model_card import check_model_card
 from keras_clinclip.models.clinclip_model_card import render_model_card
+from keras_clinclip.training.builders import build_losses
 from keras_clinclip.training.config import TrainingConfig
 from keras_clinclip.training.export import run_model_card
 from tests.helpers import VOCABULARY
@@ -67,6 +68,33 @@ def test_compile_defaults_have_one_home():
         GraphAlignment,
     ]
     assert backbone.contrastive_loss_weights == graph.contrastive_loss_weights
+
+
+def test_model_compile_gets_the_training_defaults():
+    # One source of training defaults: `model.compile()`'s "auto"
+    # optimizer and loss are those `clinclip train` compiles for the same
+    # config (`--loss=full`), only the learning rate is constant.
+    config = TrainingConfig()
+    keras.utils.set_random_seed(0)
+    model = tiny_backbone(num_negations=1, graph_feature_dim=8)
+    model.compile()
+    optimizer = model.optimizer
+    rate = keras.ops.convert_to_numpy(optimizer.learning_rate)
+    assert float(rate) == pytest.approx(config.learning_rate)
+    assert optimizer.weight_decay == pytest.approx(config.weight_decay)
+    assert optimizer.global_clipnorm == config.clipnorm
+    losses, weights = build_losses(config)
+    assert model.contrastive_loss_weights == weights
+    x, y = tiny_batch(4, num_negations=1, graph_nodes=5, seed=0)
+    auto = model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
+    model.compile(loss=losses, loss_weights=weights)
+    train = model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
+    np.testing.assert_allclose(auto["loss"], train["loss"], rtol=1e-6)
+    # The test can tell: graph alignment with hard targets at weight 1
+    # (the "auto" loss before it came from the training defaults) differs.
+    model.compile(loss=[losses[0], GraphAlignment()])
+    old = model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
+    assert abs(old["loss"] - auto["loss"]) > 1e-3
 
 
 def test_backbone_compile_with_one_explicit_loss_still_trains():

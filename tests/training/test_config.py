@@ -5,8 +5,6 @@ import ast
 import dataclasses
 import re
 
-import keras
-import numpy as np
 import pytest
 from absl import flags
 
@@ -15,14 +13,10 @@ from keras_clinclip.data import NegationOptions
 from keras_clinclip.data import PipelineOptions
 from keras_clinclip.evaluation import EvaluationOptions
 from keras_clinclip.evaluation import ReportOptions
-from keras_clinclip.losses import GraphAlignment
-from keras_clinclip.models import tiny_clinclip_backbone
 from keras_clinclip.training import config as config_lib
-from keras_clinclip.training.builders import build_losses
 from keras_clinclip.training.config import DEMO_DEFAULTS
 from keras_clinclip.training.config import QUICK_OVERRIDES
 from keras_clinclip.training.config import TrainingConfig
-from tests.helpers import tiny_batch
 
 pytestmark = pytest.mark.backend_independent
 
@@ -194,30 +188,3 @@ def test_the_demo_is_the_training_defaults_with_a_few_changes():
     # The demo's docstring states its changes and those of `--quick`.
     for name, value in {**DEMO_DEFAULTS, **QUICK_OVERRIDES}.items():
         assert f"`{name}={value}`" in demo.__doc__, name
-
-
-def test_model_compile_gets_the_training_defaults():
-    # One source of training defaults: `model.compile()`'s "auto"
-    # optimizer and loss are those `clinclip train` compiles for the same
-    # config (`--loss=full`), only the learning rate is constant.
-    config = TrainingConfig()
-    keras.utils.set_random_seed(0)
-    model = tiny_clinclip_backbone(num_negations=1, graph_feature_dim=8)
-    model.compile()
-    optimizer = model.optimizer
-    rate = keras.ops.convert_to_numpy(optimizer.learning_rate)
-    assert float(rate) == pytest.approx(config.learning_rate)
-    assert optimizer.weight_decay == pytest.approx(config.weight_decay)
-    assert optimizer.global_clipnorm == config.clipnorm
-    losses, weights = build_losses(config)
-    assert model.contrastive_loss_weights == weights
-    x, y = tiny_batch(4, num_negations=1, graph_nodes=5, seed=0)
-    auto = model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
-    model.compile(loss=losses, loss_weights=weights)
-    train = model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
-    np.testing.assert_allclose(auto["loss"], train["loss"], rtol=1e-6)
-    # The test can tell: graph alignment with hard targets at weight 1
-    # (the "auto" loss before it came from the training defaults) differs.
-    model.compile(loss=[losses[0], GraphAlignment()])
-    old = model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
-    assert abs(old["loss"] - auto["loss"]) > 1e-3
